@@ -1,0 +1,84 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Dependencies point one way:
+// Bencode <- Metainfo <- {Wire, Tracker, Pieces, Storage} <- Session <- FS <- FUSE <- CLI
+let package = Package(
+    name: "swarmfs",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "swarmfs", targets: ["swarmfs"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
+    ],
+    targets: [
+        .target(name: "SwarmBencode"),
+        .target(name: "SwarmMetainfo", dependencies: [
+            "SwarmBencode",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "SwarmWire", dependencies: [
+            "SwarmMetainfo",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        .target(name: "SwarmTracker", dependencies: [
+            "SwarmBencode", "SwarmMetainfo",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "SwarmPieces", dependencies: [
+            "SwarmMetainfo",
+            .product(name: "Collections", package: "swift-collections"),
+        ]),
+        .target(name: "SwarmStorage", dependencies: [
+            "SwarmMetainfo",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SystemPackage", package: "swift-system"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "SwarmSession", dependencies: [
+            "SwarmMetainfo", "SwarmWire", "SwarmTracker", "SwarmPieces", "SwarmStorage",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Collections", package: "swift-collections"),
+        ]),
+        .target(name: "SwarmFS", dependencies: ["SwarmMetainfo", "SwarmSession"]),
+        .systemLibrary(name: "CFuse3", pkgConfig: "fuse3",
+                       providers: [.apt(["libfuse3-dev"])]),
+        .target(name: "SwarmFUSE", dependencies: [
+            "CFuse3", "SwarmFS", "SwarmSession",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "SwarmCLI", dependencies: [
+            "SwarmBencode", "SwarmMetainfo", "SwarmTracker", "SwarmStorage", "SwarmSession",
+            "SwarmFS", "SwarmFUSE",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "swarmfs", dependencies: ["SwarmCLI"]),
+
+        .testTarget(name: "SwarmBencodeTests", dependencies: ["SwarmBencode"]),
+        .testTarget(name: "SwarmMetainfoTests", dependencies: ["SwarmMetainfo", "SwarmBencode"],
+                    resources: [.copy("Corpus")]),
+        .testTarget(name: "SwarmWireTests", dependencies: [
+            "SwarmWire", .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
+        .testTarget(name: "SwarmTrackerTests", dependencies: ["SwarmTracker", "SwarmBencode"]),
+        .testTarget(name: "SwarmPiecesTests", dependencies: ["SwarmPieces"]),
+        .testTarget(name: "SwarmStorageTests", dependencies: ["SwarmStorage"]),
+        .testTarget(name: "SwarmSessionTests", dependencies: ["SwarmSession"]),
+        .testTarget(name: "SwarmFSTests", dependencies: ["SwarmFS"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

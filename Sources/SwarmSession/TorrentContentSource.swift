@@ -1,0 +1,139 @@
+import SwarmMetainfo
+import Synchronization
+
+/// Identifies one reader (one open file handle) so that each gets its own readahead window.
+public struct ReaderID: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    public var description: String { "reader#\(rawValue)" }
+}
+
+/// Verified bytes of a file, ready to be served straight from the cache file: `length` bytes at
+/// `offset` of the open descriptor `fd`. The descriptor stays valid until the source shuts down.
+public struct ReadableSpan: Sendable, Equatable {
+    public let fd: Int32
+    public let offset: Int64
+    public let length: Int
+    public init(fd: Int32, offset: Int64, length: Int) {
+        self.fd = fd
+        self.offset = offset
+        self.length = length
+    }
+}
+
+/// Why a read could not be served. The FUSE layer alone turns these into errno values.
+public enum ContentReadError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The reader went away (interrupt, close) before the data arrived.
+    case cancelled
+    /// `--read-timeout` elapsed before the covering pieces were verified.
+    case timedOut(file: Int, offset: Int64, seconds: Double)
+    /// The session is shutting down.
+    case shutdown
+    /// The cache could not store or open the data (a full disk, an I/O error); `errno` as reported.
+    case storage(file: Int, errno: Int32, detail: String)
+    /// The file index or range does not exist in this torrent.
+    case invalidRange(file: Int, offset: Int64, length: Int)
+
+    public var description: String {
+        switch self {
+        case .cancelled: "read cancelled"
+        case let .timedOut(file, offset, seconds):
+            "read of file \(file) at offset \(offset) timed out after \(seconds) s"
+        case .shutdown: "session is shutting down"
+        case let .storage(file, errno, detail): "cache error on file \(file) (errno \(errno)): \(detail)"
+        case let .invalidRange(file, offset, length):
+            "invalid range \(offset)+\(length) of file \(file)"
+        }
+    }
+}
+
+/// A handle on a pending read. `cancel()` makes the completion fire once with `.cancelled`
+/// (unless it already fired); calling it more than once, or after completion, does nothing.
+public final class ReadTicket: Sendable {
+    private let onCancel: Mutex<(@Sendable () -> Void)?>
+
+    public init(onCancel: @escaping @Sendable () -> Void) {
+        self.onCancel = Mutex(onCancel)
+    }
+
+    /// A ticket for a read that completed synchronously: nothing to cancel.
+    public static let completed = ReadTicket(onCancel: {})
+
+    public func cancel() {
+        let action = onCancel.withLock { action in
+            defer { action = nil }
+            return action
+        }
+        action?()
+    }
+}
+
+/// Progress of one user-visible file.
+public struct FileStatus: Sendable, Equatable {
+    public let path: String
+    public let length: Int64
+    public let verifiedBytes: Int64
+    public init(path: String, length: Int64, verifiedBytes: Int64) {
+        self.path = path
+        self.length = length
+        self.verifiedBytes = verifiedBytes
+    }
+}
+
+/// A point-in-time view of a torrent session for `swarmfs status` and extended attributes.
+public struct SessionStatus: Sendable, Equatable {
+    public var infoHash: String
+    public var name: String
+    public var totalLength: Int64
+    public var verifiedBytes: Int64
+    public var verifiedPieces: Int
+    public var pieceCount: Int
+    public var downloadedBytes: Int64
+    public var uploadedBytes: Int64
+    public var downloadRate: Double
+    public var uploadRate: Double
+    public var peers: Int
+    public var cacheDiskBytes: Int64
+    public var pendingReads: Int
+    public var piecesWaitingForReaders: Int
+    public var files: [FileStatus]
+
+    public init(infoHash: String, name: String, totalLength: Int64, verifiedBytes: Int64,
+                verifiedPieces: Int, pieceCount: Int, downloadedBytes: Int64, uploadedBytes: Int64,
+                downloadRate: Double, uploadRate: Double, peers: Int, cacheDiskBytes: Int64,
+                pendingReads: Int, piecesWaitingForReaders: Int, files: [FileStatus]) {
+        self.infoHash = infoHash
+        self.name = name
+        self.totalLength = totalLength
+        self.verifiedBytes = verifiedBytes
+        self.verifiedPieces = verifiedPieces
+        self.pieceCount = pieceCount
+        self.downloadedBytes = downloadedBytes
+        self.uploadedBytes = uploadedBytes
+        self.downloadRate = downloadRate
+        self.uploadRate = uploadRate
+        self.peers = peers
+        self.cacheDiskBytes = cacheDiskBytes
+        self.pendingReads = pendingReads
+        self.piecesWaitingForReaders = piecesWaitingForReaders
+        self.files = files
+    }
+}
+
+/// What the filesystem needs from a torrent: its metadata, and verified bytes on demand.
+/// Implemented by `TorrentSession`; tests may implement it over a plain directory.
+public protocol TorrentContentSource: AnyObject, Sendable {
+    /// The torrent's metadata; the file tree never waits for the network.
+    var metainfo: Metainfo { get }
+    /// Registers a reader (an open file handle) of `fileIndex` (an index into `layout.files`).
+    func openReader(fileIndex: Int) -> ReaderID
+    /// Releases a reader's readahead window.
+    func closeReader(_ reader: ReaderID)
+    /// Asks for bytes `[offset, offset+length)` of file `fileIndex` (already clamped to the file).
+    /// `completion` is called exactly once, never on an event loop, when the covering pieces are
+    /// verified and on disk (with where to read them) or with the reason they cannot be.
+    func read(_ reader: ReaderID, fileIndex: Int, offset: Int64, length: Int,
+              completion: @escaping @Sendable (Result<ReadableSpan, ContentReadError>) -> Void) -> ReadTicket
+    /// Current progress, rates, peers and per-file completion.
+    func statusSnapshot() -> SessionStatus
+}

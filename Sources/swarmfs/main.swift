@@ -1,0 +1,2 @@
+import SwarmCLI
+SwarmCommand.main()

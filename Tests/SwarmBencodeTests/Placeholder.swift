@@ -1,0 +1,2 @@
+import Testing
+@Test func placeholderSwarmBencodeTests() { #expect(Bool(true)) }

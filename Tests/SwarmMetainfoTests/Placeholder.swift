@@ -1,0 +1,2 @@
+import Testing
+@Test func placeholderSwarmMetainfoTests() { #expect(Bool(true)) }

@@ -1,0 +1,2 @@
+import Testing
+@Test func placeholderSwarmWireTests() { #expect(Bool(true)) }
