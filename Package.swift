@@ -25,7 +25,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "SwarmWire", dependencies: [
-            "SwarmMetainfo",
+            "SwarmBencode", "SwarmMetainfo",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .target(name: "SwarmTracker", dependencies: [
@@ -73,8 +73,14 @@ let package = Package(
         .testTarget(name: "SwarmWireTests", dependencies: [
             "SwarmWire", .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .testTarget(name: "SwarmTrackerTests", dependencies: ["SwarmTracker", "SwarmBencode"]),
+        .testTarget(name: "SwarmTrackerTests", dependencies: [
+            "SwarmTracker", "SwarmBencode", "SwarmMetainfo",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "SwarmPiecesTests", dependencies: ["SwarmPieces"]),
         .testTarget(name: "SwarmStorageTests", dependencies: ["SwarmStorage"]),
         .testTarget(name: "SwarmSessionTests", dependencies: ["SwarmSession"]),

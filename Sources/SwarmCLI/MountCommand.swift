@@ -1,7 +1,398 @@
 import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import SwarmFS
+import SwarmFUSE
+import SwarmMetainfo
+import SwarmSession
+import SwarmStorage
+import Synchronization
 
-// Placeholder until its owner lands the real command.
+/// `swarmfs mount FILE.torrent MOUNTPOINT`: a read-only filesystem that streams on demand.
+///
+/// Without `-f` it starts itself again as a daemon (a fresh process in a new session — never
+/// `fork()` of a running Swift process) with `--foreground --ready-fd N`, and returns once the
+/// daemon reports on the pipe that the mount answers. Also accepts the mount(8) form
+/// `-o cache_dir=...,peer=...,allow_other` (see Mount/README.md).
 struct MountCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "mount")
-    func run() throws { throw ExitCode(1) }
+    static let configuration = CommandConfiguration(
+        commandName: "mount",
+        abstract: "Mount a torrent as a read-only filesystem that downloads what is read.",
+        discussion: """
+            Returns once MOUNTPOINT is mounted and serving. Unmount with `swarmfs unmount MOUNTPOINT`, \
+            `fusermount3 -u MOUNTPOINT`, or Ctrl+C with -f. `--download none` serves a cache that already \
+            holds the whole payload, without contacting any peer. Options may also be given as \
+            `-o cache_dir=DIR,download=MODE,peer=HOST:PORT,...`; other -o options go to FUSE.
+            """)
+
+    @Argument(help: "The .torrent file.")
+    var torrent: String
+
+    @Argument(help: "An existing, empty directory.")
+    var mountpoint: String
+
+    @Option(name: .long, help: "Where the torrent's files are kept (default: $XDG_CACHE_HOME/swarmfs/<info-hash>).")
+    var cacheDir: String?
+
+    @Option(name: .long, help: "all (read first, then the rest in order), on-demand (only what is read), or none (serve a complete cache).")
+    var download: String?
+
+    @Option(name: .long, help: "Keep the cache under this size (bytes, or with K/M/G suffix).")
+    var cacheSize: ByteSize?
+
+    @Option(name: .long, help: "Answer a read with EIO when its data takes longer than this many seconds.")
+    var readTimeout: Double?
+
+    @Option(name: .long, help: "Connect to this peer directly (HOST:PORT; repeatable).")
+    var peer: [String] = []
+
+    @Option(name: .long, help: "TCP port to accept peers on.")
+    var listenPort: UInt16?
+
+    @Option(name: .long, help: "Address to listen on and connect from.")
+    var listenHost: String?
+
+    @Option(name: .long, help: "The most peer connections at once.")
+    var maxPeers: Int?
+
+    @Flag(name: .long, help: "Do not contact the torrent's trackers (use --peer).")
+    var noTrackers = false
+
+    @Flag(name: [.customShort("f"), .long], help: "Stay in the foreground.")
+    var foreground = false
+
+    @Option(name: .customShort("o"), help: "Mount options (comma-separated; repeatable).")
+    var options: [String] = []
+
+    @OptionGroup var logging: LoggingOptions
+
+    @Option(name: .long, help: .hidden)
+    var readyFd: Int32?
+
+    @Option(name: .long, help: .hidden)
+    var debugHoldReadsWhile: String?
+
+    @Flag(name: .long, help: .hidden)
+    var fuseDebug = false
+
+    func run() throws {
+        let settings = try MountSettings(command: self)
+        if settings.foreground || readyFd != nil {
+            try MountDaemon(settings: settings, readyFd: readyFd).serve()
+        } else {
+            try MountLauncher.launch(settings)
+        }
+    }
+}
+
+/// Every mount setting after merging `-o` options (flags given explicitly win).
+struct MountSettings {
+    var torrent: String
+    var mountpoint: String
+    var cacheDirectory: String?
+    var download: String
+    var cacheSize: Int64?
+    var readTimeout: Double?
+    var peers: [String]
+    var listenPort: UInt16?
+    var listenHost: String?
+    var maxPeers: Int?
+    var noTrackers: Bool
+    var foreground: Bool
+    var fuseOptions: [String]
+    var logging: LoggingOptions
+    var holdReadsWhile: String?
+    var fuseDebug: Bool
+
+    init(command: MountCommand) throws {
+        let parsed: SwarmMountOptions
+        do {
+            parsed = try SwarmMountOptions.parse(command.options)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        torrent = PathTools.absolute(command.torrent)
+        mountpoint = PathTools.absolute(command.mountpoint)
+        cacheDirectory = (command.cacheDir ?? parsed.cacheDirectory).map(PathTools.absolute)
+        download = command.download ?? parsed.download ?? DownloadMode.all.rawValue
+        guard download == "none" || DownloadMode(rawValue: download) != nil else {
+            throw ValidationError("--download must be all, on-demand or none, not '\(download)'")
+        }
+        if let size = command.cacheSize {
+            cacheSize = size.bytes
+        } else if let text = parsed.cacheSize {
+            guard let bytes = ByteSize.parse(text) else { throw ValidationError("cache_size '\(text)' is not a size") }
+            cacheSize = bytes
+        }
+        readTimeout = try command.readTimeout ?? parsed.readTimeout.map { text in
+            guard let seconds = Double(text) else { throw ValidationError("read_timeout '\(text)' is not a number") }
+            return seconds
+        }
+        if let timeout = readTimeout, !(timeout > 0 && timeout.isFinite) {
+            throw ValidationError("--read-timeout must be a positive number of seconds")
+        }
+        peers = command.peer + parsed.peers
+        listenPort = try command.listenPort ?? parsed.listenPort.map { text in
+            guard let port = UInt16(text) else { throw ValidationError("listen_port '\(text)' is not a port") }
+            return port
+        }
+        listenHost = command.listenHost
+        maxPeers = try command.maxPeers ?? parsed.maxPeers.map { text in
+            guard let count = Int(text), count > 0 else { throw ValidationError("max_peers '\(text)' is not a count") }
+            return count
+        }
+        if let maxPeers, maxPeers < 1 { throw ValidationError("--max-peers must be at least 1") }
+        noTrackers = command.noTrackers
+        foreground = command.foreground || parsed.foreground
+        fuseOptions = parsed.fuseOptions
+        logging = command.logging
+        if command.logging.logFile == nil, let file = parsed.logFile { logging.logFile = PathTools.absolute(file) }
+        if let level = parsed.logLevel {
+            guard let value = Logger.Level(rawValue: level) else { throw ValidationError("log_level '\(level)' is unknown") }
+            logging.logLevel = value
+        }
+        if let file = logging.logFile { logging.logFile = PathTools.absolute(file) }
+        holdReadsWhile = command.debugHoldReadsWhile
+        fuseDebug = command.fuseDebug
+    }
+
+    /// The daemon's arguments (after the executable): everything explicit, so that the daemon
+    /// does not depend on our working directory, and MOUNTPOINT stays on its command line.
+    func daemonArguments(readyFd: Int32) -> [String] {
+        var arguments = ["mount", torrent, mountpoint, "--foreground", "--ready-fd", String(readyFd),
+                         "--download", download, "--log-level", logging.logLevel.rawValue]
+        if let cacheDirectory { arguments += ["--cache-dir", cacheDirectory] }
+        if let cacheSize { arguments += ["--cache-size", String(cacheSize)] }
+        if let readTimeout { arguments += ["--read-timeout", String(readTimeout)] }
+        for peer in peers { arguments += ["--peer", peer] }
+        if let listenPort { arguments += ["--listen-port", String(listenPort)] }
+        if let listenHost { arguments += ["--listen-host", listenHost] }
+        if let maxPeers { arguments += ["--max-peers", String(maxPeers)] }
+        if noTrackers { arguments.append("--no-trackers") }
+        if let file = logging.logFile { arguments += ["--log-file", file] }
+        if let holdReadsWhile { arguments += ["--debug-hold-reads-while", holdReadsWhile] }
+        if fuseDebug { arguments.append("--fuse-debug") }
+        if !fuseOptions.isEmpty {
+            let escaped = fuseOptions.map { $0.replacingOccurrences(of: ",", with: "\\,") }
+            arguments += ["-o", escaped.joined(separator: ",")]
+        }
+        return arguments
+    }
+}
+
+/// The parent side of a background mount: start the daemon, wait for its report.
+enum MountLauncher {
+    static func launch(_ settings: MountSettings) throws {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else {
+            throw MountFailure(exitCode: 1, message: "cannot create a pipe: \(String(cString: strerror(errno)))")
+        }
+        let (readEnd, writeEnd) = (fds[0], fds[1])
+        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
+        let stdio: StdioPolicy = settings.logging.logFile.map { .logFile($0) } ?? .devNull
+        let spawned = ProcessTools.spawn([executable] + settings.daemonArguments(readyFd: writeEnd),
+                                         newSession: true, stdio: stdio, closeInChild: [readEnd])
+        close(writeEnd)
+        let pid: pid_t
+        switch spawned {
+        case let .success(child): pid = child
+        case let .failure(error):
+            close(readEnd)
+            throw MountFailure(exitCode: 1, message: error.description)
+        }
+        switch ReadyPipe.awaitReport(readEnd) {
+        case .mounted:
+            return
+        case let .failed(exitCode, message):
+            _ = ProcessTools.waitForExit(pid, milliseconds: 5000)
+            throw MountFailure(exitCode: exitCode, message: message)
+        case .vanished:
+            let status = ProcessTools.wait(pid)
+            throw MountFailure(exitCode: 1, message: "the mount daemon exited (status \(status)) before mounting")
+        }
+    }
+}
+
+/// A mount that failed: one sentence on stderr, then the exit code (2 bad input, 1 runtime).
+struct MountFailure: Error, CustomStringConvertible {
+    let exitCode: Int32
+    let message: String
+    var description: String { message }
+}
+
+extension MountFailure {
+    /// Prints the message the way every swarmfs error looks and ends the process.
+    func exit() -> ExitCode {
+        FileHandle.standardError.write(Data("swarmfs: \(message)\n".utf8))
+        return ExitCode(exitCode)
+    }
+}
+
+/// The daemon (or `-f`) side: load, check, start the source, mount, serve, shut down.
+struct MountDaemon {
+    let settings: MountSettings
+    let readyFd: Int32?
+
+    func serve() throws {
+        do {
+            try serveOrFail()
+        } catch let failure as MountFailure {
+            if let readyFd {
+                ReadyPipe.reportFailure(readyFd, exitCode: failure.exitCode, message: failure.message)
+            }
+            throw failure.exit()
+        }
+    }
+
+    private func serveOrFail() throws {
+        let logger: Logger
+        do {
+            var logging = settings.logging
+            if readyFd != nil {
+                // The launcher already sends our stderr to the log file (or /dev/null).
+                logging.logFile = nil
+            }
+            logger = try logging.bootstrap(label: "swarmfs.mount")
+        } catch {
+            throw MountFailure(exitCode: 2, message: "\(error)")
+        }
+
+        let metainfo: Metainfo
+        do {
+            metainfo = try Metainfo(contentsOf: settings.torrent)
+        } catch {
+            throw MountFailure(exitCode: 2, message: "cannot read torrent \(settings.torrent): \(error)")
+        }
+
+        do {
+            if try MountpointCheck.prepare(settings.mountpoint) {
+                logger.notice("cleared a stale mount", metadata: ["mountpoint": "\(settings.mountpoint)"])
+            }
+        } catch {
+            let badInput: Bool = switch error {
+            case .missing, .notDirectory, .notEmpty, .alreadyMounted: true
+            default: false
+            }
+            throw MountFailure(exitCode: badInput ? 2 : 1, message: error.description)
+        }
+
+        let cacheDirectory = settings.cacheDirectory
+            ?? CacheRoot.directory(root: CacheRoot.defaultPath(), infoHash: metainfo.infoHash)
+        let source = try startSource(metainfo: metainfo, cacheDirectory: cacheDirectory, logger: logger)
+
+        let fileSystem = SwarmFileSystem(
+            source: source.content, uid: getuid(), gid: getgid(), mountTime: Int64(time(nil)),
+            statusExtras: [("mountpoint", settings.mountpoint), ("pid", String(getpid())),
+                           ("download", settings.download), ("cacheDirectory", cacheDirectory)])
+        var mountOptions = FuseMountOptions(mountpoint: settings.mountpoint, fsName: settings.torrent)
+        mountOptions.fuseOptions = settings.fuseOptions
+        mountOptions.debug = settings.fuseDebug
+        let mount: FuseMount
+        do {
+            mount = try FuseMount(fileSystem: fileSystem, options: mountOptions, logger: logger)
+        } catch {
+            source.shutdown()
+            throw MountFailure(exitCode: 1, message: error.description)
+        }
+
+        let readyFd = self.readyFd
+        let mountpoint = settings.mountpoint
+        let reporter = foregroundProgress(source.content)
+        let signal: Int32
+        do {
+            signal = try mount.run { result in
+                switch result {
+                case let .success(device):
+                    logger.info("mounted", metadata: ["mountpoint": "\(mountpoint)", "device": "\(device)"])
+                    if let readyFd { ReadyPipe.reportMounted(readyFd) }
+                case let .failure(error):
+                    if let readyFd { ReadyPipe.reportFailure(readyFd, exitCode: 1, message: error.description) }
+                    // Leave nothing mounted: end our own loop.
+                    kill(getpid(), SIGTERM)
+                }
+            }
+        } catch {
+            mount.close()
+            source.shutdown()
+            throw MountFailure(exitCode: 1, message: error.description)
+        }
+        logger.info("unmounting", metadata: ["signal": "\(signal)", "pendingReads": "\(mount.pendingReadCount)"])
+        mount.close()
+        reporter?.stop(final: false)
+        source.shutdown()
+        logger.info("stopped", metadata: ["mountpoint": "\(mountpoint)"])
+    }
+
+    /// The content behind the mount and how to stop it.
+    private struct Source {
+        let content: any TorrentContentSource
+        let shutdown: () -> Void
+    }
+
+    private func startSource(metainfo: Metainfo, cacheDirectory: String, logger: Logger) throws -> Source {
+        if settings.download == "none" {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: cacheDirectory, isDirectory: &isDirectory),
+                  isDirectory.boolValue else {
+                throw MountFailure(exitCode: 2, message: "cache directory \(cacheDirectory) does not exist")
+            }
+            let directory = DirectoryContentSource(metainfo: metainfo, directory: cacheDirectory,
+                                                   holdReadsWhileExists: settings.holdReadsWhile)
+            return Source(content: directory, shutdown: { directory.shutdown() })
+        }
+        var configuration = SessionConfiguration(cacheDirectory: cacheDirectory)
+        configuration.downloadMode = DownloadMode(rawValue: settings.download) ?? .all
+        configuration.peers = settings.peers
+        if let maxPeers = settings.maxPeers { configuration.maxPeers = maxPeers }
+        configuration.listenPort = settings.listenPort
+        if let host = settings.listenHost { configuration.listenHost = host }
+        configuration.readTimeout = settings.readTimeout.map { .milliseconds(Int64($0 * 1000)) }
+        configuration.cacheSizeLimit = settings.cacheSize
+        configuration.useTrackers = !settings.noTrackers
+
+        let outcome = Mutex<Result<TorrentSession, SessionError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do throws(SessionError) {
+                let session = try await TorrentSession.start(metainfo: metainfo, configuration: configuration,
+                                                             logger: logger)
+                outcome.withLock { $0 = .success(session) }
+            } catch {
+                outcome.withLock { $0 = .failure(error) }
+            }
+            done.signal()
+        }
+        done.wait()
+        switch outcome.withLock({ $0 }) {
+        case let .success(session):
+            return Source(content: session, shutdown: { Self.shutdown(session, within: .milliseconds(1500)) })
+        case let .failure(error):
+            let badInput: Bool = if case .badPeerAddress = error { true } else { false }
+            throw MountFailure(exitCode: badInput ? 2 : 1, message: error.description)
+        case nil:
+            throw MountFailure(exitCode: 1, message: "the session did not start")
+        }
+    }
+
+    /// Stops the session (resume state saved, `stopped` announced), but never waits longer than
+    /// `limit`: the process must exit promptly after an unmount.
+    private static func shutdown(_ session: TorrentSession, within limit: DispatchTimeInterval) {
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            await session.shutdown()
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + limit)
+    }
+
+    /// The live progress line of `-f` on a terminal.
+    private func foregroundProgress(_ content: any TorrentContentSource) -> ProgressReporter? {
+        guard readyFd == nil, isatty(STDERR_FILENO) == 1, let session = content as? TorrentSession else { return nil }
+        let reporter = ProgressReporter(session: session)
+        reporter.start()
+        return reporter
+    }
 }

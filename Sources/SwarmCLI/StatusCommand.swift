@@ -1,7 +1,70 @@
 import ArgumentParser
+import Foundation
+import SwarmFS
+import SwarmFUSE
 
-// Placeholder until its owner lands the real command.
+/// `swarmfs status MOUNTPOINT [--json]`: progress, rates, peers and per-file completion, read
+/// from the mount root's `user.swarmfs.status` extended attribute (no socket needed).
 struct StatusCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status")
-    func run() throws { throw ExitCode(1) }
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the progress of a mounted torrent.")
+
+    @Argument(help: "The mountpoint.")
+    var mountpoint: String
+
+    @Flag(name: .long, help: "Print the status as JSON.")
+    var json = false
+
+    func run() throws {
+        let text = try readStatus()
+        if json {
+            print(text)
+            return
+        }
+        guard let document = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            throw MountFailure(exitCode: 1, message: "\(mountpoint) returned a malformed status").exit()
+        }
+        print(Self.render(document))
+    }
+
+    private func readStatus() throws -> String {
+        switch ExtendedAttributes.value(of: mountpoint, name: SwarmFileSystem.AttributeName.status) {
+        case let .success(bytes):
+            return String(decoding: bytes, as: UTF8.self)
+        case let .failure(error):
+            let reason = error.errno == ENODATA || error.errno == ENOTSUP
+                ? "is not a swarmfs mount" : "cannot be read: \(String(cString: strerror(error.errno)))"
+            throw MountFailure(exitCode: 1, message: "\(mountpoint) \(reason)").exit()
+        }
+    }
+
+    /// The human-readable status.
+    static func render(_ document: [String: Any]) -> String {
+        func int(_ key: String, _ from: [String: Any] = document) -> Int64 {
+            (from[key] as? NSNumber)?.int64Value ?? 0
+        }
+        func double(_ key: String) -> Double { (document[key] as? NSNumber)?.doubleValue ?? 0 }
+        func percent(_ part: Int64, _ whole: Int64) -> String {
+            whole > 0 ? String(format: "%5.1f%%", Double(part) * 100 / Double(whole)) : "100.0%"
+        }
+        let total = int("totalLength")
+        let verified = int("verifiedBytes")
+        var lines: [String] = []
+        lines.append("\(document["name"] as? String ?? "?")  (\(document["infoHash"] as? String ?? "?"))")
+        lines.append("progress  \(percent(verified, total))  \(ByteSize.format(verified)) of \(ByteSize.format(total))"
+            + "  pieces \(int("verifiedPieces"))/\(int("pieceCount"))")
+        lines.append("rates     down \(ByteSize.format(Int64(double("downloadRate"))))/s"
+            + "  up \(ByteSize.format(Int64(double("uploadRate"))))/s  peers \(int("peers"))")
+        lines.append("traffic   downloaded \(ByteSize.format(int("downloadedBytes")))"
+            + "  uploaded \(ByteSize.format(int("uploadedBytes")))  cache \(ByteSize.format(int("cacheDiskBytes")))")
+        lines.append("readers   \(int("pendingReads")) reads waiting, \(int("piecesWaitingForReaders")) pieces wanted now")
+        let files = document["files"] as? [[String: Any]] ?? []
+        if !files.isEmpty { lines.append("files:") }
+        for file in files {
+            let length = int("length", file)
+            lines.append("  \(percent(int("verifiedBytes", file), length))  \(ByteSize.format(length).padding(toLength: 10, withPad: " ", startingAt: 0))  \(file["path"] as? String ?? "?")")
+        }
+        return lines.joined(separator: "\n")
+    }
 }

@@ -1,0 +1,63 @@
+import Foundation
+import SwarmSession
+import Synchronization
+
+/// The live progress line: percent, rate, peers, ETA. On a terminal it redraws one line; otherwise
+/// it prints a plain line every five seconds so logs stay readable.
+final class ProgressReporter: Sendable {
+    private let session: TorrentSession
+    private let isTerminal = isatty(STDERR_FILENO) == 1
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    init(session: TorrentSession) {
+        self.session = session
+    }
+
+    func start() {
+        let interval: Duration = isTerminal ? .milliseconds(500) : .seconds(5)
+        let running = Task { [self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                if Task.isCancelled { break }
+                emit(line(), final: false)
+            }
+        }
+        task.withLock { $0 = running }
+    }
+
+    func stop(final complete: Bool) {
+        task.withLock { $0?.cancel() }
+        emit(line(), final: true)
+    }
+
+    private func line() -> String {
+        let status = session.statusSnapshot()
+        let percent = status.totalLength > 0 ? Double(status.verifiedBytes) * 100 / Double(status.totalLength) : 100
+        var text = String(format: "%5.1f%%", percent)
+            + "  \(formatBytes(status.verifiedBytes)) / \(formatBytes(status.totalLength))"
+            + "  ↓ \(formatBytes(Int64(status.downloadRate)))/s  ↑ \(formatBytes(Int64(status.uploadRate)))/s"
+            + "  \(status.peers) peers"
+        if status.downloadRate > 0, status.verifiedBytes < status.totalLength {
+            let seconds = Int(Double(status.totalLength - status.verifiedBytes) / status.downloadRate)
+            text += String(format: "  ETA %d:%02d", seconds / 60, seconds % 60)
+        }
+        return text
+    }
+
+    private func emit(_ text: String, final: Bool) {
+        let output = isTerminal ? "\r\u{1B}[K" + text + (final ? "\n" : "") : text + "\n"
+        FileHandle.standardError.write(Data(output.utf8))
+    }
+}
+
+/// "1.5 GiB"-style sizes for people.
+func formatBytes(_ bytes: Int64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var value = Double(bytes)
+    var unit = 0
+    while value >= 1024, unit < units.count - 1 {
+        value /= 1024
+        unit += 1
+    }
+    return unit == 0 ? "\(bytes) B" : String(format: "%.1f ", value) + units[unit]
+}

@@ -1,0 +1,248 @@
+import CFuse3
+import Dispatch
+import Logging
+import SwarmFS
+import SwarmSession
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Swift side of the low-level FUSE operations: one per mount, reached from the C callbacks
+/// through the session's userdata. Every method replies to its request exactly once; reads
+/// reply later, from whichever thread completes them.
+final class FuseBridge: Sendable {
+    let fileSystem: SwarmFileSystem
+    let pending = PendingReads()
+    let logger: Logger
+    /// FUSE `max_background` and `congestion_threshold` (libfuse's defaults of 12 cap page-cache
+    /// throughput).
+    let maxBackground: UInt32 = 128
+    let congestionThreshold: UInt32 = 96
+
+    init(fileSystem: SwarmFileSystem, logger: Logger) {
+        self.fileSystem = fileSystem
+        self.logger = logger
+    }
+
+    // MARK: Metadata
+
+    func lookup(_ req: fuse_req_t, parent: UInt64, name: String) {
+        do {
+            var entry = FuseAttributes.entry(try fileSystem.lookup(parent: parent, name: name))
+            fuse_reply_entry(req, &entry)
+        } catch {
+            // A negative entry the kernel may cache too: the tree never changes.
+            if error.errno == ENOENT {
+                var negative = fuse_entry_param()
+                negative.entry_timeout = FuseAttributes.timeout
+                fuse_reply_entry(req, &negative)
+            } else {
+                fuse_reply_err(req, error.errno)
+            }
+        }
+    }
+
+    func getattr(_ req: fuse_req_t, inode: UInt64) {
+        do {
+            var attributes = FuseAttributes.stat(try fileSystem.attributes(of: inode))
+            fuse_reply_attr(req, &attributes, FuseAttributes.timeout)
+        } catch {
+            fuse_reply_err(req, error.errno)
+        }
+    }
+
+    func readdir(_ req: fuse_req_t, inode: UInt64, size: Int, offset: Int64, plus: Bool) {
+        let capacity = max(0, min(size, 1 << 20))
+        var buffer = [CChar](repeating: 0, count: max(1, capacity))
+        var used = 0
+        var next = offset
+        do {
+            while let entry = try fileSystem.directoryEntry(of: inode, at: next) {
+                let needed: Int = buffer.withUnsafeMutableBufferPointer { raw in
+                    let start = raw.baseAddress! + used
+                    let remaining = capacity - used
+                    if plus {
+                        var param = fuse_entry_param()
+                        if entry.name != "." && entry.name != "..",
+                           let attributes = try? fileSystem.attributes(of: entry.inode) {
+                            param = FuseAttributes.entry(attributes)
+                        } else {
+                            param.attr.st_ino = numericCast(entry.inode)
+                            param.attr.st_mode = FSAttributes.directoryType
+                        }
+                        return fuse_add_direntry_plus(req, start, remaining, entry.name, &param,
+                                                      off_t(entry.nextOffset))
+                    }
+                    var attributes = Glibc.stat()
+                    attributes.st_ino = numericCast(entry.inode)
+                    attributes.st_mode = entry.isDirectory ? FSAttributes.directoryType : FSAttributes.regularFileType
+                    return fuse_add_direntry(req, start, remaining, entry.name, &attributes,
+                                             off_t(entry.nextOffset))
+                }
+                if needed > capacity - used { break }
+                used += needed
+                next = entry.nextOffset
+            }
+            buffer.withUnsafeBufferPointer { raw in _ = fuse_reply_buf(req, raw.baseAddress, used) }
+        } catch {
+            fuse_reply_err(req, error.errno)
+        }
+    }
+
+    func statfs(_ req: fuse_req_t) {
+        let numbers = fileSystem.statistics()
+        var result = statvfs()
+        result.f_bsize = numericCast(numbers.blockSize)
+        result.f_frsize = numericCast(numbers.blockSize)
+        result.f_blocks = numericCast(numbers.blocks)
+        result.f_files = numericCast(numbers.files)
+        result.f_namemax = numericCast(numbers.nameMax)
+        result.f_flag = numericCast(ST_RDONLY)
+        fuse_reply_statfs(req, &result)
+    }
+
+    func getxattr(_ req: fuse_req_t, inode: UInt64, name: String, size: Int) {
+        do {
+            let value = try fileSystem.attribute(name, of: inode)
+            replyXattr(req, bytes: value, size: size)
+        } catch {
+            fuse_reply_err(req, error.errno)
+        }
+    }
+
+    func listxattr(_ req: fuse_req_t, inode: UInt64, size: Int) {
+        do {
+            var bytes: [UInt8] = []
+            for name in try fileSystem.attributeNames(of: inode) {
+                bytes += Array(name.utf8)
+                bytes.append(0)
+            }
+            replyXattr(req, bytes: bytes, size: size)
+        } catch {
+            fuse_reply_err(req, error.errno)
+        }
+    }
+
+    /// size 0 asks for the length; a too-small buffer gets ERANGE.
+    private func replyXattr(_ req: fuse_req_t, bytes: [UInt8], size: Int) {
+        if size == 0 {
+            fuse_reply_xattr(req, bytes.count)
+        } else if size < bytes.count {
+            fuse_reply_err(req, ERANGE)
+        } else {
+            bytes.withUnsafeBufferPointer { raw in _ = fuse_reply_buf(req, raw.baseAddress, raw.count) }
+        }
+    }
+
+    func access(_ req: fuse_req_t, inode: UInt64, mask: Int32) {
+        do {
+            try fileSystem.checkAccess(inode, mask: mask)
+            fuse_reply_err(req, 0)
+        } catch {
+            fuse_reply_err(req, error.errno)
+        }
+    }
+
+    // MARK: Files
+
+    func open(_ req: fuse_req_t, inode: UInt64, info: UnsafeMutablePointer<fuse_file_info>) {
+        do {
+            let (handle, keepCache) = try fileSystem.open(inode, flags: info.pointee.flags)
+            info.pointee.fh = handle
+            swarmfs_set_open_flags(info, keepCache ? 1 : 0)
+            if fuse_reply_open(req, info) != 0 {
+                // The opener went away (interrupted): the kernel will never release this handle.
+                fileSystem.release(handle)
+            }
+        } catch {
+            fuse_reply_err(req, error.errno)
+        }
+    }
+
+    func release(_ req: fuse_req_t, handle: UInt64) {
+        fileSystem.release(handle)
+        fuse_reply_err(req, 0)
+    }
+
+    func opendir(_ req: fuse_req_t, inode: UInt64, info: UnsafeMutablePointer<fuse_file_info>) {
+        guard let node = fileSystem.table.node(inode) else { fuse_reply_err(req, ENOENT); return }
+        guard node.isDirectory else { fuse_reply_err(req, ENOTDIR); return }
+        if info.pointee.flags & O_ACCMODE != O_RDONLY { fuse_reply_err(req, EROFS); return }
+        swarmfs_set_opendir_flags(info)
+        fuse_reply_open(req, info)
+    }
+
+    /// Hands the read to the source and returns at once; the reply comes from the completion.
+    func read(_ req: fuse_req_t, handle: UInt64, size: Int, offset: Int64) {
+        guard let id = pending.register(FuseRequest(raw: req)) else {
+            fuse_reply_err(req, EIO)
+            return
+        }
+        // Registered before the read starts: afterwards the request may already be gone.
+        fuse_req_interrupt_func(req, fuseInterruptCallback, UnsafeMutableRawPointer(bitPattern: UInt(id)))
+        do {
+            let ticket = try fileSystem.read(handle, offset: offset, size: size) { [self] result in
+                complete(id, with: result)
+            }
+            if pending.attach(ticket, to: id) { ticket.cancel() }
+        } catch {
+            fail(id, errno: error.errno)
+        }
+    }
+
+    /// Replies to read `id` with its outcome, unless someone already did.
+    func complete(_ id: UInt64, with result: Result<ReadableSpan, ContentReadError>) {
+        guard let request = pending.claim(id) else { return }
+        defer { pending.replied() }
+        switch result {
+        case let .success(span) where span.length == 0:
+            fuse_reply_buf(request.raw, nil, 0)
+        case let .success(span):
+            let status = swarmfs_reply_fd(request.raw, span.fd, off_t(span.offset), span.length)
+            if status != 0 {
+                logger.debug("read reply failed", metadata: ["errno": "\(-status)"])
+            }
+        case let .failure(error):
+            if error != .cancelled {
+                logger.debug("read failed", metadata: ["error": "\(error)"])
+            }
+            fuse_reply_err(request.raw, error.errno)
+        }
+    }
+
+    private func fail(_ id: UInt64, errno code: Int32) {
+        guard let request = pending.claim(id) else { return }
+        fuse_reply_err(request.raw, code)
+        pending.replied()
+    }
+
+    /// The kernel interrupted read `id` (its reader got a signal): cancel it, so the completion
+    /// replies EINTR. Runs off the interrupt callback, which must not reply itself.
+    func interrupt(_ id: UInt64) {
+        pending.interrupt(id)?.cancel()
+    }
+
+    /// Answers every waiting read with EIO and waits until replies in flight are sent: after
+    /// this, no request of the session is touched again.
+    func failAllPending() {
+        let waiting = pending.close()
+        for (request, _) in waiting { fuse_reply_err(request.raw, EIO) }
+        pending.replied(count: waiting.count)
+        for (_, ticket) in waiting { ticket?.cancel() }
+        if !pending.waitForReplies(milliseconds: 2000) {
+            logger.warning("a read reply was still in progress at shutdown")
+        }
+    }
+}
+
+/// libfuse's interrupt callback. It may run inside `fuse_req_interrupt_func` with the request's
+/// lock held, where replying would free the request under libfuse's feet; so it only schedules
+/// the cancellation. `data` is the read's registry id, not a pointer: the registry entry may be
+/// gone by now.
+private func fuseInterruptCallback(_ req: fuse_req_t?, _ data: UnsafeMutableRawPointer?) {
+    guard let req, let userdata = fuse_req_userdata(req) else { return }
+    let bridge = Unmanaged<FuseBridge>.fromOpaque(userdata).takeUnretainedValue()
+    let id = UInt64(UInt(bitPattern: data))
+    DispatchQueue.global().async { bridge.interrupt(id) }
+}

@@ -1,0 +1,392 @@
+import SwarmMetainfo
+
+/// Identifies a peer connection inside one torrent. Assigned by the session; the picker only
+/// compares them.
+public typealias PeerKey = Int32
+
+/// One block to request: `length` bytes at `begin` inside `piece`.
+public struct BlockSpec: Hashable, Sendable {
+    public let piece: Int
+    public let begin: Int
+    public let length: Int
+
+    public init(piece: Int, begin: Int, length: Int) {
+        self.piece = piece
+        self.begin = begin
+        self.length = length
+    }
+}
+
+/// What a received block meant to the picker.
+public enum BlockReceipt: Equatable, Sendable {
+    /// A block we wanted. `alsoRequestedFrom` holds a peer that still has the same block
+    /// outstanding (a race or endgame duplicate): the session sends it a `cancel`.
+    case accepted(pieceComplete: Bool, alsoRequestedFrom: PeerKey?)
+    /// A block we already have, or of a piece we are not downloading: drop it.
+    case unwanted
+}
+
+/// The piece picker: all piece and block state of one torrent as pure data, no I/O, no clock.
+///
+/// The session (the Foreman) owns exactly one and calls it from one thread. Order of preference:
+/// pieces under a waiting read (*now*), readers' readahead windows (*soon*), the first and last
+/// piece of each file, then the rest sequentially (*background*, when enabled). Blocks of a *now*
+/// piece that are already requested from a slower peer are requested again from a free one, and at
+/// the very end (endgame) every outstanding block may be requested twice.
+public struct PiecePicker {
+    /// The standard block size (BEP 3 practice; peers reject larger requests).
+    public static let blockSize = 16 * 1024
+
+    public let pieceCount: Int
+    public let pieceLength: Int
+    private let lastPieceSize: Int
+
+    /// Verified pieces.
+    public private(set) var have: Bitfield
+    /// How many connected peers have each piece (seeds are counted in `seedCount` instead).
+    private var availability: [UInt16]
+    private var seedCount = 0
+
+    private var partials: [Int: PartialPiece] = [:]
+    /// Pieces whose every block arrived, now being hashed.
+    private var hashing: Set<Int> = []
+
+    private var nowReferences: [Int: Int] = [:]
+    private var windows: [UInt64: Range<Int>] = [:]
+    private let edgePieces: [Int]
+    private let edgeSet: Set<Int>
+    private var edgeCursor = 0
+    /// Whether pieces outside reads and windows are fetched (`--download all`).
+    public var backgroundEnabled: Bool
+    private var backgroundCursor = 0
+    /// Pieces that are not *now* may be started only while fewer than this many are in progress:
+    /// it bounds the memory held by partial pieces.
+    public var maxPiecesInProgress: Int
+
+    public init(layout: FileLayout, have: Bitfield, backgroundEnabled: Bool, maxPiecesInProgress: Int) {
+        pieceCount = layout.pieceCount
+        pieceLength = layout.pieceLength
+        lastPieceSize = pieceCount > 0 ? layout.pieceSize(pieceCount - 1) : 0
+        self.have = have
+        availability = Array(repeating: 0, count: pieceCount)
+        self.backgroundEnabled = backgroundEnabled
+        self.maxPiecesInProgress = max(1, maxPiecesInProgress)
+        var edges = Set<Int>()
+        for file in layout.files where !file.isPadding && file.length > 0 {
+            let range = layout.pieces(file: file.index, offset: 0, length: file.length)
+            if let first = range.first { edges.insert(first) }
+            if let last = range.last { edges.insert(last) }
+        }
+        edgePieces = edges.sorted()
+        edgeSet = edges
+    }
+
+    // MARK: - Geometry
+
+    public func pieceSize(_ piece: Int) -> Int { piece == pieceCount - 1 ? lastPieceSize : pieceLength }
+
+    public func blockCount(ofPiece piece: Int) -> Int {
+        (pieceSize(piece) + Self.blockSize - 1) / Self.blockSize
+    }
+
+    private func blockLength(piece: Int, block: Int) -> Int {
+        min(Self.blockSize, pieceSize(piece) - block * Self.blockSize)
+    }
+
+    // MARK: - State queries
+
+    public var isComplete: Bool { have.isComplete }
+    public var piecesInProgress: Int { partials.count }
+
+    /// Whether a piece is verified.
+    public func hasPiece(_ piece: Int) -> Bool { have[piece] }
+
+    /// The highest priority that currently applies to `piece`.
+    public func priority(of piece: Int) -> PiecePriority {
+        if have[piece] { return .none }
+        if nowReferences[piece] != nil { return .now }
+        for window in windows.values where window.contains(piece) { return .soon }
+        if edgeSet.contains(piece) { return .fileEdge }
+        return backgroundEnabled ? .background : .none
+    }
+
+    /// Whether a peer holding `peerHas` has anything we still need (our interest in it).
+    public func wantsAnything(from peerHas: Bitfield) -> Bool {
+        var piece = 0
+        while piece < pieceCount {
+            if peerHas[piece] && !have[piece] { return true }
+            piece += 1
+        }
+        return false
+    }
+
+    /// Pieces under waiting reads that are not verified yet.
+    public var piecesWaitingForReaders: Int { nowReferences.count }
+
+    // MARK: - Availability
+
+    public mutating func peerHasPiece(_ piece: Int) {
+        guard piece >= 0, piece < pieceCount else { return }
+        availability[piece] &+= 1
+    }
+
+    public mutating func peerAdded(bitfield: Bitfield) {
+        for piece in 0..<pieceCount where bitfield[piece] { availability[piece] &+= 1 }
+    }
+
+    public mutating func peerRemoved(bitfield: Bitfield) {
+        for piece in 0..<pieceCount where bitfield[piece] && availability[piece] > 0 {
+            availability[piece] -= 1
+        }
+    }
+
+    public mutating func seedAdded() { seedCount += 1 }
+    public mutating func seedRemoved() { seedCount = max(0, seedCount - 1) }
+
+    /// How many connected peers have `piece`.
+    public func availability(of piece: Int) -> Int { Int(availability[piece]) + seedCount }
+
+    // MARK: - Priorities
+
+    /// A read is waiting for `pieces`: they jump to the front.
+    public mutating func addWaitingRead(pieces: Range<Int>) {
+        for piece in pieces where !have[piece] { nowReferences[piece, default: 0] += 1 }
+    }
+
+    /// A read stopped waiting for `pieces` (it was served, cancelled or timed out).
+    public mutating func removeWaitingRead(pieces: Range<Int>) {
+        for piece in pieces {
+            guard let count = nowReferences[piece] else { continue }
+            nowReferences[piece] = count > 1 ? count - 1 : nil
+        }
+    }
+
+    /// Sets (or with `nil` clears) the readahead window of one reader.
+    public mutating func setWindow(reader: UInt64, pieces: Range<Int>?) {
+        if let pieces, !pieces.isEmpty {
+            windows[reader] = pieces.clamped(to: 0..<pieceCount)
+        } else {
+            windows[reader] = nil
+        }
+    }
+
+    // MARK: - Picking
+
+    /// Chooses up to `maxBlocks` blocks to request from a peer that has `peerHas`.
+    ///
+    /// New pieces are started in priority order; a peer finishes the pieces it started before
+    /// others are opened, so each piece tends to come from one peer.
+    public mutating func pickBlocks(for peer: PeerKey, peerHas: Bitfield, maxBlocks: Int) -> [BlockSpec] {
+        guard maxBlocks > 0, !have.isComplete else { return [] }
+        var picked: [BlockSpec] = []
+        picked.reserveCapacity(maxBlocks)
+
+        // 1. Unrequested blocks of pieces under waiting reads, then of other pieces in progress.
+        let inProgress = partials.keys.sorted { lhs, rhs in
+            let lp = priority(of: lhs), rp = priority(of: rhs)
+            return lp != rp ? lp > rp : lhs < rhs
+        }
+        for piece in inProgress where peerHas[piece] {
+            takeFreeBlocks(of: piece, for: peer, into: &picked, max: maxBlocks)
+            if picked.count >= maxBlocks { return picked }
+        }
+
+        // 2. New pieces, highest priority first.
+        for piece in nowReferences.keys.sorted() where peerHas[piece] {
+            startIfPossible(piece, for: peer, into: &picked, max: maxBlocks, bypassLimit: true)
+            if picked.count >= maxBlocks { return picked }
+        }
+        for window in windows.values.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            for piece in window where peerHas[piece] {
+                guard partials.count < maxPiecesInProgress else { break }
+                startIfPossible(piece, for: peer, into: &picked, max: maxBlocks, bypassLimit: false)
+                if picked.count >= maxBlocks { return picked }
+            }
+        }
+        pickEdgePieces(for: peer, peerHas: peerHas, into: &picked, max: maxBlocks)
+        if picked.count >= maxBlocks { return picked }
+        if backgroundEnabled {
+            pickBackground(for: peer, peerHas: peerHas, into: &picked, max: maxBlocks)
+            if picked.count >= maxBlocks { return picked }
+        }
+
+        // 3. Race slow peers: blocks of *now* pieces, or of anything once nothing is left to start.
+        let endgame = picked.isEmpty && !hasUnstartedWork(peerHas: peerHas)
+        for piece in inProgress where peerHas[piece] && (endgame || nowReferences[piece] != nil) {
+            takeDuplicateBlocks(of: piece, for: peer, into: &picked, max: maxBlocks)
+            if picked.count >= maxBlocks { break }
+        }
+        return picked
+    }
+
+    private mutating func pickEdgePieces(for peer: PeerKey, peerHas: Bitfield, into picked: inout [BlockSpec], max: Int) {
+        while edgeCursor < edgePieces.count, have[edgePieces[edgeCursor]] { edgeCursor += 1 }
+        var index = edgeCursor
+        while index < edgePieces.count, partials.count < maxPiecesInProgress, picked.count < max {
+            let piece = edgePieces[index]
+            if peerHas[piece] { startIfPossible(piece, for: peer, into: &picked, max: max, bypassLimit: false) }
+            index += 1
+        }
+    }
+
+    private mutating func pickBackground(for peer: PeerKey, peerHas: Bitfield, into picked: inout [BlockSpec], max: Int) {
+        while backgroundCursor < pieceCount, have[backgroundCursor] { backgroundCursor += 1 }
+        var piece = backgroundCursor
+        while piece < pieceCount, partials.count < maxPiecesInProgress, picked.count < max {
+            if peerHas[piece] { startIfPossible(piece, for: peer, into: &picked, max: max, bypassLimit: false) }
+            piece += 1
+        }
+    }
+
+    /// Whether a wanted piece exists that this peer has and nobody has started.
+    private func hasUnstartedWork(peerHas: Bitfield) -> Bool {
+        for piece in nowReferences.keys where peerHas[piece] && isStartable(piece) { return true }
+        for window in windows.values {
+            for piece in window where peerHas[piece] && isStartable(piece) { return true }
+        }
+        guard backgroundEnabled else { return false }
+        var piece = backgroundCursor
+        while piece < pieceCount {
+            if peerHas[piece] && isStartable(piece) { return true }
+            piece += 1
+        }
+        return false
+    }
+
+    private func isStartable(_ piece: Int) -> Bool {
+        !have[piece] && partials[piece] == nil && !hashing.contains(piece)
+    }
+
+    private mutating func startIfPossible(_ piece: Int, for peer: PeerKey, into picked: inout [BlockSpec],
+                                          max: Int, bypassLimit: Bool) {
+        guard isStartable(piece) else { return }
+        guard bypassLimit || partials.count < maxPiecesInProgress else { return }
+        partials[piece] = PartialPiece(blockCount: blockCount(ofPiece: piece))
+        takeFreeBlocks(of: piece, for: peer, into: &picked, max: max)
+    }
+
+    private mutating func takeFreeBlocks(of piece: Int, for peer: PeerKey, into picked: inout [BlockSpec], max: Int) {
+        guard let partial = partials[piece], partial.unrequested > 0 else { return }
+        var block = partial.firstFree
+        while block < partial.blockCount, picked.count < max {
+            if !partial.received[block], partial.first[block] == PartialPiece.nobody,
+               partial.second[block] == PartialPiece.nobody {
+                partial.first[block] = peer
+                partial.unrequested -= 1
+                picked.append(BlockSpec(piece: piece, begin: block * Self.blockSize,
+                                        length: blockLength(piece: piece, block: block)))
+            }
+            block += 1
+        }
+        partial.advanceFirstFree()
+    }
+
+    private mutating func takeDuplicateBlocks(of piece: Int, for peer: PeerKey, into picked: inout [BlockSpec], max: Int) {
+        guard let partial = partials[piece] else { return }
+        for block in 0..<partial.blockCount where picked.count < max {
+            guard !partial.received[block], partial.first[block] != peer, partial.second[block] != peer else { continue }
+            if partial.first[block] == PartialPiece.nobody {
+                partial.first[block] = peer
+                partial.unrequested -= 1
+            } else if partial.second[block] == PartialPiece.nobody {
+                partial.second[block] = peer
+            } else {
+                continue
+            }
+            picked.append(BlockSpec(piece: piece, begin: block * Self.blockSize,
+                                    length: blockLength(piece: piece, block: block)))
+        }
+    }
+
+    // MARK: - Events
+
+    /// A block arrived from `peer`.
+    public mutating func blockReceived(from peer: PeerKey, piece: Int, begin: Int) -> BlockReceipt {
+        guard piece >= 0, piece < pieceCount, begin >= 0, begin % Self.blockSize == 0,
+              let partial = partials[piece] else { return .unwanted }
+        let block = begin / Self.blockSize
+        guard block < partial.blockCount, !partial.received[block] else { return .unwanted }
+        var other: PeerKey?
+        if partial.first[block] != PartialPiece.nobody, partial.first[block] != peer { other = partial.first[block] }
+        if partial.second[block] != PartialPiece.nobody, partial.second[block] != peer { other = partial.second[block] }
+        if partial.first[block] == PartialPiece.nobody && partial.second[block] == PartialPiece.nobody {
+            partial.unrequested -= 1   // unsolicited but useful (e.g. after a timeout released it)
+        }
+        partial.received[block] = true
+        partial.receivedCount += 1
+        partial.first[block] = PartialPiece.nobody
+        partial.second[block] = PartialPiece.nobody
+        let complete = partial.receivedCount == partial.blockCount
+        if complete {
+            partials[piece] = nil
+            hashing.insert(piece)
+        }
+        return .accepted(pieceComplete: complete, alsoRequestedFrom: other)
+    }
+
+    /// A request to `peer` will not be answered (rejected, timed out, choked, disconnected).
+    public mutating func requestReleased(by peer: PeerKey, piece: Int, begin: Int) {
+        guard let partial = partials[piece] else { return }
+        let block = begin / Self.blockSize
+        guard block >= 0, block < partial.blockCount, !partial.received[block] else { return }
+        if partial.second[block] == peer {
+            partial.second[block] = PartialPiece.nobody
+        } else if partial.first[block] == peer {
+            partial.first[block] = partial.second[block]
+            partial.second[block] = PartialPiece.nobody
+            if partial.first[block] == PartialPiece.nobody {
+                partial.unrequested += 1
+                partial.firstFree = min(partial.firstFree, block)
+            }
+        }
+    }
+
+    /// The piece's hash matched: it is ours.
+    public mutating func pieceVerified(_ piece: Int) {
+        hashing.remove(piece)
+        partials[piece] = nil
+        have[piece] = true
+        nowReferences[piece] = nil
+    }
+
+    /// The piece's hash did not match: forget its blocks so it is fetched again.
+    public mutating func pieceFailed(_ piece: Int) {
+        hashing.remove(piece)
+        partials[piece] = nil
+    }
+
+    /// A verified piece was evicted from the cache (a size limit): it is wanted again when read.
+    public mutating func pieceEvicted(_ piece: Int) {
+        have[piece] = false
+        backgroundCursor = min(backgroundCursor, piece)
+    }
+}
+
+/// Block bookkeeping of one piece in progress: which blocks arrived and which peers (at most two,
+/// for races) each outstanding block is requested from. A class so that updating one block
+/// mutates in place instead of copying the arrays (this runs for every block received).
+private final class PartialPiece {
+    static let nobody: PeerKey = -1
+
+    let blockCount: Int
+    var received: [Bool]
+    var first: [PeerKey]
+    var second: [PeerKey]
+    var receivedCount = 0
+    /// Blocks neither received nor requested from anybody.
+    var unrequested: Int
+    /// No free block lies before this index.
+    var firstFree = 0
+
+    init(blockCount: Int) {
+        self.blockCount = blockCount
+        received = Array(repeating: false, count: blockCount)
+        first = Array(repeating: Self.nobody, count: blockCount)
+        second = Array(repeating: Self.nobody, count: blockCount)
+        unrequested = blockCount
+    }
+
+    func advanceFirstFree() {
+        while firstFree < blockCount, received[firstFree] || first[firstFree] != Self.nobody { firstFree += 1 }
+    }
+}

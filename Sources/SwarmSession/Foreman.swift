@@ -1,0 +1,760 @@
+import Logging
+import NIOCore
+import NIOPosix
+import SwarmMetainfo
+import SwarmPieces
+import SwarmStorage
+import SwarmWire
+
+/// The PieceManager: the one owner of a torrent's piece state, peers and waiting reads.
+///
+/// Confined to the torrent's event loop: every method runs there, so none of them suspends half
+/// way and no lock is needed. Workers (`PeerConnection`) report events here and do what it says;
+/// hashing and disk I/O run on the thread pool and report back here.
+final class Foreman {
+    let metainfo: Metainfo
+    let layout: FileLayout
+    let eventLoop: EventLoop
+    let threadPool: NIOThreadPool
+    let store: PieceStore
+    let configuration: SessionConfiguration
+    let logger: Logger
+    let ourPeerID: PeerID
+    let verified: VerifiedPieces
+    let statusBoard: StatusBoard
+    let checkpointer: Checkpointer
+
+    var picker: PiecePicker
+    private let fullBitfield: Bitfield
+    private let bufferPool: PieceBufferPool
+    private var assembling: [Int: (buffer: PieceBuffer, senders: Set<PeerKey>)] = [:]
+    private var hashJobsInFlight = 0
+
+    private(set) var peers: [PeerKey: PeerConnection] = [:]
+    private var nextPeerKey: PeerKey = 0
+    let directory: PeerDirectory
+    private var uploadSlotsUsed = 0
+    private let uploadSlots = 8
+
+    private var waiters: [UInt64: ReadWaiter] = [:]
+    private var waitersByPiece: [Int: [UInt64]] = [:]
+    private var readers: [ReaderID: ReaderState] = [:]
+
+    private(set) var downloadMeter = RateMeter()
+    private(set) var uploadMeter = RateMeter()
+    private var lastTick = NIODeadline.now()
+    private var lastCheckpoint = NIODeadline.now()
+    private var verifiedSinceCheckpoint = 0
+    private var checkpointRunning = false
+    /// Storage failed (a full disk): no new pieces are fetched until this time.
+    private var storagePausedUntil: NIODeadline?
+    private var storageFailure: ContentReadError?
+
+    var listenPort: UInt16 = 0
+    private var tickTask: RepeatedTask?
+    private(set) var stopped = false
+    private var completionPromises: [EventLoopPromise<Void>] = []
+    private var drainPromise: EventLoopPromise<Void>?
+
+    init(metainfo: Metainfo, have: Bitfield, eventLoop: EventLoop, threadPool: NIOThreadPool,
+         store: PieceStore, configuration: SessionConfiguration, logger: Logger, ourPeerID: PeerID,
+         verified: VerifiedPieces, statusBoard: StatusBoard, checkpointer: Checkpointer) {
+        self.metainfo = metainfo
+        layout = metainfo.layout
+        self.eventLoop = eventLoop
+        self.threadPool = threadPool
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        self.ourPeerID = ourPeerID
+        self.verified = verified
+        self.statusBoard = statusBoard
+        self.checkpointer = checkpointer
+        let pieceLength = metainfo.layout.pieceLength
+        let budgetPieces = max(4, configuration.pieceMemoryBudget / max(1, pieceLength))
+        picker = PiecePicker(layout: metainfo.layout, have: have,
+                             backgroundEnabled: configuration.downloadMode == .all,
+                             maxPiecesInProgress: budgetPieces)
+        fullBitfield = Bitfield.full(count: metainfo.layout.pieceCount)
+        bufferPool = PieceBufferPool(bufferSize: max(1, pieceLength), keepAtMost: min(budgetPieces, 16))
+        directory = PeerDirectory()
+    }
+
+    // MARK: - Lifecycle
+
+    func start() {
+        lastTick = .now()
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        tickTask = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(250), delay: .milliseconds(250)) { _ in
+            bound.value.tick()
+        }
+        publishStatus()
+        connectMore()
+    }
+
+    /// Resolves once every piece is verified.
+    func whenComplete() -> EventLoopFuture<Void> {
+        if picker.isComplete { return eventLoop.makeSucceededVoidFuture() }
+        let promise = eventLoop.makePromise(of: Void.self)
+        completionPromises.append(promise)
+        return promise.futureResult
+    }
+
+    /// Stops every peer and read, waits for pieces being hashed or written, and checkpoints.
+    func shutdown() -> EventLoopFuture<Void> {
+        guard !stopped else { return eventLoop.makeSucceededVoidFuture() }
+        stopped = true
+        tickTask?.cancel()
+        for id in Array(waiters.keys) { resolve(id, with: .failure(.shutdown)) }
+        for peer in peers.values { peer.close() }
+        for promise in completionPromises { promise.fail(SessionError.shutDown) }
+        completionPromises.removeAll()
+        let drained: EventLoopFuture<Void>
+        if hashJobsInFlight == 0 {
+            drained = eventLoop.makeSucceededVoidFuture()
+        } else {
+            let promise = eventLoop.makePromise(of: Void.self)
+            drainPromise = promise
+            drained = promise.futureResult
+        }
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        return drained.flatMap { bound.value.checkpoint(force: true) }
+    }
+
+    // MARK: - Reads (from the filesystem)
+
+    func openReader(_ reader: ReaderID, fileIndex: Int) {
+        readers[reader] = ReaderState(fileIndex: fileIndex)
+    }
+
+    func closeReader(_ reader: ReaderID) {
+        readers[reader] = nil
+        picker.setWindow(reader: reader.rawValue, pieces: nil)
+    }
+
+    /// Moves the reader's readahead window to follow a read.
+    func noteRead(_ reader: ReaderID, fileIndex: Int, offset: Int64, length: Int) {
+        var state = readers[reader] ?? ReaderState(fileIndex: fileIndex)
+        state.note(offset: offset, length: length)
+        readers[reader] = state
+        let file = layout.files[fileIndex]
+        let start = offset + Int64(length)
+        let windowLength = min(state.window, file.length - start)
+        let window = windowLength > 0 ? layout.pieces(file: fileIndex, offset: start, length: windowLength) : nil
+        picker.setWindow(reader: reader.rawValue, pieces: window)
+    }
+
+    func addWaiter(id: UInt64, reader: ReaderID, fileIndex: Int, offset: Int64, length: Int,
+                   completion: @escaping @Sendable (Result<ReadableSpan, ContentReadError>) -> Void) {
+        guard !stopped else {
+            complete(completion, with: .failure(.shutdown))
+            return
+        }
+        noteRead(reader, fileIndex: fileIndex, offset: offset, length: length)
+        if let storageFailure, let until = storagePausedUntil, until > .now() {
+            complete(completion, with: .failure(storageFailure))
+            return
+        }
+        let pieces = layout.pieces(file: fileIndex, offset: offset, length: Int64(length))
+        let missing = pieces.filter { !picker.hasPiece($0) }
+        if missing.isEmpty {
+            serve(fileIndex: fileIndex, offset: offset, length: length, completion: completion)
+            return
+        }
+        var waiter = ReadWaiter(reader: reader, fileIndex: fileIndex, offset: offset, length: length,
+                                pieces: pieces, missing: missing.count, completion: completion)
+        if let timeout = configuration.readTimeout {
+            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+            let bound = NIOLoopBound(self, eventLoop: eventLoop)
+            waiter.timeout = eventLoop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) {
+                bound.value.resolve(id, with: .failure(.timedOut(file: fileIndex, offset: offset, seconds: seconds)))
+            }
+        }
+        waiters[id] = waiter
+        for piece in missing { waitersByPiece[piece, default: []].append(id) }
+        picker.addWaitingRead(pieces: pieces)
+        fillAllPipelines()
+    }
+
+    func cancelWaiter(_ id: UInt64) {
+        resolve(id, with: .failure(.cancelled))
+    }
+
+    private func resolve(_ id: UInt64, with result: Result<ReadableSpan, ContentReadError>) {
+        guard var waiter = waiters.removeValue(forKey: id) else { return }
+        waiter.timeout?.cancel()
+        waiter.timeout = nil
+        picker.removeWaitingRead(pieces: waiter.pieces)
+        switch result {
+        case .success:
+            serve(fileIndex: waiter.fileIndex, offset: waiter.offset, length: waiter.length, completion: waiter.completion)
+        case .failure:
+            complete(waiter.completion, with: result)
+        }
+    }
+
+    /// Hands verified bytes to the reader from the thread pool (opening a file may block).
+    private func serve(fileIndex: Int, offset: Int64, length: Int,
+                       completion: @escaping @Sendable (Result<ReadableSpan, ContentReadError>) -> Void) {
+        let store = self.store
+        threadPool.submit { _ in
+            completion(Self.span(store: store, fileIndex: fileIndex, offset: offset, length: length))
+        }
+    }
+
+    private func complete(_ completion: @escaping @Sendable (Result<ReadableSpan, ContentReadError>) -> Void,
+                          with result: Result<ReadableSpan, ContentReadError>) {
+        threadPool.submit { _ in completion(result) }
+    }
+
+    /// Where verified bytes of a file are in the cache.
+    static func span(store: PieceStore, fileIndex: Int, offset: Int64, length: Int) -> Result<ReadableSpan, ContentReadError> {
+        do {
+            let fd = try store.fileDescriptor(forFile: fileIndex)
+            return .success(ReadableSpan(fd: fd, offset: offset, length: length))
+        } catch {
+            return .failure(.storage(file: fileIndex, errno: error.errnoValue, detail: "\(error)"))
+        }
+    }
+
+    // MARK: - Peers
+
+    func makePeerKey() -> PeerKey {
+        nextPeerKey &+= 1
+        return nextPeerKey
+    }
+
+    /// An outbound TCP connection is up: introduce ourselves.
+    func peerConnected(_ peer: PeerConnection) {
+        peer.sendHandshake(Handshake.ours(infoHash: metainfo.infoHash, peerID: ourPeerID))
+    }
+
+    func peer(_ peer: PeerConnection, sentHandshake handshake: Handshake) {
+        guard handshake.infoHash == metainfo.infoHash else {
+            logger.info("peer sent a handshake for another torrent", metadata: ["peer": "\(peer.address)"])
+            peer.close()
+            return
+        }
+        guard handshake.peerID != ourPeerID else {
+            directory.ban(peer.address)
+            peer.close()
+            return
+        }
+        guard !stopped, peers.count < configuration.maxPeers else {
+            peer.close()
+            return
+        }
+        if !peer.isOutbound {
+            peer.sendHandshake(Handshake.ours(infoHash: metainfo.infoHash, peerID: ourPeerID))
+        }
+        peer.handshakeDone = true
+        peer.remotePeerID = handshake.peerID
+        peer.supportsFast = handshake.supportsFastExtension
+        peer.supportsExtensions = handshake.supportsExtensionProtocol
+        peers[peer.key] = peer
+        directory.connected(peer.address)
+        logger.debug("peer connected", metadata: ["peer": "\(peer.address)", "outbound": "\(peer.isOutbound)"])
+
+        if peer.supportsExtensions {
+            let ours = ExtensionHandshake(clientName: "swarmfs", reqq: 500, listenPort: listenPort == 0 ? nil : listenPort)
+            peer.send(.extended(id: 0, payload: ours.encoded()))
+        }
+        let have = verified.snapshot
+        if peer.supportsFast && have.isComplete {
+            peer.send(.haveAll)
+        } else if peer.supportsFast && have.setCount == 0 {
+            peer.send(.haveNone)
+        } else if have.setCount > 0 {
+            var buffer = ByteBuffer()
+            buffer.writeBytes(have.wireBytes)
+            peer.send(.bitfield(buffer))
+        }
+        peer.flush()
+    }
+
+    func peer(_ peer: PeerConnection, sent message: PeerMessage) {
+        guard peer.handshakeDone else { return }
+        switch message {
+        case .keepAlive, .port, .suggest, .allowedFast:
+            break
+        case .choke:
+            peer.peerChoking = true
+            if !peer.supportsFast { releaseAllRequests(of: peer, sendCancel: false) }
+        case .unchoke:
+            peer.peerChoking = false
+            fillPipeline(peer)
+        case .interested:
+            peer.peerInterested = true
+            considerUnchoking(peer)
+        case .notInterested:
+            peer.peerInterested = false
+            choke(peer)
+        case let .have(index):
+            let piece = Int(index)
+            guard piece < layout.pieceCount else { return misbehaved(peer, "have for piece \(index) of \(layout.pieceCount)") }
+            guard !peer.isSeed, !peer.pieces[piece] else { return }
+            peer.pieces[piece] = true
+            picker.peerHasPiece(piece)
+            if !peer.amInterested && !picker.hasPiece(piece) { setInterested(peer, true) }
+            fillPipeline(peer)
+        case let .bitfield(bytes):
+            do {
+                let bitfield = try Bitfield(wireBytes: bytes.readableBytesView, count: layout.pieceCount)
+                peer.pieces = bitfield
+                picker.peerAdded(bitfield: bitfield)
+                updateInterest(peer)
+            } catch {
+                return misbehaved(peer, "invalid bitfield of \(bytes.readableBytes) bytes: \(error)")
+            }
+        case .haveAll:
+            peer.isSeed = true
+            picker.seedAdded()
+            updateInterest(peer)
+        case .haveNone:
+            break
+        case let .request(request):
+            serveRequest(request, to: peer)
+        case .cancel:
+            break   // blocks being read from disk are small; sending one more is cheaper than tracking
+        case let .reject(request):
+            let spec = BlockSpec(piece: Int(request.piece), begin: Int(request.begin), length: Int(request.length))
+            if peer.outstanding.removeValue(forKey: spec) != nil {
+                picker.requestReleased(by: peer.key, piece: spec.piece, begin: spec.begin)
+            }
+        case let .piece(index, begin, block):
+            blockArrived(from: peer, piece: Int(index), begin: Int(begin), block: block)
+        case let .extended(id, payload):
+            if id == 0, let theirs = try? ExtensionHandshake(decoding: payload), let reqq = theirs.reqq {
+                peer.peerRequestQueueLimit = max(1, min(reqq, 2048))
+            }
+        }
+    }
+
+    func peerReadBatchEnded(_ peer: PeerConnection) {
+        fillPipeline(peer)
+    }
+
+    func peerWritable(_ peer: PeerConnection) {}
+
+    func peer(_ peer: PeerConnection, failed reason: String) {
+        logger.debug("peer connection failed", metadata: ["peer": "\(peer.address)", "reason": "\(reason)"])
+    }
+
+    func peerDisconnected(_ peer: PeerConnection) {
+        guard peers.removeValue(forKey: peer.key) != nil else {
+            directory.disconnected(peer.address, wasUseful: false)
+            return
+        }
+        releaseAllRequests(of: peer, sendCancel: false)
+        if peer.isSeed { picker.seedRemoved() } else { picker.peerRemoved(bitfield: peer.pieces) }
+        if !peer.amChoking { uploadSlotsUsed -= 1 }
+        directory.disconnected(peer.address, wasUseful: peer.download.total > 0)
+        logger.debug("peer disconnected", metadata: ["peer": "\(peer.address)"])
+        if !stopped { connectMore() }
+    }
+
+    private func misbehaved(_ peer: PeerConnection, _ what: String) {
+        logger.warning("closing peer that broke the protocol", metadata: ["peer": "\(peer.address)", "detail": "\(what)"])
+        directory.ban(peer.address)
+        peer.close()
+    }
+
+    private func updateInterest(_ peer: PeerConnection) {
+        let wants = peer.isSeed ? !picker.isComplete : picker.wantsAnything(from: peer.pieces)
+        setInterested(peer, wants)
+        fillPipeline(peer)
+    }
+
+    private func setInterested(_ peer: PeerConnection, _ interested: Bool) {
+        guard peer.amInterested != interested else { return }
+        peer.amInterested = interested
+        peer.send(interested ? .interested : .notInterested)
+        peer.flush()
+    }
+
+    // MARK: - Downloading
+
+    /// Keeps the peer's request pipeline full, topping it up in batches.
+    func fillPipeline(_ peer: PeerConnection) {
+        guard peer.handshakeDone, !peer.peerChoking, peer.amInterested, !stopped, !isStoragePaused else { return }
+        let depth = min(peer.pipelineDepth, peer.peerRequestQueueLimit)
+        let free = depth - peer.outstanding.count
+        guard free > 0, peer.outstanding.isEmpty || free >= max(1, depth / 4) || !picker.piecesWaitingForReadersIsZero else { return }
+        let blocks = picker.pickBlocks(for: peer.key, peerHas: peer.isSeed ? fullBitfield : peer.pieces, maxBlocks: free)
+        guard !blocks.isEmpty else { return }
+        let now = NIODeadline.now()
+        for block in blocks {
+            peer.outstanding[block] = now
+            peer.send(.request(BlockRequest(piece: UInt32(block.piece), begin: UInt32(block.begin), length: UInt32(block.length))))
+        }
+        if peer.outstanding.count == blocks.count { peer.lastBlockAt = now }
+        peer.flush()
+    }
+
+    private func fillAllPipelines() {
+        for peer in peers.values { fillPipeline(peer) }
+    }
+
+    private var isStoragePaused: Bool {
+        guard let until = storagePausedUntil else { return false }
+        return until > .now()
+    }
+
+    private func blockArrived(from peer: PeerConnection, piece: Int, begin: Int, block: ByteBuffer) {
+        let spec = BlockSpec(piece: piece, begin: begin, length: block.readableBytes)
+        guard peer.outstanding.removeValue(forKey: spec) != nil else {
+            // Unsolicited, or answered after we gave up on it: not trusted, not used.
+            return
+        }
+        let length = block.readableBytes
+        peer.download.add(length)
+        downloadMeter.add(length)
+        peer.lastBlockAt = .now()
+        guard case let .accepted(pieceComplete, other) = picker.blockReceived(from: peer.key, piece: piece, begin: begin) else {
+            return
+        }
+        var entry = assembling[piece] ?? (buffer: bufferPool.take(), senders: [])
+        block.withUnsafeReadableBytes { entry.buffer.copyIn($0, at: begin) }
+        entry.senders.insert(peer.key)
+        if let other, let racer = peers[other], racer.outstanding.removeValue(forKey: spec) != nil {
+            racer.send(.cancel(BlockRequest(piece: UInt32(piece), begin: UInt32(begin), length: UInt32(length))))
+            racer.flush()
+        }
+        if pieceComplete {
+            assembling[piece] = nil
+            verifyAndStore(piece: piece, buffer: entry.buffer, senders: entry.senders)
+        } else {
+            assembling[piece] = entry
+        }
+    }
+
+    private enum PieceOutcome: Sendable {
+        case stored
+        case hashMismatch
+        case storageFailed(StorageError)
+    }
+
+    /// Hashes the piece on the thread pool and, if it matches, writes it to the cache.
+    private func verifyAndStore(piece: Int, buffer: PieceBuffer, senders: Set<PeerKey>) {
+        hashJobsInFlight += 1
+        let size = layout.pieceSize(piece)
+        let expected = metainfo.pieceHash(piece)
+        let store = self.store
+        let checkpointer = self.checkpointer
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        threadPool.runIfActive(eventLoop: eventLoop) { () -> PieceOutcome in
+            let bytes = buffer.prefix(size)
+            guard PieceHasher.verify(bytes, expected: expected) else { return .hashMismatch }
+            do throws(StorageError) {
+                try store.writePiece(piece, from: bytes)
+                checkpointer.pieceWritten(piece)
+                return .stored
+            } catch {
+                return .storageFailed(error)
+            }
+        }.whenComplete { result in
+            let foreman = bound.value
+            switch result {
+            case let .success(outcome):
+                foreman.pieceChecked(piece, outcome: outcome, buffer: buffer, senders: senders)
+            case let .failure(error):
+                foreman.logger.error("piece job did not run", metadata: ["piece": "\(piece)", "error": "\(error)"])
+                foreman.pieceChecked(piece, outcome: .storageFailed(.io(operation: "hash", path: "", piece: piece, errno: EIO)),
+                                     buffer: buffer, senders: senders)
+            }
+        }
+    }
+
+    private func pieceChecked(_ piece: Int, outcome: PieceOutcome, buffer: PieceBuffer, senders: Set<PeerKey>) {
+        hashJobsInFlight -= 1
+        bufferPool.give(buffer)
+        switch outcome {
+        case .stored:
+            picker.pieceVerified(piece)
+            verified.insert(piece)
+            verifiedSinceCheckpoint += 1
+            for peer in peers.values where peer.handshakeDone {
+                peer.send(.have(piece: UInt32(piece)))
+            }
+            if let ids = waitersByPiece.removeValue(forKey: piece) {
+                for id in ids {
+                    guard var waiter = waiters[id] else { continue }
+                    waiter.missing -= 1
+                    if waiter.missing == 0 {
+                        waiters[id] = waiter
+                        resolve(id, with: .success(ReadableSpan(fd: -1, offset: 0, length: 0)))
+                    } else {
+                        waiters[id] = waiter
+                    }
+                }
+            }
+            if picker.isComplete { torrentCompleted() }
+        case .hashMismatch:
+            picker.pieceFailed(piece)
+            logger.warning("piece failed its hash check; fetching it again",
+                           metadata: ["piece": "\(piece)", "peers": "\(senders.compactMap { peers[$0]?.address })"])
+            for key in senders {
+                guard let peer = peers[key] else { continue }
+                peer.hashFailures += 1
+                // A peer that alone sent a bad piece, or took part in three, is lying or broken.
+                if senders.count == 1 || peer.hashFailures >= 3 {
+                    misbehaved(peer, "sent data for \(peer.hashFailures) piece(s) that failed the hash check")
+                }
+            }
+        case let .storageFailed(error):
+            picker.pieceFailed(piece)
+            storageFailed(error, piece: piece)
+        }
+        if stopped {
+            if hashJobsInFlight == 0 { drainPromise?.succeed(()) }
+            return
+        }
+        for peer in peers.values { peer.flush() }
+        fillAllPipelines()
+    }
+
+    /// A full disk or I/O error: stop fetching for a while (no re-request loop), fail the waiting
+    /// reads with the storage error, and retry later by itself.
+    private func storageFailed(_ error: StorageError, piece: Int) {
+        let errnoValue = error.errnoValue
+        let failure = ContentReadError.storage(file: layout.slices(piece: piece).first?.fileIndex ?? 0,
+                                               errno: errnoValue, detail: "\(error)")
+        if !isStoragePaused {
+            logger.error("cannot store piece; pausing downloads for 5 s", metadata: ["piece": "\(piece)", "error": "\(error)"])
+        }
+        storageFailure = failure
+        storagePausedUntil = .now() + .seconds(5)
+        for (id, _) in waiters { resolve(id, with: .failure(failure)) }
+    }
+
+    private func torrentCompleted() {
+        logger.info("all pieces verified", metadata: ["infoHash": "\(metainfo.infoHash.hex)"])
+        for peer in peers.values where peer.amInterested && !peer.isSeed {
+            setInterested(peer, false)
+        }
+        for promise in completionPromises { promise.succeed(()) }
+        completionPromises.removeAll()
+        _ = checkpoint(force: true)
+    }
+
+    private func releaseAllRequests(of peer: PeerConnection, sendCancel: Bool) {
+        for spec in peer.outstanding.keys {
+            picker.requestReleased(by: peer.key, piece: spec.piece, begin: spec.begin)
+            if sendCancel {
+                peer.send(.cancel(BlockRequest(piece: UInt32(spec.piece), begin: UInt32(spec.begin), length: UInt32(spec.length))))
+            }
+        }
+        peer.outstanding.removeAll(keepingCapacity: true)
+        if sendCancel { peer.flush() }
+    }
+
+    // MARK: - Uploading
+
+    private func considerUnchoking(_ peer: PeerConnection) {
+        guard configuration.uploadEnabled, peer.amChoking, peer.peerInterested, uploadSlotsUsed < uploadSlots else { return }
+        peer.amChoking = false
+        uploadSlotsUsed += 1
+        peer.send(.unchoke)
+        peer.flush()
+    }
+
+    private func choke(_ peer: PeerConnection) {
+        guard !peer.amChoking else { return }
+        peer.amChoking = true
+        uploadSlotsUsed -= 1
+        peer.send(.choke)
+        peer.flush()
+        if let next = peers.values.first(where: { $0.amChoking && $0.peerInterested }) { considerUnchoking(next) }
+    }
+
+    /// Serves a block of a verified piece from the cache, read on the thread pool.
+    private func serveRequest(_ request: BlockRequest, to peer: PeerConnection) {
+        let piece = Int(request.piece), begin = Int(request.begin), length = Int(request.length)
+        let valid = piece < layout.pieceCount && length > 0 && length <= 128 * 1024
+            && begin + length <= layout.pieceSize(piece)
+        guard valid, !peer.amChoking, picker.hasPiece(piece), peer.servingRequests < 256,
+              let buffer = peer.allocateBuffer(capacity: length) else {
+            if peer.supportsFast { peer.send(.reject(request)); peer.flush() }
+            return
+        }
+        peer.servingRequests += 1
+        let store = self.store
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        let key = peer.key
+        threadPool.runIfActive(eventLoop: eventLoop) { () -> ByteBuffer? in
+            var block = buffer
+            do {
+                try block.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { pointer in
+                    try store.readBlock(piece: piece, begin: begin,
+                                        into: UnsafeMutableRawBufferPointer(rebasing: pointer[0..<length]))
+                    return length
+                }
+                return block
+            } catch {
+                return nil
+            }
+        }.whenSuccess { block in
+            let foreman = bound.value
+            guard let peer = foreman.peers[key] else { return }
+            peer.servingRequests -= 1
+            guard let block, !peer.amChoking else { return }
+            peer.send(.piece(index: request.piece, begin: request.begin, block: block))
+            peer.flush()
+            peer.upload.add(length)
+            foreman.uploadMeter.add(length)
+        }
+    }
+
+    // MARK: - Connections
+
+    /// Adds addresses (from trackers or the command line) and connects to them if there is room.
+    func addPeerAddresses(_ addresses: [(host: String, port: UInt16)]) {
+        for address in addresses { directory.add(host: address.host, port: address.port) }
+        connectMore()
+    }
+
+    private var connecting = 0
+
+    func connectMore() {
+        guard !stopped, !picker.isComplete || false else { return }
+        while peers.count + connecting < configuration.maxPeers, let candidate = directory.nextCandidate(now: .now()) {
+            connect(to: candidate)
+        }
+    }
+
+    private func connect(to candidate: PeerDirectory.Candidate) {
+        connecting += 1
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        let key = makePeerKey()
+        let pieceCount = layout.pieceCount
+        var bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(.seconds(3))
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 16 * 1024, initial: 64 * 1024, maximum: 1024 * 1024))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let foreman = bound.value
+                    let peer = PeerConnection(key: key, address: candidate.address, isOutbound: true,
+                                              pieceCount: pieceCount, foreman: foreman)
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ByteToMessageHandler(PeerWireDecoder(limits: .limits(pieceCount: pieceCount))),
+                        MessageToByteHandler(PeerWireEncoder()),
+                        peer,
+                    ])
+                }
+            }
+        if configuration.listenHost != "0.0.0.0", let local = try? SocketAddress(ipAddress: configuration.listenHost, port: 0) {
+            bootstrap = bootstrap.bind(to: local)
+        }
+        bootstrap.connect(host: candidate.host, port: Int(candidate.port)).whenComplete { result in
+            let foreman = bound.value
+            foreman.connecting -= 1
+            if case let .failure(error) = result {
+                foreman.directory.failed(candidate.address)
+                foreman.logger.debug("cannot connect to peer", metadata: ["peer": "\(candidate.address)", "error": "\(error)"])
+                foreman.connectMore()
+            }
+        }
+    }
+
+    /// Accepts an incoming connection if there is room for it.
+    func acceptsIncoming() -> Bool {
+        !stopped && peers.count + connecting < configuration.maxPeers
+    }
+
+    // MARK: - Housekeeping
+
+    private func tick() {
+        let now = NIODeadline.now()
+        let seconds = Double((now - lastTick).nanoseconds) / 1e9
+        lastTick = now
+        downloadMeter.tick(seconds: seconds)
+        uploadMeter.tick(seconds: seconds)
+        for peer in peers.values {
+            peer.download.tick(seconds: seconds)
+            peer.upload.tick(seconds: seconds)
+            // Enough requests in flight for ~0.3 s of this peer's rate, within what it queues.
+            let target = Int(peer.download.bytesPerSecond * 0.3) / PiecePicker.blockSize
+            peer.pipelineDepth = max(16, min(target, 512, peer.peerRequestQueueLimit))
+            // A peer that has sent nothing for a while loses its requests to others.
+            if !peer.outstanding.isEmpty, now - peer.lastBlockAt > .seconds(peerStallSeconds(peer)) {
+                logger.debug("peer stalled; reassigning its requests", metadata: ["peer": "\(peer.address)"])
+                releaseAllRequests(of: peer, sendCancel: true)
+                peer.pipelineDepth = 4
+                peer.lastBlockAt = now
+            }
+        }
+        if isStoragePaused == false, storagePausedUntil != nil {
+            storagePausedUntil = nil
+            storageFailure = nil
+            logger.info("retrying downloads after a storage error")
+        }
+        fillAllPipelines()
+        connectMore()
+        if now - lastCheckpoint > TimeAmount.nanoseconds(Int64(configuration.checkpointInterval.components.seconds) * 1_000_000_000) {
+            _ = checkpoint(force: false)
+        }
+        publishStatus()
+    }
+
+    /// How long a peer may stay silent with requests outstanding: short while a reader waits.
+    private func peerStallSeconds(_ peer: PeerConnection) -> Int64 {
+        picker.piecesWaitingForReadersIsZero ? 10 : 3
+    }
+
+    /// Makes verified pieces durable, then records them; the record never claims more than was
+    /// synced, because the bitfield is taken before the sync starts.
+    @discardableResult
+    func checkpoint(force: Bool) -> EventLoopFuture<Void> {
+        lastCheckpoint = .now()
+        guard force || verifiedSinceCheckpoint > 0, !checkpointRunning else { return eventLoop.makeSucceededVoidFuture() }
+        checkpointRunning = true
+        verifiedSinceCheckpoint = 0
+        let checkpointer = self.checkpointer
+        let directory = configuration.cacheDirectory
+        let logger = self.logger
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        return threadPool.runIfActive(eventLoop: eventLoop) {
+            do {
+                try checkpointer.checkpoint(force: force)
+            } catch {
+                logger.error("cannot save resume state", metadata: ["directory": "\(directory)", "error": "\(error)"])
+            }
+        }.always { _ in
+            bound.value.checkpointRunning = false
+        }
+    }
+
+    private func publishStatus() {
+        let have = verified.snapshot
+        var verifiedBytes: Int64 = 0
+        for piece in 0..<layout.pieceCount where have[piece] { verifiedBytes += Int64(layout.pieceSize(piece)) }
+        let files = metainfo.userFiles.map { file in
+            FileStatus(path: file.path.joined(separator: "/"), length: file.length,
+                       verifiedBytes: verifiedLength(of: file, have: have))
+        }
+        statusBoard.publish(SessionStatus(
+            infoHash: metainfo.infoHash.hex, name: metainfo.name, totalLength: layout.totalLength,
+            verifiedBytes: verifiedBytes, verifiedPieces: have.setCount, pieceCount: layout.pieceCount,
+            downloadedBytes: downloadMeter.total, uploadedBytes: uploadMeter.total,
+            downloadRate: downloadMeter.bytesPerSecond, uploadRate: uploadMeter.bytesPerSecond,
+            peers: peers.count, cacheDiskBytes: statusBoard.current.cacheDiskBytes,
+            pendingReads: waiters.count, piecesWaitingForReaders: picker.piecesWaitingForReaders,
+            files: files))
+    }
+
+    private func verifiedLength(of file: TorrentFile, have: Bitfield) -> Int64 {
+        guard file.length > 0 else { return 0 }
+        var total: Int64 = 0
+        for piece in layout.pieces(file: file.index, offset: 0, length: file.length) where have[piece] {
+            let start = max(layout.pieceOffset(piece), file.offset)
+            let end = min(layout.pieceOffset(piece) + Int64(layout.pieceSize(piece)), file.offset + file.length)
+            total += end - start
+        }
+        return total
+    }
+}
+
+extension PiecePicker {
+    var piecesWaitingForReadersIsZero: Bool { piecesWaitingForReaders == 0 }
+}

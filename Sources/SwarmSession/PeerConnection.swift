@@ -1,0 +1,114 @@
+import NIOCore
+import SwarmMetainfo
+import SwarmPieces
+import SwarmWire
+
+/// A worker: one peer connection. It only moves bytes — it decodes frames, hands every event to
+/// the Foreman, and writes what the Foreman tells it to. All piece decisions are the Foreman's.
+///
+/// Lives on the torrent's event loop, like the Foreman, so calls between them are plain calls.
+final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = PeerWireFrame
+    typealias OutboundOut = PeerWireFrame
+
+    let key: PeerKey
+    let address: String
+    let isOutbound: Bool
+    private unowned let foreman: Foreman
+    private var context: ChannelHandlerContext?
+
+    // Protocol state, read and written by the Foreman.
+    var handshakeDone = false
+    var remotePeerID: PeerID?
+    var supportsFast = false
+    var supportsExtensions = false
+    var peerChoking = true
+    var peerInterested = false
+    var amChoking = true
+    var amInterested = false
+    var isSeed = false
+    var pieces: Bitfield
+    /// The most requests the peer says it queues (BEP 10 `reqq`).
+    var peerRequestQueueLimit = 250
+    /// Requests we sent that are not answered yet, with when they were sent.
+    var outstanding: [BlockSpec: NIODeadline] = [:]
+    /// How many requests we keep in flight; adapts to the peer's rate.
+    var pipelineDepth = 32
+    var lastBlockAt: NIODeadline = .now()
+    var download = RateMeter()
+    var upload = RateMeter()
+    var hashFailures = 0
+    /// Requests the peer made that we are serving from disk.
+    var servingRequests = 0
+
+    init(key: PeerKey, address: String, isOutbound: Bool, pieceCount: Int, foreman: Foreman) {
+        self.key = key
+        self.address = address
+        self.isOutbound = isOutbound
+        self.foreman = foreman
+        pieces = Bitfield(count: pieceCount)
+    }
+
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if isOutbound { foreman.peerConnected(self) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case let .handshake(handshake):
+            foreman.peer(self, sentHandshake: handshake)
+        case let .message(message):
+            foreman.peer(self, sent: message)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        foreman.peerReadBatchEnded(self)
+        context.flush()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { foreman.peerWritable(self) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        foreman.peer(self, failed: "\(error)")
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        foreman.peerDisconnected(self)
+        self.context = nil
+    }
+
+    // MARK: - Commands from the Foreman
+
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+
+    func send(_ message: PeerMessage) {
+        context?.write(wrapOutboundOut(.message(message)), promise: nil)
+    }
+
+    func sendHandshake(_ handshake: Handshake) {
+        context?.writeAndFlush(wrapOutboundOut(.handshake(handshake)), promise: nil)
+    }
+
+    func flush() {
+        context?.flush()
+    }
+
+    func close() {
+        context?.close(promise: nil)
+    }
+
+    /// A buffer to build an outgoing `piece` message payload in, from the channel's allocator.
+    func allocateBuffer(capacity: Int) -> ByteBuffer? {
+        context?.channel.allocator.buffer(capacity: capacity)
+    }
+}

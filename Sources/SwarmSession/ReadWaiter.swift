@@ -1,0 +1,43 @@
+import NIOCore
+
+/// A read that waits for pieces. Lives in the Foreman until every covering piece is verified,
+/// the reader cancels, the deadline passes, or the session stops.
+struct ReadWaiter {
+    let reader: ReaderID
+    let fileIndex: Int
+    let offset: Int64
+    let length: Int
+    let pieces: Range<Int>
+    var missing: Int
+    let completion: @Sendable (Result<ReadableSpan, ContentReadError>) -> Void
+    var timeout: Scheduled<Void>?
+}
+
+/// One open file handle's reading pattern: its readahead window doubles while it reads on from
+/// where it stopped and shrinks back to the start size on a seek.
+struct ReaderState {
+    static let initialWindow: Int64 = 4 * 1024 * 1024
+    static let maximumWindow: Int64 = 64 * 1024 * 1024
+
+    let fileIndex: Int
+    var nextOffset: Int64 = 0
+    var window: Int64 = initialWindow
+
+    init(fileIndex: Int) {
+        self.fileIndex = fileIndex
+    }
+
+    /// Records a read and tells whether it continued the previous one.
+    mutating func note(offset: Int64, length: Int) {
+        // The kernel splits and reorders large reads a little: count anything that starts within
+        // the last window as sequential.
+        let sequential = offset >= nextOffset - window && offset <= nextOffset + window
+        if sequential {
+            window = min(window * 2, Self.maximumWindow)
+        } else {
+            window = Self.initialWindow
+        }
+        let end = offset + Int64(length)
+        nextOffset = sequential ? max(nextOffset, end) : end
+    }
+}

@@ -1,0 +1,88 @@
+import SwarmMetainfo
+import Synchronization
+
+/// Keeps the resume record honest: the session reports each piece after `writePiece` returned, and
+/// every few seconds (and at shutdown) calls `checkpoint()`, which syncs the store and only then
+/// saves a record claiming the pieces reported *before* the sync. So the record never claims a
+/// piece whose data is not durable, whenever the process dies.
+///
+/// Eviction goes the other way round: the record first stops claiming the pieces (saved durably),
+/// then their holes are punched, so a crash in between never leaves a claimed hole.
+public final class Checkpointer: Sendable {
+    private struct State {
+        var verified: Bitfield
+        var changed: Bool
+    }
+
+    private let store: PieceStore
+    private let infoHash: InfoHash
+    private let directory: String
+    private let state: Mutex<State>
+    /// Serialises checkpoints and evictions (each is sync + save; two at once would race on the
+    /// record file).
+    private let ioLock = Mutex(())
+
+    /// Starts from the pieces a re-check found verified (nothing is saved until `checkpoint`).
+    public init(store: PieceStore, infoHash: InfoHash, verified: Bitfield) {
+        self.store = store
+        self.infoHash = infoHash
+        self.directory = store.directory
+        self.state = Mutex(State(verified: verified, changed: true))
+    }
+
+    /// Records that `piece` was verified and its `writePiece` has returned.
+    public func pieceWritten(_ piece: Int) {
+        state.withLock { state in
+            guard piece >= 0, piece < store.layout.pieceCount, !state.verified[piece] else { return }
+            state.verified[piece] = true
+            state.changed = true
+        }
+    }
+
+    /// The pieces reported so far (durable or not yet).
+    public var verifiedPieces: Bitfield {
+        state.withLock { $0.verified }
+    }
+
+    /// Syncs the store, then atomically saves a record of the pieces reported before the sync.
+    /// Does nothing when nothing changed since the last checkpoint unless `force` is set.
+    /// On failure the next checkpoint tries again (the pieces stay reported).
+    public func checkpoint(force: Bool = false) throws(StorageError) {
+        try ioLock.withLock { _ throws(StorageError) in
+            try checkpointLocked(force: force)
+        }
+    }
+
+    /// Stops claiming `pieces` in the durable record, then punches their holes. The session must
+    /// not evict a piece under an active read.
+    public func evict(_ pieces: [Int]) throws(StorageError) {
+        let valid = pieces.filter { $0 >= 0 && $0 < store.layout.pieceCount }
+        if valid.isEmpty { return }
+        try ioLock.withLock { _ throws(StorageError) in
+            state.withLock { state in
+                for piece in valid { state.verified[piece] = false }
+                state.changed = true
+            }
+            try checkpointLocked(force: true)
+            for piece in valid {
+                try store.punchHole(piece: piece)
+            }
+        }
+    }
+
+    private func checkpointLocked(force: Bool) throws(StorageError) {
+        let snapshot: Bitfield? = state.withLock { state in
+            guard state.changed || force else { return nil }
+            state.changed = false
+            return state.verified
+        }
+        guard let snapshot else { return }
+        do {
+            try store.sync()
+            try ResumeRecord.capture(store: store, infoHash: infoHash, verified: snapshot).save(directory: directory)
+        } catch {
+            state.withLock { $0.changed = true }
+            throw error
+        }
+    }
+}

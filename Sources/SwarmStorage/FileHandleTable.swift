@@ -1,0 +1,211 @@
+import Glibc
+import Synchronization
+
+/// The open file descriptors of one store: a bounded LRU (torrents can have 20,000 files and the
+/// fd limit is often 1,024). A descriptor in use by a thread is *leased* and never closed under it
+/// — closing it would let the kernel reuse the number for another file mid-`pread`. Descriptors
+/// handed out for FUSE replies are *pinned* and stay open until the store closes.
+final class FileHandleTable: Sendable {
+    /// How a caller needs the file.
+    enum Access {
+        /// Read existing bytes; a missing file is an error.
+        case read
+        /// Write: create the file (and its directories) and extend it, sparse, to `length`.
+        case write(length: Int64)
+    }
+
+    private struct Entry {
+        var fd: Int32
+        var leases: Int
+        var pinned: Bool
+        var dirty: Bool
+        /// Whether the file was already extended to its full length by this store.
+        var sized: Bool
+        var lastUse: UInt64
+    }
+
+    private struct State {
+        var entries: [Int: Entry] = [:]
+        var tick: UInt64 = 0
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+    private let capacity: Int
+    private let writable: Bool
+
+    init(capacity: Int, writable: Bool) {
+        self.capacity = max(1, capacity)
+        self.writable = writable
+    }
+
+    /// Returns an fd for `file` that stays open until `release(file)`.
+    func lease(file: Int, path: String, access: Access, piece: Int?) throws(StorageError) -> Int32 {
+        let result: Result<Int32, StorageError> = state.withLock { state in
+            if state.closed {
+                return .failure(.io(operation: "open", path: path, piece: piece, errno: EBADF))
+            }
+            state.tick &+= 1
+            if var entry = state.entries[file] {
+                if case let .write(length) = access, !entry.sized {
+                    if let error = Self.extend(entry.fd, to: length, path: path, piece: piece) {
+                        return .failure(error)
+                    }
+                    entry.sized = true
+                }
+                entry.leases += 1
+                entry.lastUse = state.tick
+                state.entries[file] = entry
+                return .success(entry.fd)
+            }
+            let opened = openFile(path: path, access: access, piece: piece)
+            guard case let .success(fd) = opened else { return opened }
+            if state.entries.count >= capacity {
+                evictLeastRecentlyUsed(&state)
+            }
+            var sized = false
+            if case .write = access { sized = true }
+            state.entries[file] = Entry(fd: fd, leases: 1, pinned: false, dirty: false,
+                                        sized: sized, lastUse: state.tick)
+            return .success(fd)
+        }
+        return try result.get()
+    }
+
+    /// Ends a lease from `lease`; `wrote` marks the file for the next `syncDirty`.
+    func release(file: Int, wrote: Bool) {
+        state.withLock { state in
+            guard var entry = state.entries[file] else { return }
+            entry.leases -= 1
+            if wrote { entry.dirty = true }
+            state.entries[file] = entry
+        }
+    }
+
+    /// Keeps the file's fd open until `closeAll` (for replies that outlive any lease).
+    func pin(file: Int) {
+        state.withLock { state in
+            state.entries[file]?.pinned = true
+        }
+    }
+
+    /// fdatasyncs every file written since the last call. Each fd is leased during its sync so it
+    /// cannot be closed under it; a file that fails to sync stays dirty.
+    func syncDirty(path: (Int) -> String) throws(StorageError) {
+        let dirty: [(file: Int, fd: Int32)] = state.withLock { state in
+            var list: [(file: Int, fd: Int32)] = []
+            for (file, entry) in state.entries where entry.dirty {
+                list.append((file, entry.fd))
+                state.entries[file]?.dirty = false
+                state.entries[file]?.leases += 1
+            }
+            return list
+        }
+        var firstError: StorageError?
+        for item in dirty {
+            var failed = false
+            if fdatasync(item.fd) != 0 {
+                failed = true
+                if firstError == nil {
+                    firstError = StorageError.fromWrite("fdatasync", path: path(item.file), piece: nil, errno: errno)
+                }
+            }
+            state.withLock { state in
+                state.entries[item.file]?.leases -= 1
+                if failed { state.entries[item.file]?.dirty = true }
+            }
+        }
+        if let firstError { throw firstError }
+    }
+
+    /// The fds open right now (for `fstat` without re-opening), leased for the duration of `body`.
+    func withOpenDescriptors<T>(_ body: ([Int: Int32]) -> T) -> T {
+        let snapshot: [Int: Int32] = state.withLock { state in
+            var map: [Int: Int32] = [:]
+            for (file, entry) in state.entries {
+                map[file] = entry.fd
+                state.entries[file]?.leases += 1
+            }
+            return map
+        }
+        defer {
+            state.withLock { state in
+                for file in snapshot.keys { state.entries[file]?.leases -= 1 }
+            }
+        }
+        return body(snapshot)
+    }
+
+    /// Number of fds open (for tests of the bound).
+    var openCount: Int { state.withLock { $0.entries.count } }
+
+    /// Syncs dirty files and closes every fd; later leases fail.
+    func closeAll() {
+        let fds: [(Int32, Bool)] = state.withLock { state in
+            state.closed = true
+            let list = state.entries.values.map { ($0.fd, $0.dirty) }
+            state.entries.removeAll()
+            return list
+        }
+        for (fd, dirty) in fds {
+            if dirty { _ = fdatasync(fd) }
+            _ = close(fd)
+        }
+    }
+
+    // MARK: - Private
+
+    private func openFile(path: String, access: Access, piece: Int?) -> Result<Int32, StorageError> {
+        switch access {
+        case .read:
+            let fd = PosixIO.open(path, writable ? O_RDWR : O_RDONLY)
+            if fd >= 0 { return .success(fd) }
+            if -fd == ENOENT || -fd == ENOTDIR { return .failure(.missingFile(path: path, piece: piece)) }
+            return .failure(.io(operation: "open", path: path, piece: piece, errno: -fd))
+        case let .write(length):
+            guard writable else { return .failure(.readOnly(path: path)) }
+            if let slash = path.lastIndex(of: "/") {
+                let code = PosixIO.makeDirectories(String(path[..<slash]))
+                if code != 0 { return .failure(.fromWrite("mkdir", path: path, piece: piece, errno: code)) }
+            }
+            let fd = PosixIO.open(path, O_RDWR | O_CREAT)
+            if fd < 0 { return .failure(.fromWrite("open", path: path, piece: piece, errno: -fd)) }
+            if let error = Self.extend(fd, to: length, path: path, piece: piece) {
+                close(fd)
+                return .failure(error)
+            }
+            return .success(fd)
+        }
+    }
+
+    /// Extends a file, sparse, to `length` (never shrinks: a longer file may be someone's data).
+    private static func extend(_ fd: Int32, to length: Int64, path: String, piece: Int?) -> StorageError? {
+        switch PosixIO.status(fd) {
+        case let .failure(error):
+            return .io(operation: "fstat", path: path, piece: piece, errno: error.code)
+        case let .success(info):
+            if Int64(info.st_size) >= length { return nil }
+            while ftruncate(fd, off_t(length)) != 0 {
+                if errno != EINTR { return .fromWrite("ftruncate", path: path, piece: piece, errno: errno) }
+            }
+            return nil
+        }
+    }
+
+    /// Closes the least recently used fd that no thread holds. A dirty one is synced first so a
+    /// later `syncDirty` never misses data written through it. If every fd is in use the table
+    /// grows past its capacity for a moment rather than block.
+    private func evictLeastRecentlyUsed(_ state: inout State) {
+        var victim: Int?
+        var oldest = UInt64.max
+        for (file, entry) in state.entries where entry.leases == 0 && !entry.pinned && entry.lastUse < oldest {
+            victim = file
+            oldest = entry.lastUse
+        }
+        guard let victim, let entry = state.entries[victim] else { return }
+        // A dirty fd that cannot be synced stays open (and dirty) so `syncDirty` reports the error.
+        if entry.dirty && fdatasync(entry.fd) != 0 { return }
+        state.entries[victim] = nil
+        _ = close(entry.fd)
+    }
+}

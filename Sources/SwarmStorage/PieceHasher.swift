@@ -1,0 +1,21 @@
+import Crypto
+
+/// SHA-1 of pieces (BitTorrent v1), via swift-crypto (SHA-NI where the CPU has it).
+public enum PieceHasher {
+    /// The 20-byte SHA-1 digest of `bytes`.
+    public static func sha1(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        var hasher = Insecure.SHA1()
+        hasher.update(bufferPointer: bytes)
+        return Array(hasher.finalize())
+    }
+
+    /// Whether SHA-1 of `bytes` equals `expected`, without allocating.
+    public static func verify(_ bytes: UnsafeRawBufferPointer, expected: ArraySlice<UInt8>) -> Bool {
+        var hasher = Insecure.SHA1()
+        hasher.update(bufferPointer: bytes)
+        let digest = hasher.finalize()
+        return digest.withUnsafeBytes { raw in
+            raw.count == expected.count && raw.elementsEqual(expected)
+        }
+    }
+}

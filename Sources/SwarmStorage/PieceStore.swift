@@ -1,0 +1,249 @@
+import Glibc
+import SwarmMetainfo
+import Synchronization
+
+/// The torrent's files under a directory in the torrent's own layout (single-file: DIR/<name>;
+/// multi-file: DIR/<name>/...), so a complete cache is an ordinary download and a folder from any
+/// client can be adopted. Files are created sparse (extended to full length) on first write;
+/// padding files are never created.
+///
+/// Thread-safe: many threads may write different pieces and read at once (the session calls it
+/// from a thread pool, never from an event loop — every method blocks on disk I/O).
+public final class PieceStore: Sendable {
+    /// Whether the store may create and write files.
+    public enum Mode: Sendable {
+        /// Normal cache use: files are created on first write.
+        case readWrite
+        /// Verification of someone's folder: nothing is created or modified.
+        case readOnly
+    }
+
+    /// The piece <-> file mapping this store follows.
+    public let layout: FileLayout
+    /// The directory the torrent's files live under.
+    public let directory: String
+    /// The mode the store was opened with.
+    public let mode: Mode
+
+    private let paths: [String]
+    private let handles: FileHandleTable
+    private let emptyFilesDone = Atomic<Bool>(false)
+
+    /// Opens (does not create) a store. Refuses any layout path with an empty, ".", ".." or
+    /// slash-containing component even though SwarmMetainfo sanitises them: this is where paths
+    /// meet the disk.
+    /// - Parameter maxOpenFiles: bound on fds kept open (LRU); pinned fds come on top.
+    public init(layout: FileLayout, directory: String, mode: Mode = .readWrite,
+                maxOpenFiles: Int = 256) throws(StorageError) {
+        self.layout = layout
+        self.directory = directory
+        self.mode = mode
+        var paths: [String] = []
+        paths.reserveCapacity(layout.files.count)
+        for file in layout.files {
+            for component in file.path where component.isEmpty || component == "." || component == ".."
+                || component.contains("/") || component.contains("\0") {
+                throw .unsafePath(components: file.path)
+            }
+            if file.path.isEmpty { throw .unsafePath(components: file.path) }
+            paths.append(directory + "/" + file.path.joined(separator: "/"))
+        }
+        self.paths = paths
+        self.handles = FileHandleTable(capacity: maxOpenFiles, writable: mode == .readWrite)
+    }
+
+    deinit {
+        handles.closeAll()
+    }
+
+    /// The absolute path of a file of the layout.
+    public func path(forFile fileIndex: Int) -> String {
+        paths[fileIndex]
+    }
+
+    /// Writes a whole verified piece (all its file slices; padding slices skipped).
+    /// ENOSPC/EDQUOT surface as `.diskFull`, other failures as `.io`, both naming file and piece.
+    public func writePiece(_ piece: Int, from buffer: UnsafeRawBufferPointer) throws(StorageError) {
+        let size = try checkedPieceSize(piece)
+        guard buffer.count == size else { throw .bufferSize(piece: piece, expected: size, actual: buffer.count) }
+        if mode == .readOnly { throw .readOnly(path: directory) }
+        let pieceStart = layout.pieceOffset(piece)
+        for slice in layout.slices(piece: piece) {
+            let file = layout.files[slice.fileIndex]
+            if file.isPadding || slice.length == 0 { continue }
+            let path = paths[slice.fileIndex]
+            let fd = try handles.lease(file: slice.fileIndex, path: path, access: .write(length: file.length), piece: piece)
+            let start = Int(slice.torrentOffset - pieceStart)
+            let code = PosixIO.writeFully(fd, UnsafeRawBufferPointer(rebasing: buffer[start..<start + slice.length]),
+                                          at: slice.fileOffset)
+            handles.release(file: slice.fileIndex, wrote: true)
+            if code != 0 { throw .fromWrite("pwrite", path: path, piece: piece, errno: code) }
+        }
+        if !emptyFilesDone.load(ordering: .relaxed) {
+            try createEmptyFiles()
+        }
+    }
+
+    /// Reads a whole piece (padding reads as zeros) for uploads and re-checks.
+    /// A missing file is `.missingFile`, a file too short is `.shortFile`.
+    public func readPiece(_ piece: Int, into buffer: UnsafeMutableRawBufferPointer) throws(StorageError) {
+        let size = try checkedPieceSize(piece)
+        guard buffer.count == size else { throw .bufferSize(piece: piece, expected: size, actual: buffer.count) }
+        try read(piece: piece, begin: 0, into: buffer)
+    }
+
+    /// Reads `into.count` bytes of a piece starting at `begin` (a peer's block request).
+    public func readBlock(piece: Int, begin: Int, into buffer: UnsafeMutableRawBufferPointer) throws(StorageError) {
+        let size = try checkedPieceSize(piece)
+        guard begin >= 0, buffer.count <= size, begin <= size - buffer.count else {
+            throw .outOfRange(piece: piece, begin: begin, length: buffer.count)
+        }
+        try read(piece: piece, begin: begin, into: buffer)
+    }
+
+    /// An fd open on the file for copy-free FUSE replies (`fuse_reply_data` with an fd buffer).
+    /// Valid until `close()`. Creates the sparse file if needed (read-write stores).
+    public func fileDescriptor(forFile fileIndex: Int) throws(StorageError) -> Int32 {
+        guard layout.files.indices.contains(fileIndex) else {
+            throw .outOfRange(piece: -1, begin: fileIndex, length: 0)
+        }
+        let file = layout.files[fileIndex]
+        let access: FileHandleTable.Access = mode == .readWrite ? .write(length: file.length) : .read
+        let fd = try handles.lease(file: fileIndex, path: paths[fileIndex], access: access, piece: nil)
+        handles.pin(file: fileIndex)
+        handles.release(file: fileIndex, wrote: false)
+        return fd
+    }
+
+    /// fdatasyncs every file written since the last sync. After it returns, every piece whose
+    /// `writePiece` returned before the call is durable.
+    public func sync() throws(StorageError) {
+        try handles.syncDirty { [paths] in paths[$0] }
+    }
+
+    /// The cache's real disk use: allocated blocks (st_blocks × 512) over all files, not their
+    /// apparent sizes.
+    public func allocatedBytes() -> Int64 {
+        handles.withOpenDescriptors { open in
+            var total: Int64 = 0
+            for (index, file) in layout.files.enumerated() where !file.isPadding {
+                let info: Result<stat, Errno>
+                if let fd = open[index] {
+                    info = PosixIO.status(fd)
+                } else {
+                    info = PosixIO.status(path: paths[index])
+                }
+                if case let .success(value) = info { total += Int64(value.st_blocks) * 512 }
+            }
+            return total
+        }
+    }
+
+    /// Frees the disk blocks of a piece (eviction) with FALLOC_FL_PUNCH_HOLE|KEEP_SIZE over its
+    /// slices; the files keep their size and the range reads as zeros. Missing files are skipped.
+    public func punchHole(piece: Int) throws(StorageError) {
+        _ = try checkedPieceSize(piece)
+        if mode == .readOnly { throw .readOnly(path: directory) }
+        for slice in layout.slices(piece: piece) {
+            let file = layout.files[slice.fileIndex]
+            if file.isPadding || slice.length == 0 { continue }
+            let path = paths[slice.fileIndex]
+            let fd: Int32
+            do {
+                fd = try handles.lease(file: slice.fileIndex, path: path, access: .read, piece: piece)
+            } catch .missingFile {
+                continue
+            }
+            let code = PosixIO.punchHole(fd, offset: slice.fileOffset, length: Int64(slice.length))
+            handles.release(file: slice.fileIndex, wrote: true)
+            if code != 0 { throw .io(operation: "fallocate(PUNCH_HOLE)", path: path, piece: piece, errno: code) }
+        }
+    }
+
+    /// Whether the piece could possibly verify from disk: every non-padding file it touches
+    /// exists and is long enough. Cheap (fstat only); re-checks use it to skip absent pieces.
+    public func isPresent(piece: Int) -> Bool {
+        guard (0..<layout.pieceCount).contains(piece) else { return false }
+        for slice in layout.slices(piece: piece) {
+            let file = layout.files[slice.fileIndex]
+            if file.isPadding || slice.length == 0 { continue }
+            guard let fd = try? handles.lease(file: slice.fileIndex, path: paths[slice.fileIndex],
+                                              access: .read, piece: piece) else { return false }
+            defer { handles.release(file: slice.fileIndex, wrote: false) }
+            guard case let .success(info) = PosixIO.status(fd),
+                  Int64(info.st_size) >= slice.fileOffset + Int64(slice.length) else { return false }
+        }
+        return true
+    }
+
+    /// Whether any byte of the piece is allocated on disk (SEEK_DATA). A piece that is all holes
+    /// reads as zeros, so it only verifies if its hash is the hash of zeros.
+    public func hasAllocatedData(piece: Int) -> Bool {
+        guard (0..<layout.pieceCount).contains(piece) else { return false }
+        for slice in layout.slices(piece: piece) {
+            let file = layout.files[slice.fileIndex]
+            if file.isPadding || slice.length == 0 { continue }
+            guard let fd = try? handles.lease(file: slice.fileIndex, path: paths[slice.fileIndex],
+                                              access: .read, piece: piece) else { continue }
+            let found = PosixIO.hasData(fd, offset: slice.fileOffset, length: Int64(slice.length))
+            handles.release(file: slice.fileIndex, wrote: false)
+            if found { return true }
+        }
+        return false
+    }
+
+    /// Number of fds currently open (tests check the LRU bound with it).
+    public var openFileCount: Int { handles.openCount }
+
+    /// Syncs what was written and closes every fd. Later calls fail with `.io(EBADF)`.
+    public func close() {
+        handles.closeAll()
+    }
+
+    // MARK: - Private
+
+    private func checkedPieceSize(_ piece: Int) throws(StorageError) -> Int {
+        guard piece >= 0, piece < layout.pieceCount else { throw .outOfRange(piece: piece, begin: 0, length: 0) }
+        return layout.pieceSize(piece)
+    }
+
+    private func read(piece: Int, begin: Int, into buffer: UnsafeMutableRawBufferPointer) throws(StorageError) {
+        if buffer.isEmpty { return }
+        let start = layout.pieceOffset(piece) + Int64(begin)
+        var filled = 0
+        for slice in layout.slices(torrentOffset: start, length: Int64(buffer.count)) {
+            let file = layout.files[slice.fileIndex]
+            let at = Int(slice.torrentOffset - start)
+            let target = UnsafeMutableRawBufferPointer(rebasing: buffer[at..<at + slice.length])
+            filled += slice.length
+            if slice.length == 0 { continue }
+            if file.isPadding {
+                target.initializeMemory(as: UInt8.self, repeating: 0)
+                continue
+            }
+            let path = paths[slice.fileIndex]
+            let fd = try handles.lease(file: slice.fileIndex, path: path, access: .read, piece: piece)
+            let (got, code) = PosixIO.readFully(fd, target, at: slice.fileOffset)
+            handles.release(file: slice.fileIndex, wrote: false)
+            if code != 0 { throw .io(operation: "pread", path: path, piece: piece, errno: code) }
+            if got < slice.length {
+                throw .shortFile(path: path, piece: piece, needed: slice.fileOffset + Int64(slice.length),
+                                 actual: slice.fileOffset + Int64(got))
+            }
+        }
+        // The layout must cover the whole range; anything else is a layout bug, reported not trusted.
+        if filled != buffer.count {
+            throw .outOfRange(piece: piece, begin: begin, length: buffer.count)
+        }
+    }
+
+    /// Zero-length files never receive a write, yet belong to a complete download: create them
+    /// (once) when the first piece lands.
+    private func createEmptyFiles() throws(StorageError) {
+        for (index, file) in layout.files.enumerated() where file.length == 0 && !file.isPadding {
+            _ = try handles.lease(file: index, path: paths[index], access: .write(length: 0), piece: nil)
+            handles.release(file: index, wrote: false)
+        }
+        emptyFilesDone.store(true, ordering: .relaxed)
+    }
+}

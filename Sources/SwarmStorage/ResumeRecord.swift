@@ -1,0 +1,237 @@
+import Crypto
+import Glibc
+import SwarmMetainfo
+
+/// What a cache knew at its last checkpoint: the verified pieces, and each file's size and mtime
+/// as seen right after the data was made durable. Stored at DIR/.swarmfs/resume, written
+/// atomically (tmp, fsync, rename, fsync dir) and sealed with a SHA-256, so a torn, truncated,
+/// foreign or corrupt record is simply absent — never trusted, never a crash.
+public struct ResumeRecord: Sendable {
+    /// One file as seen at the checkpoint.
+    public struct FileState: Sendable, Equatable {
+        /// Size in bytes, or -1 when the file did not exist (or is padding).
+        public var size: Int64
+        /// Modification time in nanoseconds since the epoch (0 when absent).
+        public var modificationNanoseconds: Int64
+
+        /// A file state as recorded.
+        public init(size: Int64, modificationNanoseconds: Int64) {
+            self.size = size
+            self.modificationNanoseconds = modificationNanoseconds
+        }
+
+        /// The state of a file that does not exist.
+        public static let absent = FileState(size: -1, modificationNanoseconds: 0)
+    }
+
+    /// The info-hash bytes of the torrent the record belongs to.
+    public var infoHash: [UInt8]
+    /// Number of pieces of the torrent (the bitfield's length).
+    public var pieceCount: Int
+    /// Pieces whose data was verified and durable at the checkpoint.
+    public var verified: Bitfield
+    /// One entry per file of the layout, in layout order.
+    public var files: [FileState]
+
+    /// A record from its parts.
+    public init(infoHash: [UInt8], pieceCount: Int, verified: Bitfield, files: [FileState]) {
+        self.infoHash = infoHash
+        self.pieceCount = pieceCount
+        self.verified = verified
+        self.files = files
+    }
+
+    /// Where the record lives for a cache directory.
+    public static func path(directory: String) -> String {
+        StateDirectory.path(directory) + "/resume"
+    }
+
+    /// A record claiming `verified`, with every file's size and mtime as they are now. Call it only
+    /// after `store.sync()` covered every piece in `verified`.
+    public static func capture(store: PieceStore, infoHash: InfoHash, verified: Bitfield) -> ResumeRecord {
+        ResumeRecord(infoHash: infoHash.bytes, pieceCount: store.layout.pieceCount, verified: verified, files: currentFileStates(store: store))
+    }
+
+    /// Each file's size and mtime on disk now (padding and missing files are `.absent`).
+    public static func currentFileStates(store: PieceStore) -> [FileState] {
+        store.layout.files.enumerated().map { index, file in
+            if file.isPadding { return .absent }
+            guard case let .success(info) = PosixIO.status(path: store.path(forFile: index)) else { return .absent }
+            return FileState(size: Int64(info.st_size), modificationNanoseconds: info.modificationNanoseconds)
+        }
+    }
+
+    /// Loads the record of `directory` if it exists, is intact and belongs to `metainfo`
+    /// (same info-hash, piece count and file count); nil otherwise.
+    public static func load(directory: String, metainfo: Metainfo) -> ResumeRecord? {
+        let expected = encodedSize(hashLength: metainfo.infoHash.bytes.count,
+                                   pieceCount: metainfo.layout.pieceCount,
+                                   fileCount: metainfo.layout.files.count)
+        guard let bytes = readBounded(path: path(directory: directory), limit: expected + 1),
+              bytes.count == expected else { return nil }
+        return decode(bytes, metainfo: metainfo)
+    }
+
+    /// Writes the record atomically: a crash leaves either the old record or the new one.
+    public func save(directory: String) throws(StorageError) {
+        let state = StateDirectory.path(directory)
+        let code = PosixIO.makeDirectories(state)
+        if code != 0 { throw .fromWrite("mkdir", path: state, piece: nil, errno: code) }
+        let final = Self.path(directory: directory)
+        let temporary = final + ".tmp"
+        let bytes = encoded()
+        let fd = PosixIO.open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
+        if fd < 0 { throw .fromWrite("open", path: temporary, piece: nil, errno: -fd) }
+        let writeCode = bytes.withUnsafeBytes { PosixIO.writeFully(fd, $0, at: 0) }
+        let syncCode = writeCode == 0 ? (fsync(fd) == 0 ? 0 : errno) : writeCode
+        Glibc.close(fd)
+        if syncCode != 0 {
+            unlink(temporary)
+            throw .fromWrite(writeCode != 0 ? "write" : "fsync", path: temporary, piece: nil, errno: syncCode)
+        }
+        if rename(temporary, final) != 0 {
+            let renameErrno = errno
+            unlink(temporary)
+            throw .fromWrite("rename", path: final, piece: nil, errno: renameErrno)
+        }
+        let dirCode = PosixIO.syncDirectory(state)
+        if dirCode != 0 { throw .fromWrite("fsync", path: state, piece: nil, errno: dirCode) }
+    }
+
+    /// Removes the record (e.g. before a full re-check is forced).
+    public static func remove(directory: String) {
+        unlink(path(directory: directory))
+    }
+
+    /// The pieces of the record still trustworthy given the files on disk now: a piece counts only
+    /// if every non-padding file it touches has the size and mtime recorded at the checkpoint.
+    public func trustedPieces(store: PieceStore) -> Bitfield {
+        let layout = store.layout
+        var trusted = Bitfield(count: layout.pieceCount)
+        guard files.count == layout.files.count, pieceCount == layout.pieceCount else { return trusted }
+        let current = Self.currentFileStates(store: store)
+        let unchanged = layout.files.indices.map { index in
+            layout.files[index].isPadding || layout.files[index].length == 0
+                || (current[index] == files[index] && files[index].size >= 0)
+        }
+        for piece in 0..<layout.pieceCount where verified[piece] {
+            if layout.slices(piece: piece).allSatisfy({ unchanged[$0.fileIndex] }) {
+                trusted[piece] = true
+            }
+        }
+        return trusted
+    }
+
+    // MARK: - Encoding
+
+    private static let magic: [UInt8] = Array("SWFSRES1".utf8)
+    private static let checksumLength = 32
+
+    private static func encodedSize(hashLength: Int, pieceCount: Int, fileCount: Int) -> Int {
+        magic.count + 1 + hashLength + 4 + 4 + (pieceCount + 7) / 8 + fileCount * 16 + checksumLength
+    }
+
+    /// The record's bytes: magic, info-hash, counts, bitfield, file states, SHA-256 of all that.
+    public func encoded() -> [UInt8] {
+        let wire = verified.wireBytes
+        var out: [UInt8] = []
+        out.reserveCapacity(Self.magic.count + 9 + infoHash.count + wire.count + files.count * 16 + Self.checksumLength)
+        out += Self.magic
+        out.append(UInt8(truncatingIfNeeded: infoHash.count))
+        out += infoHash
+        Self.append(UInt32(truncatingIfNeeded: pieceCount), to: &out)
+        Self.append(UInt32(truncatingIfNeeded: files.count), to: &out)
+        out += wire
+        for file in files {
+            Self.append(UInt64(bitPattern: file.size), to: &out)
+            Self.append(UInt64(bitPattern: file.modificationNanoseconds), to: &out)
+        }
+        out += Self.seal(out)
+        return out
+    }
+
+    /// Parses and checks bytes from `encoded()` against `metainfo`; nil on any mismatch.
+    public static func decode(_ bytes: [UInt8], metainfo: Metainfo) -> ResumeRecord? {
+        let hash = metainfo.infoHash.bytes
+        let layout = metainfo.layout
+        guard bytes.count == encodedSize(hashLength: hash.count, pieceCount: layout.pieceCount,
+                                         fileCount: layout.files.count) else { return nil }
+        let body = bytes[0..<(bytes.count - checksumLength)]
+        guard seal(body).elementsEqual(bytes[(bytes.count - checksumLength)...]) else { return nil }
+        var reader = ByteReader(bytes: body)
+        guard reader.take(magic.count).elementsEqual(magic),
+              reader.byte() == UInt8(truncatingIfNeeded: hash.count),
+              reader.take(hash.count).elementsEqual(hash),
+              reader.uint32() == UInt32(layout.pieceCount),
+              reader.uint32() == UInt32(layout.files.count) else { return nil }
+        let wire = Array(reader.take((layout.pieceCount + 7) / 8))
+        guard let verified = try? Bitfield(wireBytes: wire, count: layout.pieceCount) else { return nil }
+        var files: [FileState] = []
+        files.reserveCapacity(layout.files.count)
+        for _ in 0..<layout.files.count {
+            let size = Int64(bitPattern: reader.uint64())
+            let mtime = Int64(bitPattern: reader.uint64())
+            files.append(FileState(size: size, modificationNanoseconds: mtime))
+        }
+        guard reader.isValid else { return nil }
+        return ResumeRecord(infoHash: hash, pieceCount: layout.pieceCount, verified: verified, files: files)
+    }
+
+    /// The SHA-256 that seals a record's body.
+    static func seal(_ body: some Collection<UInt8>) -> [UInt8] {
+        Array(SHA256.hash(data: Array(body)))
+    }
+
+    private static func append(_ value: UInt32, to out: inout [UInt8]) {
+        for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
+    }
+
+    private static func append(_ value: UInt64, to out: inout [UInt8]) {
+        for shift in stride(from: 0, to: 64, by: 8) { out.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+    }
+
+    /// Reads at most `limit` bytes of a file; nil if it cannot be opened or read.
+    private static func readBounded(path: String, limit: Int) -> [UInt8]? {
+        let fd = PosixIO.open(path, O_RDONLY)
+        if fd < 0 { return nil }
+        defer { Glibc.close(fd) }
+        var bytes = [UInt8](repeating: 0, count: limit)
+        let (got, code) = bytes.withUnsafeMutableBytes { PosixIO.readFully(fd, $0, at: 0) }
+        if code != 0 { return nil }
+        bytes.removeLast(limit - got)
+        return bytes
+    }
+}
+
+/// A cursor over record bytes that turns overruns into `isValid == false` instead of traps.
+private struct ByteReader {
+    let bytes: ArraySlice<UInt8>
+    var position: Int
+    private(set) var isValid = true
+
+    init(bytes: ArraySlice<UInt8>) {
+        self.bytes = bytes
+        self.position = bytes.startIndex
+    }
+
+    mutating func take(_ count: Int) -> ArraySlice<UInt8> {
+        guard count >= 0, position + count <= bytes.endIndex else {
+            isValid = false
+            return []
+        }
+        defer { position += count }
+        return bytes[position..<position + count]
+    }
+
+    mutating func byte() -> UInt8? {
+        take(1).first
+    }
+
+    mutating func uint32() -> UInt32 {
+        take(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+    }
+
+    mutating func uint64() -> UInt64 {
+        take(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    }
+}

@@ -1,0 +1,23 @@
+/// Why an announce failed. Every case names the tracker URL.
+public enum TrackerError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The tracker answered with a `failure reason` (HTTP) or an error action (UDP).
+    case failure(url: String, reason: String)
+    /// No answer within the deadline (after all UDP retransmissions).
+    case timeout(url: String)
+    /// The answer could not be understood.
+    case malformedResponse(url: String, detail: String)
+    /// The connection failed (refused, unreachable, DNS, HTTP status, body too large...).
+    case transport(url: String, underlying: String)
+    /// The URL's scheme is not http, https or udp (or the URL cannot be parsed).
+    case unsupportedScheme(String)
+
+    public var description: String {
+        switch self {
+        case let .failure(url, reason): "tracker \(url) refused the announce: \(reason)"
+        case let .timeout(url): "tracker \(url) did not answer in time"
+        case let .malformedResponse(url, detail): "tracker \(url) sent a malformed response: \(detail)"
+        case let .transport(url, underlying): "tracker \(url) is unreachable: \(underlying)"
+        case let .unsupportedScheme(url): "unsupported tracker URL \(url)"
+        }
+    }
+}

@@ -1,0 +1,173 @@
+import SwarmMetainfo
+import SwarmPieces
+import Testing
+
+/// Ten 64 KiB pieces (4 blocks each) in one file, unless a test says otherwise.
+private func makePicker(pieces: Int = 10, pieceLength: Int = 64 * 1024, lastPieceBytes: Int? = nil,
+                        background: Bool = true, maxInProgress: Int = 100) -> PiecePicker {
+    let total = Int64(pieceLength * (pieces - 1) + (lastPieceBytes ?? pieceLength))
+    let layout = FileLayout(pieceLength: pieceLength, files: [(path: ["f"], length: total, isPadding: false)])
+    return PiecePicker(layout: layout, have: Bitfield(count: pieces), backgroundEnabled: background,
+                       maxPiecesInProgress: maxInProgress)
+}
+
+private func full(_ count: Int) -> Bitfield { Bitfield.full(count: count) }
+
+@Test func backgroundIsSequentialAfterFileEdges() {
+    var picker = makePicker()
+    let blocks = picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 12)
+    // First and last piece of the file come first, then the rest in order.
+    #expect(blocks.map(\.piece) == [0, 0, 0, 0, 9, 9, 9, 9, 1, 1, 1, 1])
+    #expect(blocks.first == BlockSpec(piece: 0, begin: 0, length: 16384))
+}
+
+@Test func waitingReadJumpsAhead() {
+    var picker = makePicker()
+    picker.addWaitingRead(pieces: 6..<7)
+    let blocks = picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 4)
+    #expect(blocks.allSatisfy { $0.piece == 6 })
+    #expect(picker.priority(of: 6) == .now)
+    picker.removeWaitingRead(pieces: 6..<7)
+    #expect(picker.priority(of: 6) == .background)
+}
+
+@Test func readaheadWindowBeatsBackgroundAndEdges() {
+    var picker = makePicker()
+    picker.setWindow(reader: 7, pieces: 4..<6)
+    let blocks = picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 8)
+    #expect(blocks.map(\.piece) == [4, 4, 4, 4, 5, 5, 5, 5])
+    picker.setWindow(reader: 7, pieces: nil)
+    #expect(picker.priority(of: 7) == .background)
+}
+
+@Test func onDemandFetchesOnlyWhatIsRead() {
+    var picker = makePicker(background: false)
+    #expect(picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 100).allSatisfy { $0.piece == 0 || $0.piece == 9 })
+    var onlyMiddle = Bitfield(count: 10)
+    onlyMiddle[5] = true
+    #expect(picker.pickBlocks(for: 2, peerHas: onlyMiddle, maxBlocks: 100).isEmpty)
+    picker.addWaitingRead(pieces: 5..<6)
+    #expect(picker.pickBlocks(for: 2, peerHas: onlyMiddle, maxBlocks: 100).count == 4)
+}
+
+@Test func shortLastPieceHasShortLastBlock() {
+    var picker = makePicker(pieces: 2, lastPieceBytes: 16384 + 1)
+    picker.addWaitingRead(pieces: 1..<2)
+    let blocks = picker.pickBlocks(for: 1, peerHas: full(2), maxBlocks: 10)
+    #expect(blocks.filter { $0.piece == 1 } == [BlockSpec(piece: 1, begin: 0, length: 16384),
+                                                  BlockSpec(piece: 1, begin: 16384, length: 1)])
+}
+
+@Test func onlyPiecesThePeerHasArePicked() {
+    var picker = makePicker()
+    var has = Bitfield(count: 10)
+    has[3] = true
+    let blocks = picker.pickBlocks(for: 1, peerHas: has, maxBlocks: 100)
+    #expect(Set(blocks.map(\.piece)) == [3])
+}
+
+@Test func completedPieceGoesToHashingThenVerified() {
+    var picker = makePicker(pieces: 1)
+    let blocks = picker.pickBlocks(for: 1, peerHas: full(1), maxBlocks: 10)
+    #expect(blocks.count == 4)
+    for (index, block) in blocks.enumerated() {
+        let receipt = picker.blockReceived(from: 1, piece: block.piece, begin: block.begin)
+        #expect(receipt == .accepted(pieceComplete: index == 3, alsoRequestedFrom: nil))
+    }
+    // While hashing, nothing more is requested for it.
+    #expect(picker.pickBlocks(for: 2, peerHas: full(1), maxBlocks: 10).isEmpty)
+    picker.pieceVerified(0)
+    #expect(picker.isComplete)
+    #expect(picker.blockReceived(from: 1, piece: 0, begin: 0) == .unwanted)
+}
+
+@Test func failedPieceIsFetchedAgain() {
+    var picker = makePicker(pieces: 1)
+    for block in picker.pickBlocks(for: 1, peerHas: full(1), maxBlocks: 10) {
+        _ = picker.blockReceived(from: 1, piece: block.piece, begin: block.begin)
+    }
+    picker.pieceFailed(0)
+    #expect(picker.pickBlocks(for: 2, peerHas: full(1), maxBlocks: 10).count == 4)
+}
+
+@Test func releasedRequestsGoToOtherPeers() {
+    var picker = makePicker(pieces: 1)
+    let first = picker.pickBlocks(for: 1, peerHas: full(1), maxBlocks: 2)
+    #expect(first.count == 2)
+    for block in first { picker.requestReleased(by: 1, piece: block.piece, begin: block.begin) }
+    let second = picker.pickBlocks(for: 2, peerHas: full(1), maxBlocks: 10)
+    #expect(second.count == 4)
+    #expect(second.map(\.begin) == [0, 16384, 32768, 49152])
+}
+
+@Test func slowPeerHoldingANowBlockIsRaced() {
+    var picker = makePicker(pieces: 4)
+    picker.addWaitingRead(pieces: 2..<3)
+    let slow = picker.pickBlocks(for: 1, peerHas: full(4), maxBlocks: 4)
+    #expect(slow.allSatisfy { $0.piece == 2 })
+    // A second peer gets other work first, then duplicates of the waiting piece's blocks.
+    let fast = picker.pickBlocks(for: 2, peerHas: full(4), maxBlocks: 100)
+    #expect(fast.filter { $0.piece == 2 }.count == 4)
+    // The fast copy arrives first; the slow peer must be cancelled.
+    #expect(picker.blockReceived(from: 2, piece: 2, begin: 0) == .accepted(pieceComplete: false, alsoRequestedFrom: 1))
+    #expect(picker.blockReceived(from: 1, piece: 2, begin: 0) == .unwanted)
+}
+
+@Test func endgameDuplicatesOutstandingBlocks() {
+    var picker = makePicker(pieces: 1)
+    _ = picker.pickBlocks(for: 1, peerHas: full(1), maxBlocks: 10)
+    let duplicates = picker.pickBlocks(for: 2, peerHas: full(1), maxBlocks: 10)
+    #expect(duplicates.count == 4)
+    // Never a third copy, and never to the same peer twice.
+    #expect(picker.pickBlocks(for: 3, peerHas: full(1), maxBlocks: 10).isEmpty)
+    #expect(picker.pickBlocks(for: 1, peerHas: full(1), maxBlocks: 10).isEmpty)
+}
+
+@Test func piecesInProgressAreBounded() {
+    var picker = makePicker(pieces: 10, maxInProgress: 2)
+    let blocks = picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 100)
+    #expect(Set(blocks.map(\.piece)).count == 2)
+    #expect(picker.piecesInProgress == 2)
+    // A waiting read is never held back by the bound.
+    picker.addWaitingRead(pieces: 5..<6)
+    #expect(picker.pickBlocks(for: 2, peerHas: full(10), maxBlocks: 4).allSatisfy { $0.piece == 5 })
+}
+
+@Test func unsolicitedOrMisalignedBlocksAreUnwanted() {
+    var picker = makePicker(pieces: 2)
+    #expect(picker.blockReceived(from: 1, piece: 0, begin: 0) == .unwanted)
+    _ = picker.pickBlocks(for: 1, peerHas: full(2), maxBlocks: 4)
+    #expect(picker.blockReceived(from: 1, piece: 0, begin: 100) == .unwanted)
+    #expect(picker.blockReceived(from: 1, piece: 7, begin: 0) == .unwanted)
+    #expect(picker.blockReceived(from: 1, piece: -1, begin: 0) == .unwanted)
+}
+
+@Test func availabilityCountsPeersAndSeeds() {
+    var picker = makePicker(pieces: 3)
+    var has = Bitfield(count: 3)
+    has[1] = true
+    picker.peerAdded(bitfield: has)
+    picker.seedAdded()
+    picker.peerHasPiece(2)
+    #expect(picker.availability(of: 0) == 1)
+    #expect(picker.availability(of: 1) == 2)
+    #expect(picker.availability(of: 2) == 2)
+    picker.peerRemoved(bitfield: has)
+    picker.seedRemoved()
+    #expect(picker.availability(of: 1) == 0)
+    #expect(picker.wantsAnything(from: has))
+}
+
+@Test func multiFileEdgesIgnorePaddingAndEmptyFiles() {
+    let layout = FileLayout(pieceLength: 32768, files: [
+        (path: ["t", "a"], length: 100_000, isPadding: false),
+        (path: ["t", ".pad", "0"], length: 31072, isPadding: true),
+        (path: ["t", "empty"], length: 0, isPadding: false),
+        (path: ["t", "b"], length: 200_000, isPadding: false),
+    ])
+    var picker = PiecePicker(layout: layout, have: Bitfield(count: layout.pieceCount),
+                             backgroundEnabled: false, maxPiecesInProgress: 100)
+    let pieces = Set(picker.pickBlocks(for: 1, peerHas: full(layout.pieceCount), maxBlocks: 1000).map(\.piece))
+    // a: pieces 0...3 -> edges 0 and 3; b starts at 131072 -> piece 4, ends in piece 9.
+    #expect(pieces == [0, 3, 4, 9])
+}
