@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "SwarmPiecesTests", dependencies: ["SwarmPieces"]),
         .testTarget(name: "SwarmStorageTests", dependencies: ["SwarmStorage"]),
         .testTarget(name: "SwarmSessionTests", dependencies: ["SwarmSession"]),
-        .testTarget(name: "SwarmFSTests", dependencies: ["SwarmFS"]),
+        .testTarget(name: "SwarmFSTests", dependencies: ["SwarmFS", "SwarmFUSE", "SwarmMetainfo", "SwarmSession"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -39,62 +39,6 @@ static inline int swarmfs_session_loop_mt(struct fuse_session *se, unsigned max_
     return result;
 }
 
-// The session and thread that SIGINT/SIGTERM/SIGHUP end. libfuse's own handlers only set the
-// exit flag; when the signal lands on a thread that is not blocked in the loop (a Swift runtime
-// or NIO thread), nothing wakes the loop. Ours forwards the signal to the loop thread, whose
-// `sem_wait` then returns EINTR and sees the flag.
-static struct fuse_session *swarmfs_signal_session = NULL;
-static pthread_t swarmfs_signal_loop_thread;
-static volatile sig_atomic_t swarmfs_signal_received = 0;
-
-static void swarmfs_signal_handler(int sig) {
-    swarmfs_signal_received = sig;
-    if (swarmfs_signal_session != NULL) fuse_session_exit(swarmfs_signal_session);
-    if (!pthread_equal(pthread_self(), swarmfs_signal_loop_thread)) {
-        pthread_kill(swarmfs_signal_loop_thread, sig);
-    }
-}
-
-/// Installs the exit handlers for `se`, to run the loop on the calling thread. SIGPIPE is ignored
-/// (a reply to a vanished mount must not kill us).
-static inline int swarmfs_install_signal_handlers(struct fuse_session *se) {
-    swarmfs_signal_session = se;
-    swarmfs_signal_loop_thread = pthread_self();
-    struct sigaction action;
-    memset(&action, 0, sizeof(action));
-    action.sa_handler = swarmfs_signal_handler;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = 0; // no SA_RESTART: the loop thread must see EINTR
-    if (sigaction(SIGINT, &action, NULL) != 0) return -errno;
-    if (sigaction(SIGTERM, &action, NULL) != 0) return -errno;
-    if (sigaction(SIGHUP, &action, NULL) != 0) return -errno;
-    struct sigaction ignore;
-    memset(&ignore, 0, sizeof(ignore));
-    ignore.sa_handler = SIG_IGN;
-    sigemptyset(&ignore.sa_mask);
-    if (sigaction(SIGPIPE, &ignore, NULL) != 0) return -errno;
-    // A background shell may have started us with SIGINT blocked or ignored; make sure the
-    // loop thread receives the exit signals.
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-    return 0;
-}
-
-/// Restores default dispositions and forgets the session.
-static inline void swarmfs_remove_signal_handlers(void) {
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGHUP, SIG_DFL);
-    swarmfs_signal_session = NULL;
-}
-
-/// The signal that ended the loop, or 0.
-static inline int swarmfs_received_signal(void) { return swarmfs_signal_received; }
-
 /// Sets the connection parameters the read path wants (called from `init`).
 static inline void swarmfs_tune_connection(struct fuse_conn_info *conn, unsigned max_background,
                                            unsigned congestion_threshold) {

@@ -71,6 +71,35 @@ public enum CLIError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+extension CLIError {
+    /// Runs the root command like `Command.main()`, but with the documented exit codes:
+    /// ArgumentParser's usage failures (EX_USAGE, 64) exit with 2; help and `--version` exit 0.
+    /// Use from the executable: `await CLIError.runMain(SwarmCommand.self)`.
+    public static func runMain<Command: AsyncParsableCommand>(_ type: Command.Type,
+                                                             arguments: [String]? = nil) async -> Never {
+        do {
+            var command = try type.parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            terminateProcess(successCode)
+        } catch {
+            if type.exitCode(for: error) == .validationFailure {
+                writeStandardError(type.fullMessage(for: error) + "\n")
+                terminateProcess(badInputCode)
+            }
+            type.exit(withError: error)
+        }
+    }
+}
+
+/// Ends the process (named apart from `CLIError.exit(for:)`).
+private func terminateProcess(_ code: Int32) -> Never {
+    exit(code)
+}
+
 /// Writes `swarmfs: message` and a newline to stderr.
 public func printError(_ message: String) {
     writeStandardError("swarmfs: " + message + "\n")

@@ -86,16 +86,20 @@ struct CacheRemoveCommand: ParsableCommand {
     var key: String
 
     func run() throws {
+        try CLIError.reporting { try remove() }
+    }
+
+    private func remove() throws {
         let entry: CacheEntry
         do {
             entry = try CacheRoot.find(key, root: root.path)
         } catch {
-            throw storageCommandFailure("\(error)", exitCode: 2)
+            throw CLIError.badInput("\(error)")
         }
         do {
             try CacheRoot.remove(entry)
         } catch {
-            throw storageCommandFailure("cannot remove \(entry.name ?? entry.infoHash): \(error)", exitCode: 1)
+            throw CLIError.runtime("cannot remove \(entry.name ?? entry.infoHash): \(error)")
         }
         print("removed \(entry.name ?? "?") \(entry.infoHash) (\(ByteSize.format(entry.allocatedBytes)))")
     }
@@ -113,11 +117,15 @@ struct CachePruneCommand: ParsableCommand {
     var maxSize: ByteSize
 
     func run() throws {
+        try CLIError.reporting { try prune() }
+    }
+
+    private func prune() throws {
         let result: CacheRoot.PruneResult
         do {
             result = try CacheRoot.prune(root: root.path, maxBytes: maxSize.bytes)
         } catch {
-            throw storageCommandFailure("pruning \(root.path) failed: \(error)", exitCode: 1)
+            throw CLIError.runtime("pruning \(root.path) failed: \(error)")
         }
         for entry in result.removed {
             print("removed \(entry.name ?? "?") \(entry.infoHash) (\(ByteSize.format(entry.allocatedBytes)))")
@@ -126,13 +134,9 @@ struct CachePruneCommand: ParsableCommand {
             print("kept \(entry.name ?? "?") \(entry.infoHash): in use")
         }
         print("cache now uses \(ByteSize.format(result.remainingBytes))")
-        if result.remainingBytes > maxSize.bytes { throw ExitCode(1) }
+        if result.remainingBytes > maxSize.bytes {
+            throw CLIError.runtime("the cache still uses \(ByteSize.format(result.remainingBytes)) because "
+                                   + "\(result.skippedInUse.count) torrent(s) are in use")
+        }
     }
-}
-
-/// Writes one sentence to stderr and returns the exit code to throw (0/1/2 convention).
-/// TODO(lead): switch to CLIError.swift's helper once it lands.
-func storageCommandFailure(_ message: String, exitCode: Int32) -> ExitCode {
-    FileHandle.standardError.write(Data("swarmfs: \(message)\n".utf8))
-    return ExitCode(exitCode)
 }

@@ -56,53 +56,51 @@ struct CreateCommand: ParsableCommand {
     }
 
     private func execute() throws {
-        do {
-            var options = TorrentBuilder.Options()
-            options.announce = announce
-            options.isPrivate = isPrivate
-            options.comment = comment
-            options.webSeeds = webSeed
-            options.createdBy = "swarmfs \(SwarmVersion.string)"
-            options.creationDate = creationDate
-            options.threads = threads.map { max(1, $0) }
-            if let pieceLength {
-                guard let bytes = Self.parseBytes(pieceLength), bytes <= Int64(Int.max),
-                      TorrentBuilder.isValidPieceLength(Int(bytes)) else {
-                    throw CLIError.badInput(
-                        "piece length '\(pieceLength)' is not a power of two between 16 KiB and 256 MiB")
-                }
-                options.pieceLength = Int(bytes)
+        var options = TorrentBuilder.Options()
+        options.announce = announce
+        options.isPrivate = isPrivate
+        options.comment = comment
+        options.webSeeds = webSeed
+        options.createdBy = "swarmfs \(SwarmVersion.string)"
+        options.creationDate = creationDate
+        options.threads = threads.map { max(1, $0) }
+        if let pieceLength {
+            guard let bytes = Self.parseBytes(pieceLength), bytes <= Int64(Int.max),
+                  TorrentBuilder.isValidPieceLength(Int(bytes)) else {
+                throw CLIError.badInput(
+                    "piece length '\(pieceLength)' is not a power of two between 16 KiB and 256 MiB")
             }
+            options.pieceLength = Int(bytes)
+        }
 
-            let builder: TorrentBuilder
-            do throws(TorrentBuildError) {
-                builder = try TorrentBuilder(path: path, options: options)
-            } catch {
-                throw CLIError.badInput(error.description)
+        let builder: TorrentBuilder
+        do throws(TorrentBuildError) {
+            builder = try TorrentBuilder(path: path, options: options)
+        } catch {
+            throw CLIError.badInput(error.description)
+        }
+        let progress = quiet || isatty(STDERR_FILENO) == 0 ? nil : ProgressLine()
+        let bytes: [UInt8]
+        do throws(TorrentBuildError) {
+            if let progress {
+                bytes = try builder.build { done, total in progress.update(done, total) }
+            } else {
+                bytes = try builder.build()
             }
-            let progress = quiet || isatty(STDERR_FILENO) == 0 ? nil : ProgressLine()
-            let bytes: [UInt8]
-            do throws(TorrentBuildError) {
-                if let progress {
-                    bytes = try builder.build { done, total in progress.update(done, total) }
-                } else {
-                    bytes = try builder.build()
-                }
-            } catch {
-                progress?.finish()
-                throw CLIError.runtime(error.description)
-            }
+        } catch {
             progress?.finish()
-            try Self.writeAtomically(bytes, to: output)
+            throw CLIError.runtime(error.description)
+        }
+        progress?.finish()
+        try Self.writeAtomically(bytes, to: output)
 
-            if !quiet {
-                let metainfo = try? Metainfo(bytes: bytes)
-                let layout = builder.layout
-                print("Created \(output): \(layout.files.count) file(s), "
-                      + "\(InfoCommand.humanBytes(layout.totalLength)), "
-                      + "\(layout.pieceCount) pieces of \(InfoCommand.humanBytes(Int64(layout.pieceLength))), "
-                      + "info-hash \(metainfo?.infoHash.hex ?? "?")")
-            }
+        if !quiet {
+            let metainfo = try? Metainfo(bytes: bytes)
+            let layout = builder.layout
+            print("Created \(output): \(layout.files.count) file(s), "
+                  + "\(InfoCommand.humanBytes(layout.totalLength)), "
+                  + "\(layout.pieceCount) pieces of \(InfoCommand.humanBytes(Int64(layout.pieceLength))), "
+                  + "info-hash \(metainfo?.infoHash.hex ?? "?")")
         }
     }
 

@@ -87,6 +87,8 @@ struct DownloadCommand: AsyncParsableCommand {
             }
             let first = await group.next() ?? false
             group.cancelAll()
+            // Waiting for completion is not cancellable; shutting down ends it.
+            if !first { await session.shutdown() }
             return first
         }
         interrupted.stop()

@@ -26,15 +26,13 @@ struct InfoCommand: ParsableCommand {
     }
 
     private func execute() throws {
-        do {
-            let metainfo: Metainfo
-            do throws(MetainfoError) {
-                metainfo = try Metainfo(contentsOf: torrent)
-            } catch {
-                throw CLIError.badInput(error.description)
-            }
-            print(json ? Self.json(metainfo) : Self.text(metainfo, file: torrent), terminator: "")
+        let metainfo: Metainfo
+        do throws(MetainfoError) {
+            metainfo = try Metainfo(contentsOf: torrent)
+        } catch {
+            throw CLIError.badInput(error.description)
         }
+        print(json ? Self.json(metainfo) : Self.text(metainfo, file: torrent), terminator: "")
     }
 
     /// The human-readable report, modelled on `transmission-show`.

@@ -81,7 +81,11 @@ struct MountCommand: ParsableCommand {
         if settings.foreground || readyFd != nil {
             try MountDaemon(settings: settings, readyFd: readyFd).serve()
         } else {
-            try MountLauncher.launch(settings)
+            do {
+                try MountLauncher.launch(settings)
+            } catch let failure as MountFailure {
+                throw failure.exit()
+            }
         }
     }
 }

@@ -7,7 +7,7 @@ import Synchronization
 /// `@unchecked Sendable`: the dispatch sources are created in `init` and only cancelled in
 /// `stop()`; all mutable state sits behind the mutex.
 final class SignalWatcher: @unchecked Sendable {
-    private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = Mutex<(fired: Bool, nextID: Int, waiters: [Int: CheckedContinuation<Void, Never>])>((false, 0, [:]))
     private var sources: [DispatchSourceSignal] = []
     private let stopped = Mutex(false)
 
@@ -29,19 +29,29 @@ final class SignalWatcher: @unchecked Sendable {
         let waiters = state.withLock { state in
             state.fired = true
             defer { state.waiters.removeAll() }
-            return state.waiters
+            return Array(state.waiters.values)
         }
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Returns once a termination signal arrived.
+    /// Returns once a termination signal arrived, or when the calling task is cancelled.
     func wait() async {
-        await withCheckedContinuation { continuation in
-            let fired = state.withLock { state in
-                if !state.fired { state.waiters.append(continuation) }
-                return state.fired
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let resumeNow = state.withLock { state in
+                    if state.fired || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
             }
-            if fired { continuation.resume() }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.resume()
         }
     }
 

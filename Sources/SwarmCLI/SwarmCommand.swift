@@ -1,7 +1,8 @@
 import ArgumentParser
 
 /// The `swarmfs` command line (see README.md and docs/cli.md).
-public struct SwarmCommand: ParsableCommand {
+@available(macOS 10.15, macCatalyst 13, iOS 13, tvOS 13, watchOS 6, *)
+public struct SwarmCommand: AsyncParsableCommand {
     public init() {}
 
     public static let configuration = CommandConfiguration(

@@ -25,21 +25,20 @@ struct VerifyCommand: ParsableCommand {
     var threads: Int?
 
     func run() throws {
-        let metainfo: Metainfo
-        do {
-            metainfo = try Metainfo(contentsOf: torrent)
-        } catch {
-            throw storageCommandFailure("cannot read \(torrent): \(error)", exitCode: 2)
-        }
+        try CLIError.reporting { try verify() }
+    }
+
+    private func verify() throws {
+        let metainfo = try loadTorrent(torrent)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw storageCommandFailure("\(directory) is not a directory", exitCode: 2)
+            throw CLIError.badInput("\(directory) is not a directory")
         }
         let store: PieceStore
         do {
             store = try PieceStore(layout: metainfo.layout, directory: directory, mode: .readOnly)
         } catch {
-            throw storageCommandFailure("cannot use \(directory): \(error)", exitCode: 2)
+            throw CLIError.badInput("cannot use \(directory): \(error)")
         }
         defer { store.close() }
         let started = Date()
@@ -49,7 +48,7 @@ struct VerifyCommand: ParsableCommand {
                                      threads: max(1, threads ?? Recheck.defaultThreads),
                                      trustRecord: false, progress: VerifyProgress.reporter())
         } catch {
-            throw storageCommandFailure("verifying \(directory) failed: \(error)", exitCode: 1)
+            throw CLIError.runtime("verifying \(directory) failed: \(error)")
         }
         VerifyProgress.finish()
         let report = VerifyReport(metainfo: metainfo, verified: result.verified)
@@ -59,8 +58,8 @@ struct VerifyCommand: ParsableCommand {
             print(report.text())
             let seconds = Date().timeIntervalSince(started)
             let rate = seconds > 0 ? Double(result.bytesHashed) / seconds / 1_048_576 : 0
-            FileHandle.standardError.write(Data(String(format: "hashed %@ in %.1f s (%.0f MiB/s)\n",
-                                                        ByteSize.format(result.bytesHashed), seconds, rate).utf8))
+            writeStandardError(String(format: "hashed %@ in %.1f s (%.0f MiB/s)\n",
+                                      ByteSize.format(result.bytesHashed), seconds, rate))
         }
         if !result.verified.isComplete { throw ExitCode(1) }
     }
@@ -131,12 +130,12 @@ enum VerifyProgress {
             if draw {
                 let line = "\r\u{1B}[Kchecking \(progress.piecesDone)/\(progress.piecesTotal) pieces, "
                     + "\(progress.piecesVerified) valid"
-                FileHandle.standardError.write(Data(line.utf8))
+                writeStandardError(line)
             }
         }
     }
 
     static func finish() {
-        if isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if isTerminal { writeStandardError("\r\u{1B}[K") }
     }
 }

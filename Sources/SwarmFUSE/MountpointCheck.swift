@@ -53,7 +53,16 @@ public enum MountpointCheck {
             }
         }
         guard info.st_mode & S_IFMT == S_IFDIR else { throw .notDirectory(path) }
-        if isMounted(path) { throw .alreadyMounted(path) }
+        if let mount = MountTable.mount(at: path) {
+            // A dead FUSE mount may still answer `stat` from the kernel's attribute cache;
+            // statfs always asks the daemon, and fails with ENOTCONN when it is gone.
+            var numbers = statvfs()
+            guard mount.type.hasPrefix("fuse"), statvfs(path, &numbers) != 0,
+                  errno == ENOTCONN || errno == ECONNABORTED else { throw .alreadyMounted(path) }
+            clearStale(path)
+            guard !isMounted(path), stat(path, &info) == 0 else { throw .staleMountNotCleared(path) }
+            clearedStale = true
+        }
         guard let directory = opendir(path) else { throw .inaccessible(path, errno: errno) }
         defer { closedir(directory) }
         while let entry = readdir(directory) {

@@ -64,6 +64,29 @@ public indirect enum MetainfoError: Error, Sendable, Equatable, CustomStringConv
         }
     }
 
+    /// A stable machine-readable name of the case (of the underlying error for `.inFile`), e.g.
+    /// `pieceCountMismatch`; used by tests and JSON error output.
+    public var code: String {
+        switch self {
+        case .cannotRead: "cannotRead"
+        case .isDirectory: "isDirectory"
+        case .tooLarge: "tooLarge"
+        case .invalidBencode: "invalidBencode"
+        case .notADictionary: "notADictionary"
+        case .missingField: "missingField"
+        case .wrongType: "wrongType"
+        case .invalidPieceLength: "invalidPieceLength"
+        case .piecesNotMultipleOf20: "piecesNotMultipleOf20"
+        case .pieceCountMismatch: "pieceCountMismatch"
+        case .negativeLength: "negativeLength"
+        case .totalLengthOverflow: "totalLengthOverflow"
+        case .lengthAndFiles: "lengthAndFiles"
+        case .noFiles: "noFiles"
+        case .emptyFilePath: "emptyFilePath"
+        case let .inFile(_, underlying): underlying.code
+        }
+    }
+
     /// The error without the `.inFile` wrapper.
     public var underlying: MetainfoError {
         if case let .inFile(_, inner) = self { return inner.underlying }

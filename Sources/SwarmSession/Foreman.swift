@@ -118,7 +118,10 @@ final class Foreman {
             drained = promise.futureResult
         }
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        return drained.flatMap { bound.value.checkpoint(force: true) }
+        return drained.flatMap {
+            bound.value.publishStatus()
+            return bound.value.checkpoint(force: true)
+        }
     }
 
     // MARK: - Reads (from the filesystem)
@@ -532,9 +535,10 @@ final class Foreman {
         for peer in peers.values where peer.amInterested && !peer.isSeed {
             setInterested(peer, false)
         }
+        publishStatus()
         for promise in completionPromises { promise.succeed(()) }
         completionPromises.removeAll()
-        _ = checkpoint(force: true)
+        checkpoint(force: true)
     }
 
     private func releaseAllRequests(of peer: PeerConnection, sendCancel: Bool) {

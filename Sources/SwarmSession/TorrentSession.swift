@@ -228,8 +228,9 @@ public final class TorrentSession: TorrentContentSource {
         try? await serverChannel?.close()
         try? await eventLoop.flatSubmit { foreman.value.shutdown() }.get()
         await stopped
-        try? await group.shutdownGracefully()
+        // The pool first: a job finishing late completes its promise on the still-running loop.
         try? await threadPool.shutdownGracefully()
+        try? await group.shutdownGracefully()
         store.close()
         lock.release()
     }

@@ -21,6 +21,8 @@ final class FileHandleTable: Sendable {
         var dirty: Bool
         /// Whether the file was already extended to its full length by this store.
         var sized: Bool
+        /// False when only a read-only open succeeded (an adopted file we may not write).
+        var canWrite: Bool
         var lastUse: UInt64
     }
 
@@ -47,6 +49,9 @@ final class FileHandleTable: Sendable {
             }
             state.tick &+= 1
             if var entry = state.entries[file] {
+                if case .write = access, !entry.canWrite {
+                    return .failure(.io(operation: "open for writing", path: path, piece: piece, errno: EACCES))
+                }
                 if case let .write(length) = access, !entry.sized {
                     if let error = Self.extend(entry.fd, to: length, path: path, piece: piece) {
                         return .failure(error)
@@ -59,14 +64,17 @@ final class FileHandleTable: Sendable {
                 return .success(entry.fd)
             }
             let opened = openFile(path: path, access: access, piece: piece)
-            guard case let .success(fd) = opened else { return opened }
+            guard case let .success((fd, canWrite)) = opened else {
+                if case let .failure(error) = opened { return .failure(error) }
+                return .failure(.io(operation: "open", path: path, piece: piece, errno: EIO))
+            }
             if state.entries.count >= capacity {
                 evictLeastRecentlyUsed(&state)
             }
             var sized = false
             if case .write = access { sized = true }
             state.entries[file] = Entry(fd: fd, leases: 1, pinned: false, dirty: false,
-                                        sized: sized, lastUse: state.tick)
+                                        sized: sized, canWrite: canWrite, lastUse: state.tick)
             return .success(fd)
         }
         return try result.get()
@@ -155,11 +163,17 @@ final class FileHandleTable: Sendable {
 
     // MARK: - Private
 
-    private func openFile(path: String, access: Access, piece: Int?) -> Result<Int32, StorageError> {
+    /// Opens the file; returns the fd and whether it is open for writing.
+    private func openFile(path: String, access: Access, piece: Int?) -> Result<(Int32, Bool), StorageError> {
         switch access {
         case .read:
-            let fd = PosixIO.open(path, writable ? O_RDWR : O_RDONLY)
-            if fd >= 0 { return .success(fd) }
+            var fd = PosixIO.open(path, writable ? O_RDWR : O_RDONLY)
+            if fd >= 0 { return .success((fd, writable)) }
+            if writable && (-fd == EACCES || -fd == EROFS || -fd == EPERM) {
+                // A file we may read but not write (adopted from elsewhere): serve it anyway.
+                fd = PosixIO.open(path, O_RDONLY)
+                if fd >= 0 { return .success((fd, false)) }
+            }
             if -fd == ENOENT || -fd == ENOTDIR { return .failure(.missingFile(path: path, piece: piece)) }
             return .failure(.io(operation: "open", path: path, piece: piece, errno: -fd))
         case let .write(length):
@@ -174,7 +188,7 @@ final class FileHandleTable: Sendable {
                 close(fd)
                 return .failure(error)
             }
-            return .success(fd)
+            return .success((fd, true))
         }
     }
 

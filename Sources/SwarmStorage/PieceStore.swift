@@ -247,3 +247,20 @@ public final class PieceStore: Sendable {
         emptyFilesDone.store(true, ordering: .relaxed)
     }
 }
+
+extension PieceStore {
+    /// Free bytes available to us on the cache's filesystem (statvfs), or nil if it cannot be
+    /// asked. After `.diskFull` the session polls this to resume fetching when space returns.
+    public func availableBytes() -> Int64? {
+        var info = statvfs()
+        var path = directory
+        // The directory may not exist yet; ask its nearest existing ancestor.
+        while statvfs(path, &info) != 0 {
+            guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else {
+                return statvfs("/", &info) == 0 ? Int64(info.f_bavail) * Int64(info.f_frsize) : nil
+            }
+            path = String(path[..<slash])
+        }
+        return Int64(info.f_bavail) * Int64(info.f_frsize)
+    }
+}

@@ -12,6 +12,9 @@ struct HTTPTrackerClient: TrackerClient {
         var httpRequest = HTTPClientRequest(url: HTTPAnnounceURL.make(base: url, request: request))
         httpRequest.method = .GET
         httpRequest.headers.add(name: "User-Agent", value: "swarmfs/0.1")
+        // Announces are minutes apart and many trackers (opentracker) close after each answer, so a
+        // pooled connection would only ever be a stale one.
+        httpRequest.headers.add(name: "Connection", value: "close")
         let timeAmount = TimeAmount.nanoseconds(Int64(clamping: timeout.nanosecondsClamped))
         let body: [UInt8]
         let statusCode: UInt

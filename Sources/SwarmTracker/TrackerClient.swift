@@ -28,7 +28,8 @@ public struct TrackerClientOptions: Sendable, Hashable {
 ///
 /// - Parameters:
 ///   - eventLoopGroup: runs UDP sockets.
-///   - httpClient: used for http(s) trackers; nil means `HTTPClient.shared`, which needs no shutdown.
+///   - httpClient: used for http(s) trackers; nil means a process-wide client tuned for trackers
+///     (fails fast on refused connections) that needs no shutdown.
 /// - Throws: `.unsupportedScheme` for anything but http, https and udp, or an unparseable URL.
 public func makeTrackerClient(
     url: String, eventLoopGroup: any EventLoopGroup, httpClient: HTTPClient?,
@@ -38,7 +39,7 @@ public func makeTrackerClient(
     switch target.scheme {
     case .http, .https:
         return HTTPTrackerClient(
-            url: url, httpClient: httpClient ?? HTTPClient.shared, maxResponseBytes: options.maxHTTPResponseBytes)
+            url: url, httpClient: httpClient ?? TrackerHTTPClient.shared, maxResponseBytes: options.maxHTTPResponseBytes)
     case .udp:
         return UDPTrackerClient(url: url, target: target, eventLoopGroup: eventLoopGroup, retransmit: options.udpRetransmit)
     }

@@ -32,7 +32,7 @@ public actor TrackerSet {
     /// - Parameters:
     ///   - tiers: announce URLs by tier (`announce-list`, or `[[announce]]`). Unsupported URLs are
     ///     kept out with a log line; empty tiers are dropped.
-    ///   - httpClient: nil uses `HTTPClient.shared`.
+    ///   - httpClient: nil uses a process-wide client tuned for trackers.
     ///   - shuffleSeed: seeds the within-tier shuffle (tests); nil shuffles randomly.
     public init(
         tiers: [[String]], eventLoopGroup: any EventLoopGroup, httpClient: HTTPClient? = nil,
@@ -73,7 +73,8 @@ public actor TrackerSet {
     /// The request's `trackerID` is replaced by the one each tracker gave us. Returns the last
     /// error when every tracker failed (or `.unsupportedScheme("")` when there are none).
     public func announce(_ request: AnnounceRequest) async -> Result<AnnounceResponse, TrackerError> {
-        lastAnnounce = clock.now
+        // Intervals count from when the answer (or the last failure) came, not from when we asked.
+        defer { lastAnnounce = clock.now }
         var lastError = TrackerError.unsupportedScheme("no usable tracker")
         for tierIndex in tiers.indices {
             // Snapshot the order: the actor may interleave another announce while this one waits.

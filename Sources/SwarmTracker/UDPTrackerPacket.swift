@@ -60,6 +60,8 @@ enum UDPTrackerPacket {
             }
             return .connected(connectionID: connectionID)
         case .announce:
+            // opentracker answers a torrent it does not serve with a bare 8-byte header.
+            if buffer.readableBytes == 0 { throw .failure(url: url, reason: "empty announce reply (torrent not served)") }
             guard let (interval, leechers, seeders) = buffer.readMultipleIntegers(as: (UInt32, UInt32, UInt32).self) else {
                 throw .malformedResponse(url: url, detail: "short UDP announce reply")
             }

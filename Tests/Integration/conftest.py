@@ -14,7 +14,8 @@ Guarantees every test gets, pass or fail:
 - a failing test's report shows the tail of each of its processes' logs.
 
 Fixtures: swarmfs_bin, procs, pool, workdir, single_payload, multi_payload, tracker, swarm,
-lt_seeder, lt_leecher, aria2_seeder, evil_peer, swarmfs_mount, run (swarmfs CLI runner).
+lt_seeder, lt_leecher, aria2_seeder, evil_peer, swarmfs_mount, swarmfs_seed, run (swarmfs CLI
+runner). See swarmkit/README.md.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from swarmkit import (AdversarialPeer, AddressPool, Aria2Seeder, LibtorrentLeecher,  # noqa: E402
                       LibtorrentSeeder, Opentracker, ProcessGroup, Swarm, default_swarmfs_bin,
                       fusermount, is_mounted, make_multi_payload, make_single_payload, mounted,
-                      run_swarmfs)
+                      port_open, run_swarmfs, wait_until)
 from swarmkit.libtorrent_peers import python_has_libtorrent  # noqa: E402
+from swarmkit.mount import cleanup_below  # noqa: E402
 
 DEFAULT_TIMEOUT = float(os.environ.get("SWARMKIT_TEST_TIMEOUT", "180"))
 
@@ -153,6 +155,10 @@ def procs(request, tmp_path):
     yield group
     group.abort_mounts()  # only mounts whose `with` block never exited (should be none)
     group.stop_all()
+    # Mounts made and daemons started outside the helpers (e.g. a plain `swarmfs mount` run):
+    # anything FUSE below this test's own folder is this test's.
+    for action in cleanup_below(str(tmp_path)):
+        sys.stderr.write(f"swarmkit cleanup after {request.node.nodeid}: {action}\n")
 
 
 @pytest.fixture
@@ -275,3 +281,28 @@ def swarmfs_mount(swarmfs_bin, procs, pool, tmp_path):
     make.unmount = unmount
     yield make
     stack.close()
+
+
+@pytest.fixture
+def swarmfs_seed(swarmfs_bin, procs, pool):
+    """Factory: `swarmfs_seed(torrent, cache_dir, *extra_args, listen_port=None, timeout=30)`
+    -> the ManagedProcess of `swarmfs seed TORRENT --cache-dir DIR --listen-port PORT EXTRA...`,
+    once it accepts TCP connections on 127.0.0.1:PORT; `.endpoint` is "127.0.0.1:PORT".
+    Stopped by PID at teardown."""
+    def make(torrent, cache_dir, *extra, listen_port=None, timeout=30.0):
+        port = listen_port or pool.port()
+        path = torrent.path if hasattr(torrent, "path") else str(torrent)
+        proc = procs.spawn("swarmfs-seed", [swarmfs_bin, "seed", path, "--cache-dir",
+                                            str(cache_dir), "--listen-port", str(port),
+                                            *map(str, extra)])
+
+        def listening():
+            if not proc.running():
+                raise AssertionError(f"swarmfs seed exited {proc.returncode()}:\n{proc.tail()}")
+            return port_open("127.0.0.1", port)
+        wait_until(listening, timeout, 0.05, f"swarmfs seed not listening on {port} after "
+                   f"{timeout}s:\n{proc.tail()}")
+        proc.endpoint = f"127.0.0.1:{port}"
+        proc.port = port
+        return proc
+    return make

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -20,6 +21,7 @@ from swarmkit import (ADVERSARIAL_MODES, AddressPool, MiB, MountFailed, ProcessG
                       assert_tree_matches, bdecode, bencode, compare_tree, fuse_daemon_pids,
                       is_mounted, make_multi_payload, make_single_payload, make_torrent,
                       mounted, pid_alive, piece_hashes, wait_until)
+from swarmkit.mount import cleanup_below
 from swarmkit.netalloc import port_is_free
 
 
@@ -117,9 +119,11 @@ def test_address_pool_hands_out_distinct_free_endpoints():
 
 # -- real peers against a real client -----------------------------------------------------------
 
-def test_libtorrent_leecher_downloads_from_seeders_via_opentracker(swarm, lt_leecher,
+@pytest.mark.parametrize("udp", [False, True], ids=["http", "udp"])
+def test_libtorrent_leecher_downloads_from_seeders_via_opentracker(udp, swarm, lt_leecher,
                                                                    multi_payload):
-    s = swarm(multi_payload, piece_size=32 * 1024, seeders=2)
+    s = swarm(multi_payload, piece_size=32 * 1024, seeders=2, udp_tracker=udp)
+    assert s.tracker is not None and s.torrent is not None
     assert sorted(s.tracker.peers(s.torrent.info_hash)) == \
         sorted((x.ip, x.port) for x in s.seeders)
     leecher = lt_leecher(s.torrent, use_tracker=True)
@@ -250,6 +254,20 @@ def test_mounted_finds_daemon_and_always_cleans_up(swarm, procs, single_payload,
     assert not any(pid_alive(pid) for pid in daemons)
 
 
+def test_cleanup_below_catches_mounts_made_without_the_helpers(swarm, single_payload, tmp_path):
+    s = swarm(single_payload, piece_size=64 * 1024, seeders=1)
+    mnt = str(tmp_path / "stray")
+    os.makedirs(mnt)
+    subprocess.run(["btfs", f"--data-directory={tmp_path / 'btfs-data'}", s.torrent.path, mnt],
+                   check=True, timeout=30, stdin=subprocess.DEVNULL)
+    wait_until(lambda: is_mounted(mnt) and fuse_daemon_pids(mnt), 15)
+    daemons = fuse_daemon_pids(mnt)
+    done = cleanup_below(str(tmp_path))
+    assert f"unmounted {mnt}" in done
+    assert not is_mounted(mnt)
+    wait_until(lambda: not any(pid_alive(p) for p in daemons), 10)
+
+
 def test_mounted_reports_a_failing_mount_command(procs, tmp_path):
     mnt = str(tmp_path / "mnt")
     with pytest.raises(MountFailed, match="exited 3"):
@@ -281,3 +299,20 @@ def test_watchdog_fails_a_hanging_test_and_kills_its_processes(pytester):
     assert "watchdog" in result.stdout.str()
     pid = int((pytester.path / "sleeper.pid").read_text())
     assert not pid_alive(pid)
+
+
+# -- the swarmfs_mount fixture against the real swarmfs ---------------------------------------
+
+@pytest.mark.timeout(150)
+def test_swarmfs_mount_fixture_finds_the_daemon_and_cleans_up(swarm, swarmfs_mount,
+                                                             single_payload):
+    s = swarm(single_payload, piece_size=64 * 1024, seeders=1)
+    m = swarmfs_mount(s.torrent, timeout=60)
+    assert m.daemon_pids, "no process holds /dev/fuse with the mount point on its command line"
+    daemons = list(m.daemon_pids)
+    assert single_payload.name in m.listdir()
+    got = m.read(single_payload.name, 70_000, 100_000, timeout=60)
+    assert got == single_payload.read(single_payload.name, 70_000, 100_000)
+    swarmfs_mount.unmount(m)
+    assert not is_mounted(m.path)
+    assert not any(pid_alive(pid) for pid in daemons)

@@ -62,11 +62,19 @@ import Testing
         // An entry in use is kept by prune and refused by remove.
         let midDir = CacheRoot.directory(root: root, infoHash: mid.metainfo.infoHash)
         let lock = try CacheLock.acquire(directory: midDir)
-        let total = entries.reduce(Int64(0)) { $0 + $1.allocatedBytes }
-        let pruned = try CacheRoot.prune(root: root, maxBytes: total - oldEntry.allocatedBytes - 1)
+        let locked = CacheRoot.entries(root: root)  // the lock file itself takes a block
+        #expect(locked.map(\.inUse) == [false, true, false])
+        let total = locked.reduce(Int64(0)) { $0 + $1.allocatedBytes }
+        // Just enough room once "old" goes; "mid" would go next but is in use.
+        let pruned = try CacheRoot.prune(root: root, maxBytes: total - oldEntry.allocatedBytes)
+        #expect(pruned.remainingBytes == total - oldEntry.allocatedBytes)
+        #expect(pruned.skippedInUse.isEmpty)
         #expect(pruned.removed.map(\.name) == ["old"])
-        #expect(pruned.skippedInUse.map(\.name) == ["mid"])
         #expect(!FileManager.default.fileExists(atPath: oldEntry.directory))
+        let squeezed = try CacheRoot.prune(root: root, maxBytes: 1)
+        #expect(squeezed.removed.map(\.name) == ["new"])
+        #expect(squeezed.skippedInUse.map(\.name) == ["mid"])
+        _ = try makeEntry(root: root, temp: temp, name: "new", seed: 3, pieces: 0..<1, lastUsed: 3_000)
         #expect(throws: StorageError.locked(directory: midDir)) { try CacheRoot.remove(try CacheRoot.find("mid", root: root)) }
         lock.release()
 

@@ -55,8 +55,8 @@ enum Loopback {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// Waits until a TCP connect to host:port succeeds.
-    static func waitForTCP(host: String, port: Int, timeout: Duration = .seconds(10)) -> Bool {
+    /// Waits until a TCP connect to host:port succeeds, sleeping without blocking a thread.
+    static func waitForTCP(host: String, port: Int, timeout: Duration = .seconds(10)) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -69,7 +69,7 @@ enum Loopback {
             }
             close(fd)
             if connected == 0 { return true }
-            usleep(50_000)
+            try? await Task.sleep(for: .milliseconds(50))
         }
         return false
     }
@@ -86,29 +86,33 @@ final class OpenTracker: @unchecked Sendable {
     let directory: String
     private let process: TestProcess
 
-    init(whitelistHex: [String]) throws {
-        directory = NSTemporaryDirectory() + "swarmfs-opentracker-\(UUID().uuidString)"
+    /// Starts opentracker and returns once it accepts connections.
+    static func start(whitelistHex: [String]) async throws -> OpenTracker {
+        let directory = NSTemporaryDirectory() + "swarmfs-opentracker-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o755])
         try (whitelistHex.joined(separator: "\n") + "\n").write(toFile: directory + "/whitelist.txt", atomically: true, encoding: .utf8)
         try "access.whitelist whitelist.txt\n".write(toFile: directory + "/opentracker.conf", atomically: true, encoding: .utf8)
-        var lastError: (any Error)?
         for _ in 0..<5 {
             let candidate = try Loopback.freePort()
             let started = try TestProcess(
-                executable: Self.executable,
-                arguments: ["-f", directory + "/opentracker.conf", "-i", host, "-p", String(candidate), "-P", String(candidate),
+                executable: executable,
+                arguments: ["-f", directory + "/opentracker.conf", "-i", "127.0.0.1", "-p", String(candidate), "-P", String(candidate),
                             "-u", "_opentracker", "-d", directory],
                 logPath: directory + "/opentracker.log")
-            if Loopback.waitForTCP(host: host, port: candidate, timeout: .seconds(5)) {
-                port = candidate
-                process = started
-                return
+            if await Loopback.waitForTCP(host: "127.0.0.1", port: candidate, timeout: .seconds(5)) {
+                return OpenTracker(port: candidate, directory: directory, process: started)
             }
             started.stop()
-            lastError = POSIXError(.EADDRINUSE)
         }
-        throw lastError ?? POSIXError(.EADDRINUSE)
+        try? FileManager.default.removeItem(atPath: directory)
+        throw POSIXError(.EADDRINUSE)
+    }
+
+    private init(port: Int, directory: String, process: TestProcess) {
+        self.port = port
+        self.directory = directory
+        self.process = process
     }
 
     var httpURL: String { "http://\(host):\(port)/announce" }

@@ -23,13 +23,24 @@ struct TrackerIntegrationTests {
     /// Two fake peers announce; each must get the other back.
     private func twoPeersMeet(scheme: (OpenTracker) -> String) async throws {
         let infoHash = Self.randomInfoHash()
-        let tracker = try OpenTracker(whitelistHex: [infoHash.hex])
+        let tracker = try await OpenTracker.start(whitelistHex: [infoHash.hex])
         defer { tracker.stop() }
         let client = try makeTrackerClient(url: scheme(tracker), eventLoopGroup: group, httpClient: nil)
         let peerA = PeerAddress(host: "127.0.0.1", port: 41001)
         let peerB = PeerAddress(host: "127.0.0.1", port: 41002)
 
-        let first = try await client.announce(Self.request(infoHash, peer: "peerA", port: peerA.port), timeout: .seconds(10))
+        // opentracker loads its whitelist on a thread after it starts listening: retry briefly.
+        var firstResult: Result<AnnounceResponse, TrackerError> = .failure(.timeout(url: client.url))
+        for _ in 0..<50 {
+            do throws(TrackerError) {
+                firstResult = .success(try await client.announce(Self.request(infoHash, peer: "peerA", port: peerA.port), timeout: .seconds(10)))
+                break
+            } catch {
+                firstResult = .failure(error)
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        let first = try firstResult.get()
         #expect(!first.peers.contains(peerB))
         let second = try await client.announce(Self.request(infoHash, peer: "peerB", port: peerB.port), timeout: .seconds(10))
         #expect(second.peers.contains(peerA), "B gets A back: \(second.peers)")

@@ -75,11 +75,15 @@ class Stats:
         self.hash_failures = 0
         self.per_peer = {}  # "ip:port" -> {"downloaded": n, "uploaded": n, "client": s}
         self.announced = False
+        self.finished_alert = False
         self.errors = []
 
     def handle(self, alert):
         if isinstance(alert, lt.hash_failed_alert):
             self.hash_failures += 1
+        elif isinstance(alert, lt.torrent_finished_alert):
+            # Alerts are ordered: every block_finished_alert of the download came before this.
+            self.finished_alert = True
         elif isinstance(alert, lt.block_finished_alert) and self.ti is not None:
             # Exact per-peer byte counts: a connection's own counters vanish when it closes.
             ep = alert.endpoint if hasattr(alert, "endpoint") else alert.ip
@@ -165,6 +169,12 @@ def install_stop_handlers():
 
 def seed(args):
     ses = lt.session(settings(args.ip, args.port, args.upload_limit))
+    if args.upload_limit:
+        # libtorrent exempts local-network peers (all of loopback) from rate limits: put every
+        # address in the global class only, so the limit applies to our loopback swarm.
+        everyone = lt.ip_filter()
+        everyone.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
+        ses.set_peer_class_filter(everyone)
     h = add_torrent(ses, args, seeding=True)
     stats = Stats(args.status, args.ip, args.port, lt.torrent_info(args.torrent))
     stop = install_stop_handlers()
@@ -197,6 +207,7 @@ def download(args):
     peers = [(host, int(port)) for host, port in (p.rsplit(":", 1) for p in args.peer)]
     next_status = next_connect = 0.0
     complete = False
+    finished_since = None
     print("STARTED", flush=True)
     while not stop:
         ses.wait_for_alert(100)
@@ -214,7 +225,10 @@ def download(args):
             next_status = now + 0.5
             stats.write(h, True)
         st = h.status()
-        if not complete and (st.is_seeding or st.is_finished):
+        if st.is_seeding or st.is_finished:
+            finished_since = finished_since or now
+        if not complete and (stats.finished_alert or
+                             (finished_since and now - finished_since > 2.0)):
             complete = True
             stats.sample(h)
             data = stats.write(h, True)

@@ -50,8 +50,10 @@ class AdversarialPeer:
         return f"{self.ip}:{self.port}"
 
     def start(self, timeout: float = 30.0) -> "AdversarialPeer":
-        argv = [LIBTORRENT_PYTHON, "-u", EVIL_PEER, "--ip", self.ip, "--port", str(self.port),
-                "--mode", self.mode, "--vanish-after-blocks", str(self.vanish_after_blocks)]
+        # -X faulthandler: a crash leaves a Python stack in the log.
+        argv = [LIBTORRENT_PYTHON, "-u", "-X", "faulthandler", EVIL_PEER, "--ip", self.ip,
+                "--port", str(self.port), "--mode", self.mode,
+                "--vanish-after-blocks", str(self.vanish_after_blocks)]
         if self.corrupt_pieces is not None:
             argv += ["--corrupt-pieces", ",".join(map(str, self.corrupt_pieces))]
         if self.have_mask is not None:

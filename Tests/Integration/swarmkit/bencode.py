@@ -1,4 +1,4 @@
-"""Minimal bencode (BEP 3), for crafting torrents and tracker replies by hand, malformed included."""
+"""Minimal bencode (BEP 3): for crafting torrents and tracker replies by hand, malformed too."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ class _LibtorrentPeer:
         return f"{self.ip}:{self.port}"
 
     def _argv(self) -> list:
-        argv = [LIBTORRENT_PYTHON, "-u", LT_PEER, self.role, "--ip", self.ip,
+        argv = [LIBTORRENT_PYTHON, "-u", "-X", "faulthandler", LT_PEER, self.role, "--ip", self.ip,
                 "--port", str(self.port), "--status", self.status_path]
         if not self.use_tracker:
             argv.append("--no-tracker")

@@ -15,7 +15,7 @@ import subprocess
 import time
 from typing import Iterator, Optional, Sequence
 
-from .procs import ManagedProcess, ProcessGroup, pid_alive, stop_pid
+from .procs import ManagedProcess, ProcessGroup, pid_alive, proc_start_time, stop_pid
 from .waiting import Deadline, TimeoutExpired, call_with_deadline, wait_until
 
 
@@ -94,20 +94,36 @@ class Mount:
         self.procs = procs
         self.swarmfs_bin = swarmfs_bin
         self.daemon_pids: list[int] = []
+        self._start_times: dict[int, Optional[int]] = {}
         self.mount_seconds: Optional[float] = None
         self.daemon_exited_after_unmount: Optional[bool] = None
 
     def join(self, *parts: str) -> str:
         return os.path.join(self.path, *parts)
 
+    def _ours(self, pid: int) -> bool:
+        """Still the daemon we found (not a recycled PID)?"""
+        start = self._start_times.get(pid)
+        return start is not None and proc_start_time(pid) == start and pid_alive(pid)
+
     def daemon_alive(self) -> bool:
-        return any(pid_alive(pid) for pid in self.daemon_pids)
+        return any(self._ours(pid) for pid in self.daemon_pids)
 
     def _track_daemons(self) -> None:
         for pid in fuse_daemon_pids(self.path):
             if pid not in self.daemon_pids:
+                start = proc_start_time(pid)
+                if start is None:
+                    continue
                 self.daemon_pids.append(pid)
-                self.procs.adopt_pid(f"fuse-daemon {self.path}", pid)
+                self._start_times[pid] = start
+                self.procs.adopt_pid(f"fuse-daemon {self.path}", pid, start)
+
+    def _stop_daemons(self, grace: float) -> None:
+        for pid in self.daemon_pids:
+            start = self._start_times.get(pid)
+            if start is not None:
+                stop_pid(pid, grace, start)
 
     # -- reading with a deadline --------------------------------------------------------------
 
@@ -183,8 +199,7 @@ class Mount:
     def abort(self) -> None:
         """Emergency: SIGKILL the daemon (pending reads fail with ENOTCONN), lazy unmount."""
         self._track_daemons()
-        for pid in self.daemon_pids:
-            stop_pid(pid, grace=0.0)
+        self._stop_daemons(grace=0.0)
         if is_mounted(self.path):
             fusermount(self.path, lazy=True)
 
@@ -196,8 +211,7 @@ class Mount:
                 fusermount(self.path, lazy=True)
         if self.daemon_pids:
             self.daemon_exited_after_unmount = self.wait_daemon_exit(10.0)
-        for pid in self.daemon_pids:
-            stop_pid(pid)
+        self._stop_daemons(grace=5.0)
         self.command.stop()
         if is_mounted(self.path):  # the daemon died with the mount still there: ENOTCONN
             fusermount(self.path, lazy=True)
@@ -246,3 +260,53 @@ def mounted(argv: Sequence, mountpoint: str, *, procs: ProcessGroup, timeout: fl
     finally:
         m.cleanup()
         procs.unregister_mount(m)
+
+
+def fuse_daemons_below(root: str) -> list[int]:
+    """PIDs holding /dev/fuse whose command line names a path at or below `root`."""
+    root = os.path.realpath(root)
+    prefix = os.fsencode(root + "/")
+    exact = os.fsencode(root)
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+            if not any(a == exact or a.startswith(prefix) for a in args):
+                continue
+            fds = os.listdir(f"/proc/{entry}/fd")
+            if any(os.readlink(f"/proc/{entry}/fd/{fd}") == "/dev/fuse" for fd in fds):
+                found.append(int(entry))
+        except (FileNotFoundError, ProcessLookupError, PermissionError, OSError):
+            continue
+    return found
+
+
+def mounts_below(root: str) -> list[str]:
+    """Mount points at or below `root`, deepest first."""
+    root = os.path.realpath(root)
+    with open("/proc/self/mountinfo") as f:
+        points = [_unescape(line.split()[4]) for line in f]
+    below = {p for p in points if p == root or p.startswith(root + "/")}
+    return sorted(below, key=len, reverse=True)
+
+
+def cleanup_below(root: str) -> list[str]:
+    """Safety net for a test's scratch folder: unmount every mount below `root`
+    (`fusermount3 -u`, then `-uz`) and stop (by PID) every FUSE daemon whose command line names
+    a path below it; such daemons can only have been started by that test. Returns what it did."""
+    done = []
+    for point in mounts_below(root):
+        if not fusermount(point):
+            fusermount(point, lazy=True)
+        done.append(f"unmounted {point}")
+    for pid in fuse_daemons_below(root):
+        start = proc_start_time(pid)
+        if start is not None:
+            stop_pid(pid, 3.0, start)
+            done.append(f"stopped FUSE daemon {pid}")
+    for point in mounts_below(root):  # a daemon that died left ENOTCONN behind
+        fusermount(point, lazy=True)
+    return done

@@ -28,9 +28,22 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def stop_pid(pid: int, grace: float = 5.0) -> None:
-    """SIGTERM `pid`, wait up to `grace` seconds, then SIGKILL it. Never signals anything else."""
+def proc_start_time(pid: int) -> Optional[int]:
+    """The process's start time (clock ticks since boot), which tells a PID's owners apart."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError, PermissionError):
+        return None
+
+
+def stop_pid(pid: int, grace: float = 5.0, start_time: Optional[int] = None) -> None:
+    """SIGTERM `pid`, wait up to `grace` seconds, then SIGKILL it. Never signals anything else:
+    with `start_time` (from `proc_start_time` when we took responsibility for the PID), a PID
+    that now belongs to another process is left alone."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 3.0)):
+        if start_time is not None and proc_start_time(pid) != start_time:
+            return
         try:
             os.kill(pid, sig)
         except (ProcessLookupError, PermissionError):
@@ -133,7 +146,7 @@ class ProcessGroup:
         self.log_dir = log_dir
         os.makedirs(log_dir, exist_ok=True)
         self.processes: list[ManagedProcess] = []
-        self.adopted: list[tuple[str, int]] = []
+        self.adopted: list[tuple[str, int, Optional[int]]] = []  # (name, pid, start time)
         self.mounts: list = []  # live swarmkit.mount.Mount objects, for the watchdog
         self._counter = 0
 
@@ -154,10 +167,11 @@ class ProcessGroup:
         self.processes.append(proc)
         return proc
 
-    def adopt_pid(self, name: str, pid: int) -> None:
-        """Make `stop_all` stop `pid` too (a daemon forked by a command we ran)."""
-        if all(p != pid for _, p in self.adopted):
-            self.adopted.append((name, pid))
+    def adopt_pid(self, name: str, pid: int, start_time: Optional[int] = None) -> None:
+        """Make `stop_all` stop `pid` too (a daemon forked by a command we ran). Its start time
+        is recorded so that a recycled PID is never signalled."""
+        if all(p != pid for _, p, _ in self.adopted):
+            self.adopted.append((name, pid, start_time or proc_start_time(pid)))
 
     def register_mount(self, mount) -> None:
         self.mounts.append(mount)
@@ -172,19 +186,26 @@ class ProcessGroup:
             mount.abort()
 
     def stop_all(self, grace: float = 5.0) -> None:
-        for _name, pid in reversed(self.adopted):
-            stop_pid(pid, grace)
+        for _name, pid, start in reversed(self.adopted):
+            if start is not None:
+                stop_pid(pid, grace, start)
         for proc in reversed(self.processes):
             proc.stop(grace)
 
     def kill_all_now(self) -> None:
         """SIGKILL everything at once (the watchdog's emergency brake)."""
-        pids = [pid for _, pid in self.adopted] + [p.pid for p in self.processes if p.running()]
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        for _name, pid, start in self.adopted:
+            if start is not None and proc_start_time(pid) == start:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        for proc in self.processes:
+            if proc.running():
+                try:
+                    os.kill(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
 
     def logs(self) -> Iterable[tuple[str, str]]:
         """(name, tail of output) for every process, for failure reports."""

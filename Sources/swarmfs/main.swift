@@ -1,2 +1,0 @@
-import SwarmCLI
-SwarmCommand.main()

@@ -1,0 +1,148 @@
+"""`swarmfs download` against real peers on loopback: the swarm engine end to end, no FUSE.
+
+Every case checks the downloaded bytes against the payload (sha256 of every file).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from swarmkit import assert_tree_matches, make_multi_payload, make_single_payload, make_torrent
+from swarmkit.waiting import wait_until
+
+MiB = 1024 * 1024
+
+
+def download(swarmfs_bin, procs, torrent, out, *extra, name="download"):
+    """Start `swarmfs download` as a managed process (stopped by PID at teardown)."""
+    path = torrent.path if hasattr(torrent, "path") else str(torrent)
+    return procs.spawn(name, [swarmfs_bin, "download", path, "-o", out, "--log-level", "info",
+                              *map(str, extra)])
+
+
+def finish(proc, timeout=90):
+    rc = proc.wait(timeout)
+    assert rc == 0, f"swarmfs download exited {rc}:\n{proc.tail()}"
+
+
+def test_one_libtorrent_seeder_through_http_tracker(swarmfs_bin, procs, swarm, pool, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=5 * MiB + 777)
+    s = swarm(payload, piece_size=64 * 1024, seeders=1)
+    out = os.path.join(workdir, "out")
+    finish(download(swarmfs_bin, procs, s.torrent, out, "--listen-host", pool.ip()))
+    assert_tree_matches(payload, out)
+
+
+def test_four_seeders_multi_file_udp_tracker(swarmfs_bin, procs, swarm, pool, workdir):
+    payload = make_multi_payload(os.path.join(workdir, "seed"))
+    s = swarm(payload, piece_size=32 * 1024, seeders=4, udp_tracker=True)
+    out = os.path.join(workdir, "out")
+    finish(download(swarmfs_bin, procs, s.torrent, out, "--listen-host", pool.ip()))
+    assert_tree_matches(payload, out)
+    # The work was spread: more than one seeder uploaded to us (their status files lag ~0.5 s).
+    wait_until(lambda: sum(1 for seeder in s.seeders if seeder.uploaded() > 0) >= 2, timeout=5,
+               message="fewer than two seeders uploaded")
+
+
+def test_partial_seeders_each_piece_on_one_peer(swarmfs_bin, procs, swarm, pool, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=4 * MiB + 5)
+    s = swarm(payload, piece_size=64 * 1024, seeders=4, copies=1)
+    out = os.path.join(workdir, "out")
+    finish(download(swarmfs_bin, procs, s.torrent, out, "--listen-host", pool.ip()))
+    assert_tree_matches(payload, out)
+    wait_until(lambda: all(seeder.uploaded() > 0 for seeder in s.seeders), timeout=5,
+               message="a partial seeder uploaded nothing")
+
+
+def test_direct_peers_without_tracker(swarmfs_bin, procs, lt_seeder, pool, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=2 * MiB + 1)
+    torrent = make_torrent(payload, piece_size=16 * 1024, trackers=[],
+                           out_path=os.path.join(workdir, "t.torrent"))
+    seeder = lt_seeder(torrent, payload.save_path, use_tracker=False)
+    out = os.path.join(workdir, "out")
+    finish(download(swarmfs_bin, procs, torrent, out, "--peer", seeder.endpoint, "--no-trackers",
+                    "--listen-host", pool.ip()))
+    assert_tree_matches(payload, out)
+
+
+def test_aria2_seeder(swarmfs_bin, procs, aria2_seeder, pool, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=3 * MiB + 3)
+    torrent = make_torrent(payload, piece_size=64 * 1024, trackers=[],
+                           out_path=os.path.join(workdir, "t.torrent"))
+    seeder = aria2_seeder(torrent, payload.save_path)
+    out = os.path.join(workdir, "out")
+    finish(download(swarmfs_bin, procs, torrent, out, "--peer", seeder.endpoint, "--no-trackers",
+                    "--listen-host", pool.ip()))
+    assert_tree_matches(payload, out)
+
+
+def test_dead_tracker_does_not_stop_direct_peers(swarmfs_bin, procs, lt_seeder, pool, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=1 * MiB + 9)
+    dead = pool.endpoint()  # leased but nobody listens there
+    torrent = make_torrent(payload, piece_size=32 * 1024,
+                           trackers=[f"http://{dead[0]}:{dead[1]}/announce",
+                                     f"udp://{dead[0]}:{dead[1]}/announce"],
+                           out_path=os.path.join(workdir, "t.torrent"))
+    seeder = lt_seeder(torrent, payload.save_path, use_tracker=False)
+    out = os.path.join(workdir, "out")
+    finish(download(swarmfs_bin, procs, torrent, out, "--peer", seeder.endpoint,
+                    "--listen-host", pool.ip()))
+    assert_tree_matches(payload, out)
+
+
+@pytest.mark.parametrize("mode", ["corrupt", "lying-bitfield", "have-out-of-range",
+                                  "huge-length-prefix", "garbage-after-handshake",
+                                  "vanish-mid-piece", "unsolicited-piece", "wrong-infohash"])
+def test_adversarial_peer_beside_an_honest_one(mode, swarmfs_bin, procs, lt_seeder, evil_peer,
+                                               pool, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=2 * MiB + 100)
+    torrent = make_torrent(payload, piece_size=32 * 1024, trackers=[],
+                           out_path=os.path.join(workdir, "t.torrent"))
+    evil = evil_peer(torrent, payload.save_path, mode)
+    honest = lt_seeder(torrent, payload.save_path, use_tracker=False)
+    out = os.path.join(workdir, "out")
+    # The evil peer first, so it gets the first requests.
+    finish(download(swarmfs_bin, procs, torrent, out, "--peer", evil.endpoint,
+                    "--peer", honest.endpoint, "--no-trackers", "--listen-host", pool.ip()))
+    assert_tree_matches(payload, out)
+
+
+def test_interrupt_and_resume(swarmfs_bin, procs, lt_seeder, pool, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=8 * MiB)
+    torrent = make_torrent(payload, piece_size=64 * 1024, trackers=[],
+                           out_path=os.path.join(workdir, "t.torrent"))
+    # A slow seeder so that SIGINT lands mid-download.
+    seeder = lt_seeder(torrent, payload.save_path, use_tracker=False, upload_limit=2 * MiB)
+    out = os.path.join(workdir, "out")
+    first = download(swarmfs_bin, procs, torrent, out, "--peer", seeder.endpoint, "--no-trackers",
+                     "--listen-host", pool.ip(), name="first")
+    time.sleep(2.0)
+    started = time.monotonic()
+    first.popen.send_signal(signal.SIGINT)
+    rc = first.wait(10)
+    assert time.monotonic() - started < 3.0, "shutdown took longer than a few seconds"
+    assert rc == 1, f"an interrupted download exits 1, got {rc}:\n{first.tail()}"
+    assert os.path.exists(os.path.join(out, ".swarmfs", "resume"))
+    verify = subprocess.run([swarmfs_bin, "verify", torrent.path, out], capture_output=True, text=True)
+    assert verify.returncode == 1, "the first run should have been interrupted before the end"
+
+    second = download(swarmfs_bin, procs, torrent, out, "--peer", seeder.endpoint, "--no-trackers",
+                      "--listen-host", pool.ip(), name="second")
+    finish(second)
+    assert_tree_matches(payload, out)
+    # The second run resumed: it needed less than the whole payload from the seeder.
+    assert seeder.uploaded() < payload.total_size * 1.5
+
+
+def test_malformed_torrent_is_bad_input(run, workdir):
+    path = os.path.join(workdir, "bad.torrent")
+    with open(path, "wb") as f:
+        f.write(b"d4:infod6:lengthi-5eee")
+    result = run("download", path, "-o", os.path.join(workdir, "out"), timeout=10)
+    assert result.returncode == 2
+    assert "bad.torrent" in result.stderr

@@ -1,0 +1,503 @@
+"""`swarmfs mount` on real kernel mounts.
+
+Most cases serve a complete cache (`--download none --cache-dir <payload>`), which exercises the
+whole FUSE path (inode table, attributes, reads spliced from the cache file, interrupts,
+shutdown) without the swarm; reads can be held (`--debug-hold-reads-while FILE`) to test blocked
+readers. The last cases mount against libtorrent seeders through the real engine.
+
+Every mount is made through `mounted`/`swarmfs_mount`, which unmount and stop the daemon by PID
+even when a test fails.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from swarmkit import (KiB, MiB, fuse_daemon_pids, is_mounted, make_multi_payload,
+                      make_single_payload, make_torrent, mounted, pid_alive, wait_until)
+from swarmkit.payload import Payload, PayloadFile
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HELPER = os.path.join(REPO, "Mount", "mount.fuse.swarmfs")
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+def serve_complete(swarmfs_mount, payload, torrent, *extra, **kwargs):
+    """Mount `torrent` serving `payload` (complete) without any peer."""
+    return swarmfs_mount(torrent, "--download", "none", *extra, cache_dir=payload.save_path,
+                         **kwargs)
+
+
+def mount_path(payload: Payload, f: PayloadFile) -> str:
+    """Where a payload file shows up below the mount root (same layout as the download DIR)."""
+    return f.path
+
+
+def wait_blocked(pid: int, timeout: float = 5.0) -> None:
+    """Wait until process `pid` sleeps (blocked in a read), not running or gone."""
+    def sleeping():
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state in ("S", "D")
+    wait_until(sleeping, timeout, 0.02)
+
+
+def start_blocked_reader(path: str) -> subprocess.Popen:
+    """A child that reads `path` and prints how it ended (ok / errno name)."""
+    code = (
+        "import os, sys\n"
+        "try:\n"
+        "    fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+        "    data = os.pread(fd, 65536, 0)\n"
+        "    print('ok', len(data), flush=True)\n"
+        "except OSError as e:\n"
+        "    print('error', e.errno, flush=True)\n"
+    )
+    return subprocess.Popen([sys.executable, "-c", code, path], stdout=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True)
+
+
+@pytest.fixture
+def multi(workdir):
+    payload = make_multi_payload(os.path.join(workdir, "seed-multi"))
+    torrent = make_torrent(payload, piece_size=32 * KiB, out_path=os.path.join(workdir, "m.torrent"))
+    return payload, torrent
+
+
+@pytest.fixture
+def single(workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=3 * MiB + 12_345)
+    torrent = make_torrent(payload, piece_size=64 * KiB, out_path=os.path.join(workdir, "s.torrent"))
+    return payload, torrent
+
+
+def foreground_argv(swarmfs_bin, torrent, mnt, cache, *extra):
+    return [swarmfs_bin, "mount", torrent.path, mnt, "--cache-dir", cache, "--download", "none",
+            "-f", *extra]
+
+
+# -- metadata -----------------------------------------------------------------------------------
+
+def test_listing_and_stat_match_the_torrent(swarmfs_mount, multi, single):
+    for payload, torrent in (multi, single):
+        m = serve_complete(swarmfs_mount, payload, torrent)
+        seen = {}
+        for root, dirs, files in os.walk(m.path):
+            for name in dirs:
+                st = os.stat(os.path.join(root, name))
+                assert oct(st.st_mode & 0o7777) == oct(0o555)
+                assert st.st_uid == os.getuid() and st.st_gid == os.getgid()
+            for name in files:
+                full = os.path.join(root, name)
+                st = os.stat(full)
+                assert oct(st.st_mode & 0o7777) == oct(0o444)
+                assert st.st_uid == os.getuid()
+                seen[os.path.relpath(full, m.path)] = st.st_size
+        assert seen == {f.path: f.size for f in payload.files}
+        # Inode numbers are stable within a mount and differ between files.
+        inodes = {os.stat(os.path.join(m.path, p)).st_ino for p in seen}
+        assert len(inodes) == len(seen)
+        # statfs: read-only, sized like the torrent.
+        vfs = os.statvfs(m.path)
+        assert vfs.f_flag & os.ST_RDONLY
+        assert vfs.f_blocks * vfs.f_frsize >= payload.total_size
+
+
+def test_padding_files_are_hidden(swarmfs_mount, workdir):
+    payload = make_multi_payload(os.path.join(workdir, "seed-pad"))
+    torrent = make_torrent(payload, piece_size=16 * KiB, pad_files=True,
+                           out_path=os.path.join(workdir, "pad.torrent"))
+    m = serve_complete(swarmfs_mount, payload, torrent)
+    found = set()
+    for root, dirs, files in os.walk(m.path):
+        assert ".pad" not in dirs
+        found.update(os.path.relpath(os.path.join(root, f), m.path) for f in files)
+    assert found == {f.path for f in payload.files}
+    for f in payload.files:
+        assert m.read(f.path) == payload.read(f)
+
+
+def test_twenty_thousand_files_list_instantly(swarmfs_mount, workdir):
+    save = os.path.join(workdir, "many")
+    files = []
+    for i in range(20_000):
+        rel = f"many/d{i // 1000:02d}/s{i % 10}/f{i:05d}.txt"
+        os.makedirs(os.path.join(save, os.path.dirname(rel)), exist_ok=True)
+        with open(os.path.join(save, rel), "wb") as out:
+            out.write(b"%d\n" % i)
+        files.append(PayloadFile(rel, rel[len("many/"):], len(b"%d\n" % i), ""))
+    payload = Payload(save, "many", True, files)
+    torrent = make_torrent(payload, piece_size=16 * KiB, out_path=os.path.join(workdir, "many.torrent"))
+    m = serve_complete(swarmfs_mount, payload, torrent, timeout=120)
+    start = time.monotonic()
+    count = 0
+    total = 0
+    for root, _, names in os.walk(m.path):
+        for name in names:
+            total += os.lstat(os.path.join(root, name)).st_size
+            count += 1
+    elapsed = time.monotonic() - start
+    assert count == 20_000
+    assert total == sum(f.size for f in files)
+    assert elapsed < 5.0, f"walking and stat-ing 20,000 files took {elapsed:.2f} s"
+    assert m.read("many/d19/s9/f19999.txt") == b"19999\n"
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+def test_every_file_is_byte_exact(swarmfs_mount, multi, single):
+    for payload, torrent in (multi, single):
+        m = serve_complete(swarmfs_mount, payload, torrent)
+        for f in payload.files:
+            assert m.read(f.path) == payload.read(f), f.path
+            # And through cat(1)/cmp(1), the way users read.
+            result = subprocess.run(["cmp", payload.local_path(f), m.join(f.path)],
+                                    capture_output=True, timeout=30)
+            assert result.returncode == 0, result.stderr
+
+
+def test_random_offsets_across_piece_and_file_boundaries(swarmfs_mount, multi):
+    payload, torrent = multi
+    m = serve_complete(swarmfs_mount, payload, torrent)
+    rng = random.Random(4)
+    piece = torrent.piece_length
+    for f in payload.files:
+        offsets = {0, max(0, f.size - 1), f.size, f.size + 10}
+        for k in range(1, f.size // piece + 1):  # around every piece boundary inside the file
+            offsets.update({k * piece - 1, k * piece, max(0, k * piece - 100)})
+        offsets.update(rng.randrange(0, f.size + 1) for _ in range(10))
+        for offset in sorted(offsets):
+            length = rng.choice([1, 100, 4096, piece, piece + 1, 3 * piece])
+            assert m.read(f.path, offset, length) == payload.read(f, offset, length), \
+                (f.path, offset, length)
+
+
+def test_eight_parallel_readers(swarmfs_mount, multi):
+    payload, torrent = multi
+    m = serve_complete(swarmfs_mount, payload, torrent)
+    big = [f for f in payload.files if f.size > 0]
+    errors = []
+
+    def reader(seed):
+        rng = random.Random(seed)
+        try:
+            for _ in range(60):
+                f = rng.choice(big)
+                offset = rng.randrange(0, f.size)
+                length = rng.randrange(1, 256 * KiB)
+                if m.read(f.path, offset, length) != payload.read(f, offset, length):
+                    errors.append((f.path, offset, length))
+            f = big[seed % len(big)]
+            if m.read(f.path) != payload.read(f):
+                errors.append((f.path, "whole"))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+
+
+def test_writes_are_refused_with_erofs(swarmfs_mount, multi):
+    payload, torrent = multi
+    m = serve_complete(swarmfs_mount, payload, torrent)
+    f = next(f for f in payload.files if f.size > 0)
+    target = m.join(f.path)
+    attempts = [
+        lambda: os.open(target, os.O_WRONLY),
+        lambda: os.open(target, os.O_RDWR),
+        lambda: os.open(target, os.O_RDONLY | os.O_TRUNC),
+        lambda: os.open(m.join(payload.name, "new.txt"), os.O_WRONLY | os.O_CREAT, 0o644),
+        lambda: os.mkdir(m.join(payload.name, "newdir")),
+        lambda: os.unlink(target),
+        lambda: os.rename(target, target + ".moved"),
+        lambda: os.truncate(target, 0),
+        lambda: os.chmod(target, 0o644),
+        lambda: os.utime(target, (1, 1)),
+        lambda: os.setxattr(target, "user.x", b"1"),
+        lambda: os.symlink("x", m.join(payload.name, "link")),
+    ]
+    for attempt in attempts:
+        with pytest.raises(OSError) as info:
+            attempt()
+        assert info.value.errno == errno.EROFS, (info.value, attempt)
+    assert m.read(f.path) == payload.read(f)
+
+
+def test_status_and_extended_attributes(swarmfs_mount, run, multi):
+    payload, torrent = multi
+    m = serve_complete(swarmfs_mount, payload, torrent)
+    status = m.status()
+    for key in ("infoHash", "totalLength", "verifiedBytes", "downloadedBytes", "uploadedBytes",
+                "downloadRate", "uploadRate", "peers", "cacheDiskBytes", "files"):
+        assert key in status, key
+    assert status["infoHash"] == torrent.info_hash
+    assert status["totalLength"] == payload.total_size
+    assert status["verifiedBytes"] == payload.total_size
+    assert [f["path"] for f in status["files"]] == [f.path for f in payload.files]
+    assert [f["length"] for f in status["files"]] == [f.size for f in payload.files]
+    human = run("status", m.path)
+    assert human.returncode == 0 and "100.0%" in human.stdout
+    f = payload.largest()
+    assert os.getxattr(m.join(f.path), "user.swarmfs.progress") == b"100.0"
+    first, last = os.getxattr(m.join(f.path), "user.swarmfs.pieces").decode().split("-")
+    assert 0 <= int(first) <= int(last) < torrent.num_pieces
+    assert set(os.listxattr(m.join(f.path))) == {"user.swarmfs.progress", "user.swarmfs.pieces"}
+    with pytest.raises(OSError) as info:
+        os.getxattr(m.join(f.path), "user.nothing")
+    assert info.value.errno == errno.ENODATA
+    not_ours = run("status", os.path.dirname(m.path))
+    assert not_ours.returncode != 0
+
+
+# -- blocked readers, unmount, signals ---------------------------------------------------------
+
+def test_reader_killed_while_blocked_dies_at_once(swarmfs_mount, multi, workdir):
+    payload, torrent = multi
+    hold = os.path.join(workdir, "hold")
+    open(hold, "w").close()
+    m = serve_complete(swarmfs_mount, payload, torrent, "--debug-hold-reads-while", hold)
+    f = payload.largest()
+    reader = start_blocked_reader(m.join(f.path))
+    try:
+        wait_blocked(reader.pid)
+        time.sleep(0.3)
+        assert reader.poll() is None, "the read should be waiting"
+        reader.kill()
+        reader.wait(timeout=2)  # a killed reader is gone at once, not stuck in D state
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait(5)
+    os.unlink(hold)
+    # The mount keeps serving, with the right bytes.
+    assert m.read(f.path, 1000, 5000) == payload.read(f, 1000, 5000)
+
+
+def test_held_read_completes_when_data_arrives(swarmfs_mount, multi, workdir):
+    payload, torrent = multi
+    hold = os.path.join(workdir, "hold")
+    open(hold, "w").close()
+    m = serve_complete(swarmfs_mount, payload, torrent, "--debug-hold-reads-while", hold)
+    f = payload.largest()
+    reader = start_blocked_reader(m.join(f.path))
+    try:
+        wait_blocked(reader.pid)
+        time.sleep(0.2)
+        assert reader.poll() is None
+        assert m.status()["pendingReads"] >= 1
+        os.unlink(hold)
+        out, _ = reader.communicate(timeout=10)
+        assert out.split() == ["ok", str(min(65536, f.size))]
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait(5)
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigint", "swarmfs-unmount"])
+def test_shutdown_while_a_read_is_blocked(swarmfs_bin, procs, multi, workdir, how):
+    payload, torrent = multi
+    hold = os.path.join(workdir, "hold")
+    open(hold, "w").close()
+    mnt = os.path.join(workdir, "mnt")
+    argv = foreground_argv(swarmfs_bin, torrent, mnt, payload.save_path,
+                           "--debug-hold-reads-while", hold)
+    with mounted(argv, mnt, procs=procs, swarmfs_bin=swarmfs_bin) as m:
+        reader = start_blocked_reader(m.join(payload.largest().path))
+        try:
+            wait_blocked(reader.pid)
+            time.sleep(0.2)
+            assert reader.poll() is None
+            start = time.monotonic()
+            if how == "sigterm":
+                m.command.popen.send_signal(signal.SIGTERM)
+            elif how == "sigint":
+                m.command.popen.send_signal(signal.SIGINT)
+            else:
+                result = subprocess.run([swarmfs_bin, "unmount", mnt], capture_output=True,
+                                        text=True, timeout=20)
+                assert result.returncode == 0, result.stderr
+            out, _ = reader.communicate(timeout=5)
+            reader_seconds = time.monotonic() - start
+            assert out.startswith("error"), out
+            assert reader_seconds < 1.0, f"the blocked reader waited {reader_seconds:.2f} s"
+            assert m.command.wait(5) == 0
+            assert time.monotonic() - start < 2.0
+            assert not is_mounted(mnt)
+        finally:
+            if reader.poll() is None:
+                reader.kill()
+                reader.wait(5)
+
+
+def test_fusermount_unmount_ends_the_daemon(swarmfs_bin, procs, multi, workdir):
+    payload, torrent = multi
+    mnt = os.path.join(workdir, "mnt")
+    with mounted(foreground_argv(swarmfs_bin, torrent, mnt, payload.save_path), mnt,
+                 procs=procs, swarmfs_bin=swarmfs_bin) as m:
+        assert m.read(payload.largest().path, 0, 100) == payload.read(payload.largest(), 0, 100)
+        start = time.monotonic()
+        assert subprocess.run(["fusermount3", "-u", mnt], timeout=10).returncode == 0
+        assert m.command.wait(5) == 0
+        assert time.monotonic() - start < 2.0
+
+
+def test_background_mount_returns_once_serving_and_unmounts(swarmfs_bin, run, multi, workdir):
+    payload, torrent = multi
+    mnt = os.path.join(workdir, "mnt")
+    os.makedirs(mnt)
+    try:
+        result = run("mount", torrent.path, mnt, "--cache-dir", payload.save_path,
+                     "--download", "none")
+        assert result.returncode == 0, result.stderr
+        # Serving as soon as the command returns: no polling needed.
+        f = payload.largest()
+        with open(os.path.join(mnt, f.path), "rb") as fh:
+            assert fh.read(4096) == payload.read(f, 0, 4096)
+        daemons = fuse_daemon_pids(mnt)
+        assert len(daemons) == 1
+        # The daemon runs in its own session, detached from our terminal.
+        assert os.getsid(daemons[0]) == daemons[0]
+        result = run("unmount", mnt)
+        assert result.returncode == 0, result.stderr
+        assert not is_mounted(mnt)
+        wait_until(lambda: not pid_alive(daemons[0]), 3.0, 0.02)
+    finally:
+        for pid in fuse_daemon_pids(mnt):
+            os.kill(pid, signal.SIGKILL)
+        if is_mounted(mnt):
+            subprocess.run(["fusermount3", "-uz", mnt])
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+def test_mount_errors_exit_nonzero_and_leave_nothing_mounted(swarmfs_bin, run, multi, workdir,
+                                                            swarmfs_mount):
+    payload, torrent = multi
+    missing = os.path.join(workdir, "missing")
+    result = run("mount", torrent.path, missing, "--cache-dir", payload.save_path, "--download", "none")
+    assert result.returncode == 2 and "does not exist" in result.stderr
+
+    full = os.path.join(workdir, "full")
+    os.makedirs(full)
+    open(os.path.join(full, "x"), "w").close()
+    result = run("mount", torrent.path, full, "--cache-dir", payload.save_path, "--download", "none")
+    assert result.returncode == 2 and "not empty" in result.stderr
+    assert not is_mounted(full)
+
+    bad = os.path.join(workdir, "bad.torrent")
+    with open(bad, "wb") as out:
+        out.write(b"d4:infod4:name")
+    empty = os.path.join(workdir, "empty")
+    os.makedirs(empty)
+    result = run("mount", bad, empty, "--cache-dir", payload.save_path)
+    assert result.returncode == 2 and "torrent" in result.stderr
+    assert not is_mounted(empty)
+
+    result = run("mount", torrent.path, empty, "--download", "sometimes")
+    assert result.returncode != 0
+    assert not is_mounted(empty)
+
+    m = serve_complete(swarmfs_mount, payload, torrent)
+    result = run("mount", torrent.path, m.path, "--cache-dir", payload.save_path, "--download", "none")
+    assert result.returncode != 0
+    assert len(fuse_daemon_pids(m.path)) == 1
+
+
+def test_stale_mount_is_cleared_on_the_next_mount(swarmfs_bin, procs, multi, workdir):
+    payload, torrent = multi
+    mnt = os.path.join(workdir, "mnt")
+    with mounted(foreground_argv(swarmfs_bin, torrent, mnt, payload.save_path), mnt,
+                 procs=procs, swarmfs_bin=swarmfs_bin) as m:
+        m.command.popen.kill()
+        m.command.popen.wait(5)
+        with pytest.raises(OSError) as info:
+            os.statvfs(mnt)  # stat may still answer from the attribute cache
+        assert info.value.errno == errno.ENOTCONN
+        assert is_mounted(mnt)
+    # `mounted` cleaned up after itself; make the stale mount again, then mount over it.
+    with mounted(foreground_argv(swarmfs_bin, torrent, mnt, payload.save_path), mnt,
+                 procs=procs, swarmfs_bin=swarmfs_bin) as m:
+        m.command.popen.kill()
+        m.command.popen.wait(5)
+        stale_argv = foreground_argv(swarmfs_bin, torrent, mnt, payload.save_path)
+        proc = procs.spawn("remount", stale_argv)
+        wait_until(lambda: _answers(mnt), 30, 0.05)
+        f = payload.largest()
+        with open(os.path.join(mnt, f.path), "rb") as fh:
+            assert fh.read() == payload.read(f)
+        subprocess.run(["fusermount3", "-u", mnt], timeout=10)
+        assert proc.wait(5) == 0
+
+
+def _answers(path: str) -> bool:
+    try:
+        os.statvfs(path)  # asks the daemon (stat may answer from the kernel's cache)
+        return os.path.ismount(path)
+    except OSError:
+        return False
+
+
+# -- mount(8) -----------------------------------------------------------------------------------
+
+def test_mount_helper_through_mount_t(swarmfs_bin, multi, workdir):
+    if os.geteuid() != 0:
+        pytest.skip("mount -t needs root")
+    installed = "/sbin/mount.fuse.swarmfs"
+    if os.path.exists(installed):
+        pytest.skip(f"{installed} exists already; not replacing it")
+    payload, torrent = multi
+    mnt = os.path.join(workdir, "mnt")
+    os.makedirs(mnt)
+    shutil.copy(HELPER, installed)
+    try:
+        env = dict(os.environ, SWARMFS_BIN=swarmfs_bin)
+        result = subprocess.run(
+            ["mount", "-t", "fuse.swarmfs", torrent.path, mnt, "-o",
+             f"cache_dir={payload.save_path},download=none,allow_other,noatime,_netdev,nofail"],
+            env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        with open("/proc/self/mountinfo") as info:
+            line = next(l for l in info if f" {mnt} " in l)
+        assert "fuse.swarmfs" in line and torrent.path in line and "allow_other" in line
+        for f in payload.files:
+            with open(os.path.join(mnt, f.path), "rb") as fh:
+                assert fh.read() == payload.read(f)
+        result = subprocess.run(["umount", mnt], capture_output=True, text=True, timeout=20)
+        assert result.returncode == 0, result.stderr
+        assert not is_mounted(mnt)
+    finally:
+        os.unlink(installed)
+        for pid in fuse_daemon_pids(mnt):
+            os.kill(pid, signal.SIGKILL)
+        if is_mounted(mnt):
+            subprocess.run(["fusermount3", "-uz", mnt])
+
+
+# -- the real engine ----------------------------------------------------------------------------
+
+def test_streams_from_libtorrent_seeders(swarmfs_mount, swarm, pool, workdir):
+    payload = make_multi_payload(os.path.join(workdir, "seed-swarm"))
+    s = swarm(payload, piece_size=32 * KiB, seeders=2)
+    m = swarmfs_mount(s.torrent, "--listen-host", pool.ip(), "--download", "on-demand")
+    f = payload.largest()
+    assert m.read(f.path, 100_000, 70_000, timeout=60) == payload.read(f, 100_000, 70_000)
+    for f in payload.files:
+        assert m.read(f.path, timeout=60) == payload.read(f), f.path
+    assert m.status()["verifiedBytes"] >= sum(f.size for f in payload.files if f.size) // 2

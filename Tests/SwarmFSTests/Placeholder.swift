@@ -1,2 +1,0 @@
-import Testing
-@Test func placeholderSwarmFSTests() { #expect(Bool(true)) }
