@@ -49,6 +49,9 @@ static inline void swarmfs_tune_connection(struct fuse_conn_info *conn, unsigned
     if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE;
     if (conn->capable & FUSE_CAP_SPLICE_MOVE) conn->want |= FUSE_CAP_SPLICE_MOVE;
     if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
+    // Asynchronous direct I/O waits uninterruptibly in the kernel: a killed O_DIRECT reader
+    // would hang until the data came. Synchronous requests get FUSE_INTERRUPT instead.
+    conn->want &= ~FUSE_CAP_ASYNC_DIO;
     // Our inodes never change behind the kernel's back.
     conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 }

@@ -3,7 +3,7 @@
 /// Dictionaries keep their entries in the order they appeared in the input, because real torrents
 /// carry unsorted keys and the info-hash must be computed over the original bytes, not a
 /// re-encoding. `BencodeEncoder` sorts keys when it writes.
-public indirect enum BencodeValue: Sendable, Hashable {
+public enum BencodeValue: Sendable, Hashable {
     /// A signed 64-bit integer (`i42e`).
     case integer(Int64)
     /// A byte string (`4:spam`); not necessarily UTF-8.

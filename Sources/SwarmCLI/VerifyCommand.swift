@@ -83,7 +83,27 @@ struct VerifyReport {
             lines.append(String(format: "%6.1f%%  %@  %@", percent, state, file.joinedPath))
         }
         lines.append("\(verified.setCount)/\(verified.count) pieces valid")
+        let missing = missingRanges
+        if !missing.isEmpty {
+            let shown = missing.prefix(20).map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
+            lines.append("missing pieces: " + shown.joined(separator: ", ") + (missing.count > 20 ? ", ..." : ""))
+        }
         return lines.joined(separator: "\n")
+    }
+
+    /// Runs of pieces that are not valid, as inclusive ranges.
+    var missingRanges: [ClosedRange<Int>] {
+        var ranges: [ClosedRange<Int>] = []
+        var start: Int?
+        for piece in 0...verified.count {
+            let missing = piece < verified.count && !verified[piece]
+            if missing, start == nil { start = piece }
+            if !missing, let first = start {
+                ranges.append(first...(piece - 1))
+                start = nil
+            }
+        }
+        return ranges
     }
 
     func json() -> String {
@@ -99,11 +119,13 @@ struct VerifyReport {
             let pieceCount: Int
             let validPieces: Int
             let complete: Bool
+            let missingPieces: [[Int]]
             let files: [FileJSON]
         }
         let report = ReportJSON(
             name: metainfo.name, infoHash: metainfo.infoHash.hex, pieceCount: verified.count,
             validPieces: verified.setCount, complete: verified.isComplete,
+            missingPieces: missingRanges.map { [$0.lowerBound, $0.upperBound] },
             files: userFiles.map { FileJSON(path: $0.file.joinedPath, length: $0.file.length,
                                             verifiedBytes: $0.verifiedBytes, complete: $0.verifiedBytes == $0.file.length) })
         let encoder = JSONEncoder()

@@ -38,7 +38,7 @@ enum MetainfoParser {
 
     private static func build(info: BencodeValue, rawInfo: [UInt8],
                               root: BencodeValue) throws(MetainfoError) -> Metainfo {
-        let name = PathSanitizer.name(try rawName(info, field: "name", in: "info"))
+        let name = PathSanitizer.torrentName(try rawName(info, field: "name", in: "info"))
 
         guard let pieceLengthValue = info["piece length"] else { throw .missingField("info.piece length") }
         guard let pieceLength = pieceLengthValue.integer else {

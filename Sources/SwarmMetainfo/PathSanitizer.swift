@@ -10,9 +10,20 @@ public enum PathSanitizer {
     /// The longest component most Linux filesystems accept, in bytes.
     public static let maxComponentBytes = 255
 
+    /// Names a torrent may not take at the top of its download DIR: swarmfs keeps its own state
+    /// in `DIR/.swarmfs/`, and a torrent named so must not overwrite it.
+    public static let reservedTopLevelNames: Set<String> = [".swarmfs"]
+
     /// A safe single name (never empty, `.`, `..`, never containing `/` or NUL).
     public static func name(_ raw: [UInt8]) -> String {
         component(raw) ?? "_"
+    }
+
+    /// A safe torrent name: like `name(_:)`, and never one of `reservedTopLevelNames`
+    /// (`.swarmfs` becomes `_.swarmfs`).
+    public static func torrentName(_ raw: [UInt8]) -> String {
+        let safe = name(raw)
+        return reservedTopLevelNames.contains(safe) ? "_" + safe : safe
     }
 
     /// A safe component, or nil when the raw one should be dropped (empty, `.`, `..`).

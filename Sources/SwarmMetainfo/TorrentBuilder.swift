@@ -64,7 +64,7 @@ public struct TorrentBuilder: Sendable {
         let total = scan.files.reduce(Int64(0)) { $0 + $1.length }
         guard total > 0 else { throw .noData(path: path) }
         let pieceLength = options.pieceLength ?? Self.automaticPieceLength(totalLength: total)
-        let name = PathSanitizer.name(scan.name)
+        let name = PathSanitizer.torrentName(scan.name)
         self.layout = FileLayout(pieceLength: pieceLength, files: scan.files.map { file in
             (path: [name] + PathSanitizer.path(file.components), length: file.length, isPadding: false)
         })

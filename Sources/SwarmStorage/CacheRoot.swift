@@ -131,6 +131,14 @@ public enum CacheRoot {
         if code != 0 { throw .io(operation: "remove", path: entry.directory, piece: nil, errno: code) }
     }
 
+    /// Deletes a cache directory that this process holds the lock of (`--no-keep` at unmount):
+    /// the tree goes while the lock is held, then the lock is released. Close the store first.
+    public static func removeLocked(directory: String, lock: CacheLock) throws(StorageError) {
+        defer { lock.release() }
+        let code = removeTree(directory)
+        if code != 0 { throw .io(operation: "remove", path: directory, piece: nil, errno: code) }
+    }
+
     /// What `prune` did.
     public struct PruneResult: Sendable {
         /// Entries deleted, least recently used first.

@@ -289,6 +289,32 @@ def test_reader_killed_while_blocked_dies_at_once(swarmfs_mount, multi, workdir)
     assert m.read(f.path, 1000, 5000) == payload.read(f, 1000, 5000)
 
 
+def test_interrupted_direct_read_is_cancelled_with_eintr(swarmfs_mount, multi, workdir):
+    """An O_DIRECT read is a synchronous FUSE request: a killed reader can only go once the
+    daemon answers the kernel's INTERRUPT, and the read must then be withdrawn from the source."""
+    payload, torrent = multi
+    hold = os.path.join(workdir, "hold")
+    open(hold, "w").close()
+    m = serve_complete(swarmfs_mount, payload, torrent, "--debug-hold-reads-while", hold)
+    f = payload.largest()
+    reader = subprocess.Popen(["dd", f"if={m.join(f.path)}", "iflag=direct", "bs=64k", "count=1",
+                               "of=/dev/null"], stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        wait_blocked(reader.pid)
+        wait_until(lambda: m.status()["pendingReads"] == 1, 5, 0.02)
+        start = time.monotonic()
+        reader.kill()
+        reader.wait(timeout=2)
+        assert time.monotonic() - start < 1.0
+        wait_until(lambda: m.status()["pendingReads"] == 0, 2, 0.02)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait(5)
+    os.unlink(hold)
+    assert m.read(f.path, 0, 4096) == payload.read(f, 0, 4096)
+
+
 def test_held_read_completes_when_data_arrives(swarmfs_mount, multi, workdir):
     payload, torrent = multi
     hold = os.path.join(workdir, "hold")

@@ -37,6 +37,9 @@ def test_verify_reports_the_damaged_file_and_piece(run, multi_payload):
     report = json.loads(result.stdout)
     assert report["infoHash"] == torrent.info_hash
     assert report["validPieces"] == torrent.num_pieces - 1
+    offset_in_torrent = sum(f.size for f in multi_payload.files[:multi_payload.files.index(victim)]) + 100_000
+    bad_piece = offset_in_torrent // (32 * 1024)
+    assert report["missingPieces"] == [[bad_piece, bad_piece]]
     assert report["complete"] is False
     by_path = {f["path"]: f for f in report["files"]}
     assert by_path["multi/media/movie.mkv"]["complete"] is False
@@ -53,6 +56,7 @@ def test_verify_missing_and_truncated_files(run, single_payload):
     result = run("verify", torrent.path, single_payload.save_path)
     assert result.returncode == 1
     assert f"16/{torrent.num_pieces} pieces valid" in result.stdout
+    assert f"missing pieces: 16-{torrent.num_pieces - 1}" in result.stdout
     os.remove(path)
     result = run("verify", torrent.path, single_payload.save_path)
     assert result.returncode == 1
@@ -176,23 +180,32 @@ def test_kill_9_at_random_points_never_loses_or_misclaims(swarmfs_bin, procs, lt
 
     from swarmkit import make_single_payload
 
-    payload = make_single_payload(os.path.join(workdir, "seed"), size=8 * MiB + 4_321)
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=12 * MiB + 4_321)
     torrent = make_torrent(payload, piece_size=64 * 1024, trackers=[],
                            out_path=os.path.join(workdir, "t.torrent"))
-    seeder = lt_seeder(torrent, payload.save_path, use_tracker=False, upload_limit=3 * MiB)
+    seeder = lt_seeder(torrent, payload.save_path, use_tracker=False, upload_limit=1 * MiB)
     out = os.path.join(workdir, "out")
     data_path = os.path.join(out, payload.name)
     record_path = os.path.join(out, ".swarmfs", "resume")
     rng = random.Random(20261125)
+    on_disk = 0
     for round_number in range(4):
         proc = _start_download(swarmfs_bin, procs, torrent, out, seeder, pool, f"run{round_number}")
-        time.sleep(rng.uniform(0.3, 1.6))
+        # Whatever was verified on disk at the last kill is adopted at start, whatever the record
+        # says (missing, stale, torn or corrupt): nothing written is fetched again.
+        adopted = int(proc.wait_for_output(r"cache checked .*verifiedPieces=(\d+)", 30).group(1))
+        assert adopted == on_disk, f"run {round_number} adopted {adopted} of {on_disk} pieces on disk"
+        # Checkpoints come every 5 s: kill both before and after the first one of a run.
+        time.sleep(rng.uniform(0.5, 7.0))
         if proc.popen.poll() is not None:
+            on_disk = len(_valid_pieces(torrent, data_path))
             break  # finished early: nothing left to interrupt
         proc.popen.send_signal(signal.SIGKILL)
         proc.wait(10)
         valid = _valid_pieces(torrent, data_path)
         claims = _record_claims(record_path, torrent.num_pieces)
+        print(f"kill {round_number}: {len(valid)} pieces on disk, record claims "
+              f"{'none' if claims is None else len(claims)}")
         if claims is not None:
             assert claims <= valid, f"record claims pieces not on disk: {sorted(claims - valid)[:10]}"
         if round_number == 1 and os.path.exists(record_path):
@@ -202,13 +215,14 @@ def test_kill_9_at_random_points_never_loses_or_misclaims(swarmfs_bin, procs, lt
             with open(record_path, "r+b") as f:
                 f.seek(20)
                 f.write(b"\xff\xff\xff")
-        # The verified data written before the kill is never fetched again: `verify` (a full
-        # re-hash) agrees with what the next start adopts.
+        on_disk = len(valid)
+        # `verify` (a full re-hash, read-only) agrees with the piece count Python computes.
         result = subprocess_run_verify(swarmfs_bin, torrent.path, out)
         assert f"{len(valid)}/{torrent.num_pieces} pieces valid" in result.stdout, result.stdout
 
     final = _start_download(swarmfs_bin, procs, torrent, out, seeder, pool, "final")
-    rc = final.wait(120)
+    assert int(final.wait_for_output(r"cache checked .*verifiedPieces=(\d+)", 30).group(1)) == on_disk
+    rc = final.wait(150)
     assert rc == 0, final.tail()
     from swarmkit import assert_tree_matches
     assert_tree_matches(payload, out)

@@ -1,6 +1,9 @@
 import SwarmBencode
 import SwarmMetainfo
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A multi-file torrent built by hand, with keys deliberately out of order and unknown fields.
 private let unsortedInfo = Array(("d12:piece lengthi16e4:name8:unsorted5:filesld6:lengthi20e4:pathl5:b.bine"
@@ -91,6 +94,16 @@ struct MetainfoTests {
         } catch {
             #expect(error.code == "cannotRead")
             #expect(error.description.contains(missing))
+        }
+        let fifo = "/tmp/swarmfs-fifo-\(UInt64.random(in: 0...UInt64.max))"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        defer { unlink(fifo) }
+        do {
+            _ = try Metainfo(contentsOf: fifo)
+            Issue.record("a FIFO parsed")
+        } catch {
+            #expect(error.code == "cannotRead")
+            #expect(error.description.contains(fifo))
         }
         do {
             _ = try Metainfo(contentsOf: "/tmp")

@@ -18,6 +18,13 @@ struct PathSanitizerTests {
         #expect(PathSanitizer.name(raw("...")) == "...")
     }
 
+    @Test("a torrent cannot take the name of swarmfs's state folder")
+    func reservedName() {
+        #expect(PathSanitizer.torrentName(raw(".swarmfs")) == "_.swarmfs")
+        #expect(PathSanitizer.torrentName(raw("..")) == "_")
+        #expect(PathSanitizer.torrentName(raw("swarmfs")) == "swarmfs")
+    }
+
     @Test("non-UTF-8 names are decoded lossily")
     func lossy() {
         #expect(PathSanitizer.name([0x63, 0x61, 0x66, 0xe9]) == "caf\u{FFFD}")

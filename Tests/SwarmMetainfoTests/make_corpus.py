@@ -128,6 +128,10 @@ info = single(name="/etc/passwd")
 ok("absolute_name.torrent", torrent(info), "_etc_passwd", [["_etc_passwd", 100]], 4, benc(info),
    trackers=[["http://127.0.0.1:6969/announce"]])
 
+info = single(name=".swarmfs")  # would collide with swarmfs's own state folder in DIR
+ok("reserved_name.torrent", torrent(info), "_.swarmfs", [["_.swarmfs", 100]], 4, benc(info),
+   trackers=[["http://127.0.0.1:6969/announce"]])
+
 long_name = "\u00e9" * 300  # 600 bytes of UTF-8; trimmed at a character boundary to 254 bytes
 info = single(name=long_name)
 ok("long_name.torrent", torrent(info), "\u00e9" * 127, [["\u00e9" * 127, 100]], 4, benc(info),

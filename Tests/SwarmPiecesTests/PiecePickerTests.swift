@@ -168,6 +168,6 @@ private func full(_ count: Int) -> Bitfield { Bitfield.full(count: count) }
     var picker = PiecePicker(layout: layout, have: Bitfield(count: layout.pieceCount),
                              backgroundEnabled: false, maxPiecesInProgress: 100)
     let pieces = Set(picker.pickBlocks(for: 1, peerHas: full(layout.pieceCount), maxBlocks: 1000).map(\.piece))
-    // a: pieces 0...3 -> edges 0 and 3; b starts at 131072 -> piece 4, ends in piece 9.
-    #expect(pieces == [0, 3, 4, 9])
+    // a: bytes 0..<100000 -> pieces 0...3; b: bytes 131072..<331072 -> pieces 4...10.
+    #expect(pieces == [0, 3, 4, 10])
 }

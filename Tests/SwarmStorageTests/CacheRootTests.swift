@@ -22,6 +22,16 @@ import Testing
         again.release()
     }
 
+    @Test func removeLockedDeletesTheHoldersOwnDirectory() throws {
+        let temp = TemporaryDirectory()
+        let dir = temp.path + "/entry"
+        let lock = try CacheLock.acquire(directory: dir)
+        _ = FileManager.default.createFile(atPath: dir + "/data", contents: Data([1, 2, 3]))
+        try CacheRoot.removeLocked(directory: dir, lock: lock)
+        #expect(!FileManager.default.fileExists(atPath: dir))
+        #expect(!CacheLock.isHeld(directory: dir))
+    }
+
     /// Makes a cache entry for a torrent with `pieces` of its pieces written and recorded.
     private func makeEntry(root: String, temp: TemporaryDirectory, name: String, seed: UInt64, pieces: Range<Int>,
                            lastUsed: Int) throws -> TestTorrent {

@@ -209,6 +209,9 @@ private let mixedFiles: [TestFile] = [
                                       singleFile: true, directory: temp.path)
         let store = try PieceStore(layout: torrent.layout, directory: mountPoint)
         defer { store.close() }
+        let checkpointer = Checkpointer(store: store, infoHash: torrent.metainfo.infoHash,
+                                        verified: Bitfield(count: torrent.layout.pieceCount))
+        try checkpointer.checkpoint()  // an empty record, saved while there is room
         var written = 0
         var failure: StorageError?
         for piece in 0..<torrent.layout.pieceCount {
@@ -222,6 +225,10 @@ private let mixedFiles: [TestFile] = [
         }
         #expect(written <= 4, "a 1 MiB tmpfs holds at most 4 pieces of 256 KiB")
         #expect(failure == .diskFull(path: mountPoint + "/huge", piece: written))
+        // Saving the record on the full disk fails cleanly and leaves the previous record whole.
+        for piece in 0..<written { checkpointer.pieceWritten(piece) }
+        #expect(throws: StorageError.self) { try checkpointer.checkpoint() }
+        #expect(ResumeRecord.load(directory: mountPoint, metainfo: torrent.metainfo)?.verified.isEmpty == true)
         // The pieces written before the disk filled still read back.
         var buffer = [UInt8](repeating: 0, count: 256 << 10)
         for piece in 0..<written {
@@ -230,8 +237,12 @@ private let mixedFiles: [TestFile] = [
         }
         // Space returns: punch a hole and the failed piece now fits.
         if written > 0 {
-            try store.punchHole(piece: 0)
+            try checkpointer.evict([0])
             try torrent.writePieces([written], to: store)
+            checkpointer.pieceWritten(written)
+            try checkpointer.checkpoint()
+            let record = try #require(ResumeRecord.load(directory: mountPoint, metainfo: torrent.metainfo))
+            #expect(record.verified.setIndices == Array(1...written))
         }
     }
 }

@@ -1,0 +1,167 @@
+import Foundation
+import Logging
+import SwarmMetainfo
+import SwarmSession
+import Synchronization
+import Testing
+
+/// Two real sessions on loopback: one seeds a folder, the other downloads or reads from it.
+/// Exercises the whole engine (wire, picker, storage, upload) in-process.
+@Suite(.timeLimit(.minutes(2)))
+struct SessionLoopbackTests {
+    /// A temporary folder with `data.bin` of pseudo-random bytes, and a torrent of it.
+    final class Fixture {
+        let root: URL
+        let payload: [UInt8]
+        let metainfo: Metainfo
+
+        init(size: Int, pieceLength: Int) throws {
+            root = FileManager.default.temporaryDirectory.appendingPathComponent("swarmfs-session-\(UUID().uuidString)")
+            let seedDirectory = root.appendingPathComponent("seed")
+            try FileManager.default.createDirectory(at: seedDirectory, withIntermediateDirectories: true)
+            var generator = SystemRandomNumberGenerator()
+            payload = (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            try Data(payload).write(to: seedDirectory.appendingPathComponent("data.bin"))
+            var options = TorrentBuilder.Options()
+            options.pieceLength = pieceLength
+            let bytes = try TorrentBuilder(path: seedDirectory.appendingPathComponent("data.bin").path, options: options).build()
+            metainfo = try Metainfo(bytes: bytes)
+        }
+
+        var seedDirectory: String { root.appendingPathComponent("seed").path }
+        func directory(_ name: String) -> String { root.appendingPathComponent(name).path }
+
+        deinit { try? FileManager.default.removeItem(at: root) }
+    }
+
+    static let logger: Logger = {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    private func seeder(_ fixture: Fixture) async throws -> TorrentSession {
+        var configuration = SessionConfiguration(cacheDirectory: fixture.seedDirectory)
+        configuration.listenHost = "127.0.0.1"
+        configuration.listenPort = 0
+        configuration.useTrackers = false
+        return try await TorrentSession.start(metainfo: fixture.metainfo, configuration: configuration, logger: Self.logger)
+    }
+
+    private func leecher(_ fixture: Fixture, from seeder: TorrentSession, mode: DownloadMode,
+                         directory: String) async throws -> TorrentSession {
+        var configuration = SessionConfiguration(cacheDirectory: directory)
+        configuration.listenHost = "127.0.0.1"
+        configuration.listenPort = 0
+        configuration.useTrackers = false
+        configuration.downloadMode = mode
+        configuration.peers = ["127.0.0.1:\(seeder.listenPort)"]
+        return try await TorrentSession.start(metainfo: fixture.metainfo, configuration: configuration, logger: Self.logger)
+    }
+
+    @Test func seedingSessionServesADownloadingOne() async throws {
+        let fixture = try Fixture(size: 3 * 1024 * 1024 + 1234, pieceLength: 64 * 1024)
+        let seed = try await seeder(fixture)
+        #expect(seed.statusSnapshot().verifiedPieces == fixture.metainfo.layout.pieceCount)
+        let leech = try await leecher(fixture, from: seed, mode: .all, directory: fixture.directory("leech"))
+        try await leech.waitUntilComplete()
+        let status = leech.statusSnapshot()
+        await leech.shutdown()
+        await seed.shutdown()
+        let downloaded = try Data(contentsOf: URL(fileURLWithPath: fixture.directory("leech") + "/data.bin"))
+        #expect(Array(downloaded) == fixture.payload)
+        #expect(status.verifiedBytes == Int64(fixture.payload.count))
+        #expect(status.downloadedBytes >= Int64(fixture.payload.count))
+    }
+
+    @Test func onDemandReadFetchesOnlyWhatItCovers() async throws {
+        let fixture = try Fixture(size: 4 * 1024 * 1024, pieceLength: 64 * 1024)
+        let seed = try await seeder(fixture)
+        let leech = try await leecher(fixture, from: seed, mode: .onDemand, directory: fixture.directory("leech"))
+        let reader = leech.openReader(fileIndex: 0)
+        let offset: Int64 = 2 * 1024 * 1024 + 100
+        let length = 200_000
+        let result: Result<ReadableSpan, ContentReadError> = await withCheckedContinuation { continuation in
+            _ = leech.read(reader, fileIndex: 0, offset: offset, length: length) { continuation.resume(returning: $0) }
+        }
+        let span = try result.get()
+        var bytes = [UInt8](repeating: 0, count: span.length)
+        let got = bytes.withUnsafeMutableBytes { pread(span.fd, $0.baseAddress, span.length, off_t(span.offset)) }
+        #expect(got == length)
+        #expect(bytes == Array(fixture.payload[Int(offset)..<(Int(offset) + length)]))
+        leech.closeReader(reader)
+        let status = leech.statusSnapshot()
+        await leech.shutdown()
+        await seed.shutdown()
+        // The read, its readahead window (which may reach the end of this small file) and the
+        // file's first and last pieces; nothing else before the read.
+        #expect(status.verifiedBytes <= Int64(fixture.payload.count) - offset + 64 * 1024 * 2)
+    }
+
+    @Test func cancelledReadCompletesOnceWithCancelled() async throws {
+        let fixture = try Fixture(size: 256 * 1024, pieceLength: 16 * 1024)
+        // No peers at all: the read can only end by cancellation.
+        var configuration = SessionConfiguration(cacheDirectory: fixture.directory("lonely"))
+        configuration.listenHost = "127.0.0.1"
+        configuration.listenPort = 0
+        configuration.useTrackers = false
+        let session = try await TorrentSession.start(metainfo: fixture.metainfo, configuration: configuration, logger: Self.logger)
+        let calls = Mutex(0)
+        let result: Result<ReadableSpan, ContentReadError> = await withCheckedContinuation { continuation in
+            let ticket = session.read(session.openReader(fileIndex: 0), fileIndex: 0, offset: 0, length: 4096) { result in
+                let first = calls.withLock { calls in
+                    calls += 1
+                    return calls == 1
+                }
+                if first { continuation.resume(returning: result) }
+            }
+            ticket.cancel()
+            ticket.cancel()
+        }
+        #expect(result == .failure(.cancelled))
+        await session.shutdown()
+        #expect(calls.withLock { $0 } == 1)
+    }
+
+    @Test func readTimeoutAnswersWithTimedOut() async throws {
+        let fixture = try Fixture(size: 64 * 1024, pieceLength: 16 * 1024)
+        var configuration = SessionConfiguration(cacheDirectory: fixture.directory("timeout"))
+        configuration.listenHost = "127.0.0.1"
+        configuration.listenPort = 0
+        configuration.useTrackers = false
+        configuration.readTimeout = .milliseconds(200)
+        let session = try await TorrentSession.start(metainfo: fixture.metainfo, configuration: configuration, logger: Self.logger)
+        let result: Result<ReadableSpan, ContentReadError> = await withCheckedContinuation { continuation in
+            _ = session.read(session.openReader(fileIndex: 0), fileIndex: 0, offset: 0, length: 10) { continuation.resume(returning: $0) }
+        }
+        guard case .failure(.timedOut) = result else {
+            Issue.record("expected a time-out, got \(result)")
+            return
+        }
+        await session.shutdown()
+    }
+
+    @Test func shutdownFailsPendingReads() async throws {
+        let fixture = try Fixture(size: 64 * 1024, pieceLength: 16 * 1024)
+        var configuration = SessionConfiguration(cacheDirectory: fixture.directory("shutdown"))
+        configuration.listenHost = "127.0.0.1"
+        configuration.listenPort = 0
+        configuration.useTrackers = false
+        let session = try await TorrentSession.start(metainfo: fixture.metainfo, configuration: configuration, logger: Self.logger)
+        async let result: Result<ReadableSpan, ContentReadError> = withCheckedContinuation { continuation in
+            _ = session.read(session.openReader(fileIndex: 0), fileIndex: 0, offset: 0, length: 10) { continuation.resume(returning: $0) }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        await session.shutdown()
+        #expect(await result == .failure(.shutdown))
+    }
+
+    @Test func secondSessionOnTheSameCacheIsRefused() async throws {
+        let fixture = try Fixture(size: 64 * 1024, pieceLength: 16 * 1024)
+        let first = try await seeder(fixture)
+        await #expect(throws: SessionError.self) {
+            _ = try await seeder(fixture)
+        }
+        await first.shutdown()
+    }
+}
