@@ -60,7 +60,8 @@ final class FuseBridge: Sendable {
         do {
             while let entry = try fileSystem.directoryEntry(of: inode, at: next) {
                 let needed: Int = buffer.withUnsafeMutableBufferPointer { raw in
-                    let start = raw.baseAddress! + used
+                    guard let base = raw.baseAddress else { return Int.max }
+                    let start = base + used
                     let remaining = capacity - used
                     if plus {
                         var param = fuse_entry_param()
@@ -80,7 +81,7 @@ final class FuseBridge: Sendable {
                     return fuse_add_direntry(req, start, remaining, entry.name, &attributes,
                                              off_t(entry.nextOffset))
                 }
-                if needed > capacity - used { break }
+                if needed == Int.max || needed > capacity - used { break }
                 used += needed
                 next = entry.nextOffset
             }

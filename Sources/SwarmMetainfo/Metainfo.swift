@@ -40,8 +40,8 @@ public struct Metainfo: Sendable {
         return pieceHashes[(piece * 20)..<(piece * 20 + 20)]
     }
 
-    /// Files a user sees: everything but padding files.
-    public var userFiles: [TorrentFile] { layout.files.filter { !$0.isPadding } }
+    /// Files a user sees: everything but padding files (computed once; the FS asks often).
+    public let userFiles: [TorrentFile]
 
     /// Total payload size, padding included (same as `layout.totalLength`).
     public var totalLength: Int64 { layout.totalLength }
@@ -84,5 +84,6 @@ public struct Metainfo: Sendable {
         self.createdBy = createdBy
         self.creationDate = creationDate
         self.rawInfo = rawInfo
+        self.userFiles = layout.files.filter { !$0.isPadding }
     }
 }

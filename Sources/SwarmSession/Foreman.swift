@@ -284,6 +284,7 @@ final class Foreman {
             peer.peerChoking = true
             if !peer.supportsFast { releaseAllRequests(of: peer, sendCancel: false) }
         case .unchoke:
+            logger.trace("unchoked", metadata: ["peer": "\(peer.address)"])
             peer.peerChoking = false
             fillPipeline(peer)
         case .interested:
@@ -301,6 +302,7 @@ final class Foreman {
             if !peer.amInterested && !picker.hasPiece(piece) { setInterested(peer, true) }
             fillPipeline(peer)
         case let .bitfield(bytes):
+            logger.trace("bitfield", metadata: ["peer": "\(peer.address)"])
             do {
                 let bitfield = try Bitfield(wireBytes: bytes.readableBytesView, count: layout.pieceCount)
                 peer.pieces = bitfield
@@ -476,6 +478,7 @@ final class Foreman {
             picker.pieceVerified(piece)
             verified.insert(piece)
             verifiedSinceCheckpoint += 1
+            logger.trace("piece verified", metadata: ["piece": "\(piece)"])
             for peer in peers.values where peer.handshakeDone {
                 peer.send(.have(piece: UInt32(piece)))
             }

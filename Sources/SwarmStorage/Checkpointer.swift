@@ -6,8 +6,9 @@ import Synchronization
 /// saves a record claiming the pieces reported *before* the sync. So the record never claims a
 /// piece whose data is not durable, whenever the process dies.
 ///
-/// Eviction goes the other way round: the record first stops claiming the pieces (saved durably),
-/// then their holes are punched, so a crash in between never leaves a claimed hole.
+/// Eviction goes the other way round: the record first stops claiming the pieces (saved durably,
+/// or — when the disk is too full to save — the record is deleted), then their holes are punched,
+/// so a crash in between never leaves a claimed hole.
 public final class Checkpointer: Sendable {
     private struct State {
         var verified: Bitfield
@@ -63,7 +64,14 @@ public final class Checkpointer: Sendable {
                 for piece in valid { state.verified[piece] = false }
                 state.changed = true
             }
-            try checkpointLocked(force: true)
+            do throws(StorageError) {
+                try checkpointLocked(force: true)
+            } catch {
+                // On a full disk the new record cannot be written, yet eviction is how space comes
+                // back. Deleting the record is always safe (absent means re-check at start), so
+                // drop it durably and punch anyway; only if even that fails, punch nothing.
+                guard ResumeRecord.removeDurably(directory: directory) else { throw error }
+            }
             for piece in valid {
                 try store.punchHole(piece: piece)
             }

@@ -100,7 +100,18 @@ public struct ResumeRecord: Sendable {
 
     /// Removes the record (e.g. before a full re-check is forced).
     public static func remove(directory: String) {
-        unlink(path(directory: directory))
+        _ = removeDurably(directory: directory)
+    }
+
+    /// Removes the record (and any half-written temporary) and syncs the directory; true when no
+    /// record remains on disk afterwards.
+    @discardableResult
+    public static func removeDurably(directory: String) -> Bool {
+        let final = path(directory: directory)
+        unlink(final + ".tmp")
+        if unlink(final) != 0 && errno != ENOENT { return false }
+        let code = PosixIO.syncDirectory(StateDirectory.path(directory))
+        return code == 0 || code == ENOENT
     }
 
     /// The pieces of the record still trustworthy given the files on disk now: a piece counts only

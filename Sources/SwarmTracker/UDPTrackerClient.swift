@@ -7,8 +7,8 @@ import NIOPosix
 /// Each announce uses its own short-lived connected datagram socket, so a refused port (ICMP
 /// unreachable) surfaces as a transport error at once instead of a long timeout.
 actor UDPTrackerClient: TrackerClient {
-    /// How long a connection id may be used after it was issued (BEP 15).
-    static let connectionIDLifetime: Duration = .seconds(60)
+    /// How long a connection id may be used after it was issued (BEP 15: one minute).
+    static let standardConnectionIDLifetime: Duration = .seconds(60)
     /// The largest datagram read; a UDP payload cannot exceed this, so replies are bounded.
     static let maxDatagramSize = 65_536
 
@@ -16,14 +16,19 @@ actor UDPTrackerClient: TrackerClient {
     private let target: TrackerURL
     private let group: any EventLoopGroup
     private let retransmit: UDPRetransmitPolicy
+    private let connectionIDLifetime: Duration
     private var connection: (id: UInt64, issued: ContinuousClock.Instant)?
     private var resolvedAddress: SocketAddress?
 
-    init(url: String, target: TrackerURL, eventLoopGroup: any EventLoopGroup, retransmit: UDPRetransmitPolicy) {
+    init(
+        url: String, target: TrackerURL, eventLoopGroup: any EventLoopGroup, retransmit: UDPRetransmitPolicy,
+        connectionIDLifetime: Duration = standardConnectionIDLifetime
+    ) {
         self.url = url
         self.target = target
         self.group = eventLoopGroup
         self.retransmit = retransmit
+        self.connectionIDLifetime = connectionIDLifetime
     }
 
     func announce(_ request: AnnounceRequest, timeout: Duration) async throws(TrackerError) -> AnnounceResponse {
@@ -61,7 +66,7 @@ actor UDPTrackerClient: TrackerClient {
         var announceTransaction = UInt32.random(in: .min ... .max)
         while true {
             let connectionID: UInt64
-            if let connection, ContinuousClock.now - connection.issued < Self.connectionIDLifetime {
+            if let connection, ContinuousClock.now - connection.issued < connectionIDLifetime {
                 connectionID = connection.id
             } else {
                 connection = nil

@@ -160,14 +160,21 @@ def test_aria2_seeder_serves_a_libtorrent_leecher(tracker, aria2_seeder, lt_leec
     assert leecher.downloaded_from(seeder.ip) == single_payload.total_size
 
 
-def test_libtorrent_seeder_without_tracker_serves_direct_peer(lt_seeder, lt_leecher,
-                                                              multi_payload, tmp_path):
-    t = make_torrent(multi_payload, 16 * 1024, [], out_path=str(tmp_path / "m.torrent"))
+def test_libtorrent_peers_without_tracker_only_use_direct_peers(tracker, lt_seeder, lt_leecher,
+                                                                multi_payload, tmp_path):
+    t = make_torrent(multi_payload, 16 * 1024, [tracker.announce_url],
+                     out_path=str(tmp_path / "m.torrent"))
+    tracker.allow(t.info_hash)
     seeder = lt_seeder(t, multi_payload.save_path, use_tracker=False)
     leecher = lt_leecher(t, peers=[seeder.endpoint], use_tracker=False)
     leecher.wait_complete(60)
     assert_tree_matches(multi_payload, leecher.save_path)
     wait_until(lambda: seeder.uploaded_to(leecher.ip) == multi_payload.total_size, 5)
+    # The torrent names a live tracker, but neither peer ever announced to it.
+    counts = tracker.scrape(t.info_hash) or {}
+    assert counts.get("complete", 0) == 0 and counts.get("incomplete", 0) == 0
+    assert tracker.peers(t.info_hash) == []
+    assert not seeder.status()["announced"] and not leecher.status()["announced"]
 
 
 # -- the adversarial peer -----------------------------------------------------------------------

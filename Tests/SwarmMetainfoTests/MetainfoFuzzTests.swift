@@ -57,6 +57,18 @@ struct MetainfoFuzzTests {
         #expect(parsed > 0)
     }
 
+    @Test("every proper prefix of a valid torrent is rejected as bencode")
+    func truncations() {
+        for length in 0..<Self.seedTorrent.count {
+            do {
+                _ = try Metainfo(bytes: Array(Self.seedTorrent[0..<length]))
+                Issue.record("prefix of \(length) bytes parsed")
+            } catch {
+                #expect(error.code == "invalidBencode")
+            }
+        }
+    }
+
     @Test("random magnet-like strings parse or throw")
     func magnets() {
         var rng = SeededGenerator(state: 0xF022_0002)

@@ -104,6 +104,14 @@ info = single(name=b"caf\xe9.txt")
 ok("non_utf8_name.torrent", torrent(info), "caf\ufffd.txt", [["caf\ufffd.txt", 100]], 4, benc(info),
    trackers=[["http://127.0.0.1:6969/announce"]])
 
+files = [{"path": [b"r\xe9sum\xe9.txt"], "length": 5},
+         {"path": [b"bad"], "path.utf-8": ["good.txt"], "length": 5},
+         {"path": ["x"], "path.utf-8": [b"\xff"], "length": 5}]
+info = multi(b"dir\xff", files, piece_length=16)
+ok("non_utf8_paths.torrent", torrent(info), "dir\ufffd",
+   [["dir\ufffd/r\ufffdsum\ufffd.txt", 5], ["dir\ufffd/good.txt", 5], ["dir\ufffd/x", 5]], 1, benc(info),
+   trackers=[["http://127.0.0.1:6969/announce"]])
+
 hostile = [
     {"path": ["..", "..", "etc", "passwd"], "length": 1},
     {"path": ["/abs"], "length": 1},

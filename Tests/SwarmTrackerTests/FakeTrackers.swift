@@ -12,6 +12,8 @@ final class FakeUDPTracker: Sendable {
         case answer(peers: [PeerAddress], interval: UInt32)
         /// Answers connect, then an error action to announce.
         case error(String)
+        /// Like `answer`, but every reply is preceded by a decoy with a wrong transaction id.
+        case answerAfterDecoy(peers: [PeerAddress], interval: UInt32)
     }
 
     struct Stats: Sendable {
@@ -86,7 +88,7 @@ final class FakeUDPTracker: Sendable {
                         $0.events.append(event)
                     }
                     switch behaviour {
-                    case let .answer(peers, interval):
+                    case let .answer(peers, interval), let .answerAfterDecoy(peers, interval):
                         reply.writeMultipleIntegers(UInt32(1), transaction, interval, UInt32(1), UInt32(2))
                         for peer in peers {
                             reply.writeBytes(peer.host.split(separator: ".").compactMap { UInt8($0) })
@@ -97,6 +99,12 @@ final class FakeUDPTracker: Sendable {
                         reply.writeString(message)
                     case .silent:
                         return
+                    }
+                    if case .answerAfterDecoy = behaviour {
+                        var decoy = context.channel.allocator.buffer(capacity: 28)
+                        decoy.writeMultipleIntegers(UInt32(1), transaction &+ 1, UInt32(5), UInt32(0), UInt32(0))
+                        decoy.writeBytes([10, 6, 6, 6, 0, 66])
+                        context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: decoy)), promise: nil)
                     }
                 } else {
                     reply.writeMultipleIntegers(UInt32(3), transaction)

@@ -149,6 +149,32 @@ struct TrackerIntegrationTests {
         await refusing.close()
     }
 
+    @Test("an expired connection id is replaced by a new connect")
+    func connectionIDExpiry() async throws {
+        let tracker = try await FakeUDPTracker(behaviour: .answer(peers: [], interval: 60), group: group)
+        let client = UDPTrackerClient(
+            url: tracker.url, target: try TrackerURL(tracker.url), eventLoopGroup: group, retransmit: .bep15,
+            connectionIDLifetime: .milliseconds(200))
+        _ = try await client.announce(Self.request(Self.randomInfoHash(), peer: "a", port: 1), timeout: .seconds(5))
+        _ = try await client.announce(Self.request(Self.randomInfoHash(), peer: "a", port: 1), timeout: .seconds(5))
+        #expect(tracker.stats.withLock { $0.connects } == 1)
+        try await Task.sleep(for: .milliseconds(300))
+        _ = try await client.announce(Self.request(Self.randomInfoHash(), peer: "a", port: 1), timeout: .seconds(5))
+        #expect(tracker.stats.withLock { ($0.connects, $0.announces) } == (2, 3))
+        await tracker.close()
+    }
+
+    @Test("a reply with another transaction id is ignored")
+    func staleTransactionIgnored() async throws {
+        let peers = [PeerAddress(host: "127.0.0.8", port: 8000)]
+        let tracker = try await FakeUDPTracker(behaviour: .answerAfterDecoy(peers: peers, interval: 90), group: group)
+        let client = try makeTrackerClient(url: tracker.url, eventLoopGroup: group, httpClient: nil)
+        let response = try await client.announce(Self.request(Self.randomInfoHash(), peer: "a", port: 1), timeout: .seconds(5))
+        #expect(response.peers == peers, "the decoy's peer 10.6.6.6 must not appear")
+        #expect(response.interval == .seconds(90))
+        await tracker.close()
+    }
+
     @Test("an HTTP tracker that never answers times out at the deadline")
     func silentHTTPTracker() async throws {
         let server = try await FakeHTTPServer(behaviour: .silent, group: group)

@@ -1,3 +1,4 @@
+import NIOCore
 import SwarmBencode
 import Testing
 @testable import SwarmTracker
@@ -88,5 +89,26 @@ struct TrackerResponseParsingTests {
     func zeroPort() throws {
         let body = Array("d8:intervali60e5:peers12:".utf8) + [1, 1, 1, 1, 0, 0, 2, 2, 2, 2, 0, 1] + Array("e".utf8)
         #expect(try parse(body).peers == [PeerAddress(host: "2.2.2.2", port: 1)])
+    }
+
+    @Test("seeded random and mutated responses never trap either parser", arguments: [UInt64(7), 99, 2024])
+    func fuzz(seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        let valid = Array("d8:completei5e10:incompletei3e8:intervali1800e12:min intervali60e5:peers12:".utf8)
+            + [10, 0, 0, 1, 0x1A, 0xE1, 192, 168, 1, 200, 0xC8, 0xD5] + Array("6:peers618:".utf8)
+            + [UInt8](repeating: 1, count: 18) + Array("10:tracker id3:xyze".utf8)
+        for round in 0..<300 {
+            var bytes: [UInt8]
+            if round % 2 == 0 {
+                bytes = (0..<Int.random(in: 0..<200, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            } else {
+                bytes = valid
+                for _ in 0..<Int.random(in: 1...6, using: &random) {
+                    bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
+                }
+            }
+            _ = try? HTTPTrackerResponse.parse(bytes, url: url)
+            _ = try? UDPTrackerPacket.parse(ByteBuffer(bytes: bytes), ipv6Peers: round % 3 == 0, url: url)
+        }
     }
 }

@@ -1,0 +1,100 @@
+"""Streaming through a real mount from a real swarm: priorities, on-demand fetching, remounts,
+read time-outs and lying peers. (test_mount.py covers the filesystem itself.)"""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import time
+
+import pytest
+
+from swarmkit import make_single_payload, make_torrent
+from swarmkit.waiting import wait_until
+
+MiB = 1024 * 1024
+
+
+def read_at(path, offset, length):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.pread(fd, length, offset)
+    finally:
+        os.close(fd)
+
+
+def test_random_reads_from_partial_seeders_are_exact(swarmfs_mount, swarm, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=12 * MiB + 4321)
+    s = swarm(payload, piece_size=64 * 1024, seeders=4, copies=1)
+    m = swarmfs_mount(s.torrent, "--download", "on-demand")
+    path = m.join(payload.files[0].path)
+    rng = random.Random(7)
+    for _ in range(40):
+        offset = rng.randrange(0, payload.total_size)
+        length = rng.choice([1, 4096, 65536, 200_000])
+        assert read_at(path, offset, length) == payload.read(payload.files[0], offset, length)
+    # Reads that straddle piece boundaries, and the very end of the file.
+    for boundary in (64 * 1024, 5 * 64 * 1024, payload.total_size - 1):
+        assert read_at(path, boundary - 1, 3) == payload.read(payload.files[0], boundary - 1, 3)
+
+
+def test_on_demand_fetches_little_more_than_is_read(swarmfs_mount, swarm, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=48 * MiB)
+    s = swarm(payload, piece_size=256 * 1024, seeders=2)
+    m = swarmfs_mount(s.torrent, "--download", "on-demand")
+    path = m.join(payload.files[0].path)
+    assert read_at(path, 24 * MiB, 65536) == payload.read(payload.files[0], 24 * MiB, 65536)
+    time.sleep(1.5)  # let any readahead land
+    status = m.status()
+    # One 64 KiB read: its piece, the readahead window (8 MiB at most after one read), the
+    # kernel's own readahead and the file's first and last pieces — far below the 48 MiB.
+    assert status["verifiedBytes"] <= 12 * MiB, status["verifiedBytes"]
+    assert status["verifiedBytes"] >= 65536
+
+
+def test_whole_file_streams_exactly_with_background_fill(swarmfs_mount, swarm, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=16 * MiB + 77)
+    s = swarm(payload, piece_size=128 * 1024, seeders=3)
+    m = swarmfs_mount(s.torrent)
+    with open(m.join(payload.files[0].path), "rb") as f:
+        data = f.read()
+    assert data == payload.read(payload.files[0])
+    wait_until(lambda: m.status()["verifiedBytes"] == payload.total_size, timeout=30)
+
+
+def test_second_mount_starts_where_the_first_stopped(swarmfs_mount, swarm, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=6 * MiB)
+    s = swarm(payload, piece_size=64 * 1024, seeders=1)
+    cache = os.path.join(workdir, "cache")
+    first = swarmfs_mount(s.torrent, cache_dir=cache)
+    wait_until(lambda: first.status()["verifiedBytes"] == payload.total_size, timeout=30)
+    swarmfs_mount.unmount(first)
+    s.stop()  # nobody left to download from: the second mount must serve from the cache alone
+    second = swarmfs_mount(s.torrent, cache_dir=cache)
+    assert second.status()["verifiedBytes"] == payload.total_size
+    with open(second.join(payload.files[0].path), "rb") as f:
+        assert f.read() == payload.read(payload.files[0])
+
+
+def test_read_timeout_answers_eio_when_no_peer_has_the_data(swarmfs_mount, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=1 * MiB)
+    torrent = make_torrent(payload, piece_size=64 * 1024, trackers=[],
+                           out_path=os.path.join(workdir, "t.torrent"))
+    m = swarmfs_mount(torrent, "--read-timeout", "1")
+    started = time.monotonic()
+    with pytest.raises(OSError) as raised:
+        read_at(m.join(payload.files[0].path), 0, 4096)
+    assert raised.value.errno == errno.EIO
+    assert 0.8 <= time.monotonic() - started < 5
+
+
+def test_corrupt_peer_never_reaches_a_reader(swarmfs_mount, evil_peer, lt_seeder, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=4 * MiB + 3)
+    torrent = make_torrent(payload, piece_size=32 * 1024, trackers=[],
+                           out_path=os.path.join(workdir, "t.torrent"))
+    evil = evil_peer(torrent, payload.save_path, "corrupt")
+    honest = lt_seeder(torrent, payload.save_path, use_tracker=False)
+    m = swarmfs_mount(torrent, "--peer", evil.endpoint, "--peer", honest.endpoint)
+    with open(m.join(payload.files[0].path), "rb") as f:
+        assert f.read() == payload.read(payload.files[0])
