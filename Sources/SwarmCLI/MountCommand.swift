@@ -62,7 +62,7 @@ struct MountCommand: ParsableCommand {
     @Flag(name: [.customShort("f"), .long], help: "Stay in the foreground.")
     var foreground = false
 
-    @Option(name: .customShort("o"), help: "Mount options (comma-separated; repeatable).")
+    @Option(name: .customShort("o"), help: ArgumentHelp("Mount options (comma-separated; repeatable).", valueName: "options"))
     var options: [String] = []
 
     @OptionGroup var logging: LoggingOptions
@@ -188,34 +188,12 @@ struct MountSettings {
 /// The parent side of a background mount: start the daemon, wait for its report.
 enum MountLauncher {
     static func launch(_ settings: MountSettings) throws {
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else {
-            throw MountFailure(exitCode: 1, message: "cannot create a pipe: \(String(cString: strerror(errno)))")
+        let executable = DaemonLauncher.currentExecutable() ?? CommandLine.arguments[0]
+        let outcome = DaemonLauncher.launch(executable: executable, logFile: settings.logging.logFile) { fd in
+            settings.daemonArguments(readyFd: fd)
         }
-        let (readEnd, writeEnd) = (fds[0], fds[1])
-        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            ?? CommandLine.arguments[0]
-        let stdio: StdioPolicy = settings.logging.logFile.map { .logFile($0) } ?? .devNull
-        let spawned = ProcessTools.spawn([executable] + settings.daemonArguments(readyFd: writeEnd),
-                                         newSession: true, stdio: stdio, closeInChild: [readEnd])
-        close(writeEnd)
-        let pid: pid_t
-        switch spawned {
-        case let .success(child): pid = child
-        case let .failure(error):
-            close(readEnd)
-            throw MountFailure(exitCode: 1, message: error.description)
-        }
-        switch ReadyPipe.awaitReport(readEnd) {
-        case .mounted:
-            return
-        case let .failed(exitCode, message):
-            _ = ProcessTools.waitForExit(pid, milliseconds: 5000)
+        if case let .failed(exitCode, message) = outcome {
             throw MountFailure(exitCode: exitCode, message: message)
-        case .vanished:
-            let status = ProcessTools.wait(pid)
-            throw MountFailure(exitCode: 1, message: "the mount daemon exited (status \(status)) before mounting")
         }
     }
 }

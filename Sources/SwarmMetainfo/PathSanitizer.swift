@@ -28,18 +28,23 @@ public enum PathSanitizer {
 
     /// A safe component, or nil when the raw one should be dropped (empty, `.`, `..`).
     public static func component(_ raw: [UInt8]) -> String? {
-        let decoded = String(decoding: raw, as: UTF8.self)
-        return component(decoded)
+        // `/` and NUL are ASCII, which never occurs inside a multi-byte UTF-8 sequence, so they
+        // can be replaced byte-wise before decoding.
+        let slash = UInt8(ascii: "/")
+        let underscore = UInt8(ascii: "_")
+        let bytes = raw.contains { $0 == slash || $0 == 0 }
+            ? raw.map { $0 == slash || $0 == 0 ? underscore : $0 }
+            : raw
+        let dot = UInt8(ascii: ".")
+        if bytes.isEmpty || bytes == [dot] || bytes == [dot, dot] { return nil }
+        let decoded = String(decoding: bytes, as: UTF8.self)
+        let cleaned = decoded.utf8.count > maxComponentBytes ? trimmed(decoded, toBytes: maxComponentBytes) : decoded
+        return cleaned.isEmpty ? "_" : cleaned
     }
 
     /// A safe component from already-decoded text, or nil for empty, `.` and `..`.
     public static func component(_ text: String) -> String? {
-        var cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map { scalar in
-            scalar == "/" || scalar == "\0" ? "_" : scalar
-        }))
-        if cleaned.isEmpty || cleaned == "." || cleaned == ".." { return nil }
-        cleaned = trimmed(cleaned, toBytes: maxComponentBytes)
-        return cleaned.isEmpty ? "_" : cleaned
+        component(Array(text.utf8))
     }
 
     /// Sanitises the components of one file path; never returns an empty array.

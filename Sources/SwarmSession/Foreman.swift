@@ -51,6 +51,14 @@ final class Foreman {
     private var storageFailure: ContentReadError?
 
     var listenPort: UInt16 = 0
+    /// Bytes of verified pieces in the cache (what a size limit counts).
+    private var verifiedByteCount: Int64 = 0
+    /// When each piece was last verified or read, in ticks: eviction takes the coldest first.
+    private var lastTouched: [UInt32]
+    private var tickCount: UInt32 = 1
+    private var evictionRunning = false
+    /// Pieces withdrawn from readers whose holes are being punched: not fetched again until done.
+    private var evicting: Set<Int> = []
     private var tickTask: RepeatedTask?
     private(set) var stopped = false
     private var completionPromises: [EventLoopPromise<Void>] = []
@@ -71,13 +79,22 @@ final class Foreman {
         self.statusBoard = statusBoard
         self.checkpointer = checkpointer
         let pieceLength = metainfo.layout.pieceLength
-        let budgetPieces = max(4, configuration.pieceMemoryBudget / max(1, pieceLength))
+        var budgetPieces = max(4, configuration.pieceMemoryBudget / max(1, pieceLength))
+        if let limit = configuration.cacheSizeLimit {
+            // Pieces in flight count against a size limit too: keep them to a quarter of it.
+            budgetPieces = min(budgetPieces, max(4, Int(limit / 4) / max(1, pieceLength)))
+        }
         picker = PiecePicker(layout: metainfo.layout, have: have,
                              backgroundEnabled: configuration.downloadMode == .all,
                              maxPiecesInProgress: budgetPieces)
         fullBitfield = Bitfield.full(count: metainfo.layout.pieceCount)
         bufferPool = PieceBufferPool(bufferSize: max(1, pieceLength), keepAtMost: min(budgetPieces, 16))
         directory = PeerDirectory()
+        lastTouched = Array(repeating: 0, count: metainfo.layout.pieceCount)
+        for piece in 0..<metainfo.layout.pieceCount where have[piece] {
+            verifiedByteCount += Int64(metainfo.layout.pieceSize(piece))
+        }
+        updateBackgroundFill()
     }
 
     // MARK: - Lifecycle
@@ -137,12 +154,17 @@ final class Foreman {
 
     /// Moves the reader's readahead window to follow a read.
     func noteRead(_ reader: ReaderID, fileIndex: Int, offset: Int64, length: Int) {
+        if length > 0 {
+            for piece in layout.pieces(file: fileIndex, offset: offset, length: Int64(length)) { lastTouched[piece] = tickCount }
+        }
         var state = readers[reader] ?? ReaderState(fileIndex: fileIndex)
         state.note(offset: offset, length: length)
         readers[reader] = state
         let file = layout.files[fileIndex]
         let start = offset + Int64(length)
-        let windowLength = min(state.window, file.length - start)
+        // Under a size limit the window must fit well inside it, or it would pin the whole cache.
+        let cap = configuration.cacheSizeLimit.map { max(Int64(layout.pieceLength), $0 / 4) } ?? ReaderState.maximumWindow
+        let windowLength = min(state.window, cap, file.length - start)
         let window = windowLength > 0 ? layout.pieces(file: fileIndex, offset: start, length: windowLength) : nil
         picker.setWindow(reader: reader.rawValue, pieces: window)
     }
@@ -159,9 +181,9 @@ final class Foreman {
             return
         }
         let pieces = layout.pieces(file: fileIndex, offset: offset, length: Int64(length))
-        let missing = pieces.filter { !picker.hasPiece($0) }
+        let missing = pieces.filter { !picker.hasPiece($0) || evicting.contains($0) }
         if missing.isEmpty {
-            serve(fileIndex: fileIndex, offset: offset, length: length, completion: completion)
+            serve(reader: reader, fileIndex: fileIndex, offset: offset, length: length, completion: completion)
             return
         }
         var waiter = ReadWaiter(reader: reader, fileIndex: fileIndex, offset: offset, length: length,
@@ -190,20 +212,39 @@ final class Foreman {
         picker.removeWaitingRead(pieces: waiter.pieces)
         switch result {
         case .success:
-            serve(fileIndex: waiter.fileIndex, offset: waiter.offset, length: waiter.length, completion: waiter.completion)
+            serve(reader: waiter.reader, fileIndex: waiter.fileIndex, offset: waiter.offset, length: waiter.length,
+                  completion: waiter.completion)
         case .failure:
             complete(waiter.completion, with: result)
         }
     }
 
-    /// Hands verified bytes to the reader from the thread pool (opening a file may block).
-    private func serve(fileIndex: Int, offset: Int64, length: Int,
+    /// Hands verified bytes to the reader from the thread pool (opening a file may block). If the
+    /// pieces were evicted in the meantime the read simply waits for them again.
+    private func serve(reader: ReaderID, fileIndex: Int, offset: Int64, length: Int,
                        completion: @escaping @Sendable (Result<ReadableSpan, ContentReadError>) -> Void) {
         let store = self.store
+        let verified = self.verified
+        let pieces = layout.pieces(file: fileIndex, offset: offset, length: Int64(length))
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        let loop = eventLoop
         threadPool.submit { _ in
+            guard verified.beginRead(pieces) else {
+                loop.execute {
+                    let foreman = bound.value
+                    foreman.nextInternalID &+= 1
+                    foreman.addWaiter(id: foreman.nextInternalID, reader: reader, fileIndex: fileIndex,
+                                      offset: offset, length: length, completion: completion)
+                }
+                return
+            }
             completion(Self.span(store: store, fileIndex: fileIndex, offset: offset, length: length))
+            verified.endRead(pieces)
         }
     }
+
+    /// Ids for waiters the Foreman creates itself; the session's own ids count up from 1.
+    private var nextInternalID: UInt64 = 1 << 63
 
     private func complete(_ completion: @escaping @Sendable (Result<ReadableSpan, ContentReadError>) -> Void,
                           with result: Result<ReadableSpan, ContentReadError>) {
@@ -382,6 +423,7 @@ final class Foreman {
     /// Keeps the peer's request pipeline full, topping it up in batches.
     func fillPipeline(_ peer: PeerConnection) {
         guard peer.handshakeDone, !peer.peerChoking, peer.amInterested, !stopped, !isStoragePaused else { return }
+        if configuration.cacheSizeLimit != nil { updateBackgroundFill() }
         let depth = min(peer.pipelineDepth, peer.peerRequestQueueLimit)
         let free = depth - peer.outstanding.count
         guard free > 0, peer.outstanding.isEmpty || free >= max(1, depth / 4) || !picker.piecesWaitingForReadersIsZero else { return }
@@ -477,6 +519,9 @@ final class Foreman {
         case .stored:
             picker.pieceVerified(piece)
             verified.insert(piece)
+            verifiedByteCount += Int64(layout.pieceSize(piece))
+            lastTouched[piece] = tickCount
+            if let limit = configuration.cacheSizeLimit, verifiedByteCount > limit { enforceCacheLimit() }
             verifiedSinceCheckpoint += 1
             logger.trace("piece verified", metadata: ["piece": "\(piece)"])
             for peer in peers.values where peer.handshakeDone {
@@ -672,6 +717,8 @@ final class Foreman {
     // MARK: - Housekeeping
 
     private func tick() {
+        tickCount &+= 1
+        if tickCount % 4 == 0 { enforceCacheLimit() }
         let now = NIODeadline.now()
         let seconds = Double((now - lastTick).nanoseconds) / 1e9
         lastTick = now
@@ -702,6 +749,76 @@ final class Foreman {
             _ = checkpoint(force: false)
         }
         publishStatus()
+    }
+
+    // MARK: - Cache size limit
+
+    /// With a size limit, background fill runs only while the cache is below 90 % of it, so that
+    /// evicting and re-fetching never chase each other.
+    private func updateBackgroundFill() {
+        guard configuration.downloadMode == .all else { return }
+        if let limit = configuration.cacheSizeLimit {
+            let committed = verifiedByteCount + Int64(picker.piecesInProgress) * Int64(layout.pieceLength)
+            picker.backgroundEnabled = committed < limit - limit / 10
+        } else {
+            picker.backgroundEnabled = true
+        }
+    }
+
+    /// Keeps the cache under `--cache-size` by evicting the coldest verified pieces (least
+    /// recently read or verified), never one under a waiting read, a readahead window, or a reply
+    /// being sent. The record stops claiming them before their holes are punched.
+    private func enforceCacheLimit() {
+        defer { updateBackgroundFill() }
+        guard let limit = configuration.cacheSizeLimit, verifiedByteCount > limit, !evictionRunning else { return }
+        let target = limit - limit / 10
+        var candidates: [Int] = []
+        for piece in 0..<layout.pieceCount where picker.hasPiece(piece) && !evicting.contains(piece) {
+            if picker.priority(of: piece) != .none && picker.priority(of: piece) >= .soon { continue }
+            candidates.append(piece)
+        }
+        candidates.sort { lastTouched[$0] < lastTouched[$1] }
+        var victims: [Int] = []
+        var bytes = verifiedByteCount
+        for piece in candidates where bytes > target {
+            guard verified.withdraw(piece) else { continue }
+            bytes -= Int64(layout.pieceSize(piece))
+            victims.append(piece)
+        }
+        guard !victims.isEmpty else { return }
+        let evicted = victims
+        verifiedByteCount = bytes
+        evictionRunning = true
+        evicting.formUnion(evicted)
+        let checkpointer = self.checkpointer
+        let logger = self.logger
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        logger.debug("evicting cold pieces", metadata: ["pieces": "\(evicted.count)", "limit": "\(limit)"])
+        threadPool.runIfActive(eventLoop: eventLoop) {
+            do {
+                try checkpointer.evict(evicted)
+            } catch {
+                logger.error("cannot evict pieces from the cache", metadata: ["error": "\(error)"])
+            }
+        }.whenComplete { _ in
+            bound.value.evictionFinished(evicted)
+        }
+    }
+
+    /// The holes are punched: the pieces are ordinary missing pieces again, fetched at once for
+    /// any read that came for them meanwhile.
+    private func evictionFinished(_ victims: [Int]) {
+        evictionRunning = false
+        defer { enforceCacheLimit() }
+        for piece in victims {
+            evicting.remove(piece)
+            picker.pieceEvicted(piece)
+            for id in waitersByPiece[piece] ?? [] where waiters[id] != nil {
+                picker.addWaitingRead(pieces: piece..<(piece + 1))
+            }
+        }
+        updateBackgroundFill()
+        fillAllPipelines()
     }
 
     /// How long a peer may stay silent with requests outstanding: short while a reader waits.

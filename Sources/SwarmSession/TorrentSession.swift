@@ -263,11 +263,12 @@ public final class TorrentSession: TorrentContentSource {
         }
         let foreman = self.foreman
         let pieces = layout.pieces(file: fileIndex, offset: offset, length: Int64(length))
-        if length == 0 || verified.containsAll(pieces) {
+        if length == 0 || verified.beginRead(pieces) {
             // The hot path of streaming: no hop to the loop before replying, only a note so that the
-            // reader's window moves on.
+            // reader's window moves on. The pieces stay pinned until the reply is sent.
             eventLoop.execute { foreman.value.noteRead(reader, fileIndex: fileIndex, offset: offset, length: length) }
             completion(Foreman.span(store: store, fileIndex: fileIndex, offset: offset, length: length))
+            if length > 0 { verified.endRead(pieces) }
             return .completed
         }
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue

@@ -13,14 +13,16 @@ public final class Checkpointer: Sendable {
     private struct State {
         var verified: Bitfield
         var changed: Bool
+        /// What the last saved record claimed: pieces known to be durable.
+        var durable: Bitfield
     }
 
     private let store: PieceStore
     private let infoHash: InfoHash
     private let directory: String
     private let state: Mutex<State>
-    /// Serialises checkpoints and evictions (each is sync + save; two at once would race on the
-    /// record file).
+    /// Serialises saving the record and punching holes (two saves at once would race on the
+    /// record file; a hole must never be punched before the record stops claiming it).
     private let ioLock = Mutex(())
 
     /// Starts from the pieces a re-check found verified (nothing is saved until `checkpoint`).
@@ -28,7 +30,7 @@ public final class Checkpointer: Sendable {
         self.store = store
         self.infoHash = infoHash
         self.directory = store.directory
-        self.state = Mutex(State(verified: verified, changed: true))
+        self.state = Mutex(State(verified: verified, changed: true, durable: verified))
     }
 
     /// Records that `piece` was verified and its `writePiece` has returned.
@@ -49,9 +51,7 @@ public final class Checkpointer: Sendable {
     /// Does nothing when nothing changed since the last checkpoint unless `force` is set.
     /// On failure the next checkpoint tries again (the pieces stay reported).
     public func checkpoint(force: Bool = false) throws(StorageError) {
-        try ioLock.withLock { _ throws(StorageError) in
-            try checkpointLocked(force: force)
-        }
+        try checkpointLocked(force: force)
     }
 
     /// Stops claiming `pieces` in the durable record, then punches their holes. The session must
@@ -60,18 +60,18 @@ public final class Checkpointer: Sendable {
         let valid = pieces.filter { $0 >= 0 && $0 < store.layout.pieceCount }
         if valid.isEmpty { return }
         try ioLock.withLock { _ throws(StorageError) in
-            state.withLock { state in
-                for piece in valid { state.verified[piece] = false }
+            // No store sync here (it can take seconds with much dirty data, and eviction must keep
+            // up with a fast stream): the record claims only what the last checkpoint made durable,
+            // minus the victims. Pieces verified since then are simply re-checked after a crash.
+            let claimed: Bitfield = state.withLock { state in
+                for piece in valid {
+                    state.verified[piece] = false
+                    state.durable[piece] = false
+                }
                 state.changed = true
+                return state.durable
             }
-            do throws(StorageError) {
-                try checkpointLocked(force: true)
-            } catch {
-                // On a full disk the new record cannot be written, yet eviction is how space comes
-                // back. Deleting the record is always safe (absent means re-check at start), so
-                // drop it durably and punch anyway; only if even that fails, punch nothing.
-                guard ResumeRecord.removeDurably(directory: directory) else { throw error }
-            }
+            try ResumeRecord.capture(store: store, infoHash: infoHash, verified: claimed).save(directory: directory)
             for piece in valid {
                 try store.punchHole(piece: piece)
             }
@@ -86,8 +86,18 @@ public final class Checkpointer: Sendable {
         }
         guard let snapshot else { return }
         do {
+            // The sync runs outside `ioLock` so that evictions never wait for it.
             try store.sync()
-            try ResumeRecord.capture(store: store, infoHash: infoHash, verified: snapshot).save(directory: directory)
+            try ioLock.withLock { _ throws(StorageError) in
+                // A piece evicted while we synced must not be claimed again.
+                let claimed: Bitfield = state.withLock { state in
+                    var claimed = snapshot
+                    for piece in 0..<claimed.count where claimed[piece] && !state.verified[piece] { claimed[piece] = false }
+                    return claimed
+                }
+                try ResumeRecord.capture(store: store, infoHash: infoHash, verified: claimed).save(directory: directory)
+                state.withLock { $0.durable = claimed }
+            }
         } catch {
             state.withLock { $0.changed = true }
             throw error

@@ -82,11 +82,21 @@ final class FileHandleTable: Sendable {
 
     /// Ends a lease from `lease`; `wrote` marks the file for the next `syncDirty`.
     func release(file: Int, wrote: Bool) {
-        state.withLock { state in
-            guard var entry = state.entries[file] else { return }
+        let closeNow: (fd: Int32, dirty: Bool)? = state.withLock { state in
+            guard var entry = state.entries[file] else { return nil }
             entry.leases -= 1
             if wrote { entry.dirty = true }
+            if state.closed && entry.leases <= 0 {
+                // closeAll ran while this lease was out: the last holder closes the fd.
+                state.entries[file] = nil
+                return (entry.fd, entry.dirty)
+            }
             state.entries[file] = entry
+            return nil
+        }
+        if let closeNow {
+            if closeNow.dirty { _ = fdatasync(closeNow.fd) }
+            _ = close(closeNow.fd)
         }
     }
 
@@ -94,6 +104,13 @@ final class FileHandleTable: Sendable {
     func pin(file: Int) {
         state.withLock { state in
             state.entries[file]?.pinned = true
+        }
+    }
+
+    /// Lets the LRU close the file's fd again (after `pin`).
+    func unpin(file: Int) {
+        state.withLock { state in
+            state.entries[file]?.pinned = false
         }
     }
 
@@ -118,10 +135,7 @@ final class FileHandleTable: Sendable {
                     firstError = StorageError.fromWrite("fdatasync", path: path(item.file), piece: nil, errno: errno)
                 }
             }
-            state.withLock { state in
-                state.entries[item.file]?.leases -= 1
-                if failed { state.entries[item.file]?.dirty = true }
-            }
+            release(file: item.file, wrote: failed)
         }
         if let firstError { throw firstError }
     }
@@ -137,9 +151,7 @@ final class FileHandleTable: Sendable {
             return map
         }
         defer {
-            state.withLock { state in
-                for file in snapshot.keys { state.entries[file]?.leases -= 1 }
-            }
+            for file in snapshot.keys { release(file: file, wrote: false) }
         }
         return body(snapshot)
     }
@@ -148,11 +160,15 @@ final class FileHandleTable: Sendable {
     var openCount: Int { state.withLock { $0.entries.count } }
 
     /// Syncs dirty files and closes every fd; later leases fail.
+    /// An fd another thread is using right now is closed by that thread's `release`, never under it.
     func closeAll() {
         let fds: [(Int32, Bool)] = state.withLock { state in
             state.closed = true
-            let list = state.entries.values.map { ($0.fd, $0.dirty) }
-            state.entries.removeAll()
+            var list: [(Int32, Bool)] = []
+            for (file, entry) in state.entries where entry.leases <= 0 {
+                list.append((entry.fd, entry.dirty))
+                state.entries[file] = nil
+            }
             return list
         }
         for (fd, dirty) in fds {

@@ -115,6 +115,13 @@ public final class PieceStore: Sendable {
         return fd
     }
 
+    /// Ends the pin of `fileDescriptor(forFile:)` once no reply uses the fd any more (e.g. when
+    /// the last FUSE handle on the file is released), so torrents with thousands of files do not
+    /// accumulate open fds. The fd may be closed by the LRU after this call.
+    public func releaseFileDescriptor(forFile fileIndex: Int) {
+        handles.unpin(file: fileIndex)
+    }
+
     /// fdatasyncs every file written since the last sync. After it returns, every piece whose
     /// `writePiece` returned before the call is durable.
     public func sync() throws(StorageError) {

@@ -4,6 +4,6 @@ import SwarmCLI
 @main
 struct Entry {
     static func main() async {
-        await SwarmCommand.main(nil as [String]?)
+        await CLIError.runMain(SwarmCommand.self)
     }
 }

@@ -527,3 +527,34 @@ def test_streams_from_libtorrent_seeders(swarmfs_mount, swarm, pool, workdir):
     for f in payload.files:
         assert m.read(f.path, timeout=60) == payload.read(f), f.path
     assert m.status()["verifiedBytes"] >= sum(f.size for f in payload.files if f.size) // 2
+
+
+def test_session_mount_stops_cleanly_on_sigterm(swarmfs_bin, procs, swarm, pool, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed-sig"), size=2 * MiB + 3)
+    s = swarm(payload, piece_size=64 * KiB, seeders=1)
+    mnt = os.path.join(workdir, "mnt")
+    argv = [swarmfs_bin, "mount", s.torrent.path, mnt, "--cache-dir", os.path.join(workdir, "cache"),
+            "--listen-host", pool.ip(), "--listen-port", str(pool.port()), "-f"]
+    with mounted(argv, mnt, procs=procs, swarmfs_bin=swarmfs_bin) as m:
+        f = payload.files[0]
+        assert m.read(f.path, 0, 100_000, timeout=60) == payload.read(f, 0, 100_000)
+        start = time.monotonic()
+        m.command.popen.send_signal(signal.SIGTERM)
+        assert m.command.wait(5) == 0
+        assert time.monotonic() - start < 2.0
+        assert not is_mounted(mnt)
+
+
+def test_read_timeout_answers_eio_when_no_peer_has_the_data(swarmfs_mount, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed-lonely"), size=1 * MiB)
+    torrent = make_torrent(payload, piece_size=64 * KiB, trackers=[],
+                           out_path=os.path.join(workdir, "lonely.torrent"))
+    m = swarmfs_mount(torrent, "--no-trackers", "--read-timeout", "1", "--download", "on-demand")
+    # Metadata never waits for the network.
+    assert m.stat(payload.files[0].path, timeout=5).st_size == payload.files[0].size
+    start = time.monotonic()
+    with pytest.raises(OSError) as info:
+        m.read(payload.files[0].path, 0, 4096, timeout=30)
+    elapsed = time.monotonic() - start
+    assert info.value.errno == errno.EIO
+    assert 0.9 <= elapsed < 5.0, elapsed

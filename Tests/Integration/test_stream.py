@@ -98,3 +98,43 @@ def test_corrupt_peer_never_reaches_a_reader(swarmfs_mount, evil_peer, lt_seeder
     m = swarmfs_mount(torrent, "--peer", evil.endpoint, "--peer", honest.endpoint)
     with open(m.join(payload.files[0].path), "rb") as f:
         assert f.read() == payload.read(payload.files[0])
+
+
+def allocated_bytes(root):
+    total = 0
+    for directory, _, names in os.walk(root):
+        if ".swarmfs" in directory:
+            continue
+        for name in names:
+            total += os.stat(os.path.join(directory, name)).st_blocks * 512
+    return total
+
+
+def test_cache_size_limit_evicts_cold_pieces_and_rereads_correctly(swarmfs_mount, swarm, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=24 * MiB)
+    s = swarm(payload, piece_size=128 * 1024, seeders=2)
+    limit = 8 * MiB
+    m = swarmfs_mount(s.torrent, "--cache-size", "8M")
+    path = m.join(payload.files[0].path)
+    expected = payload.read(payload.files[0])
+    peak = 0
+    for _ in range(2):
+        # O_DIRECT-free but page-cache-proof: read with pread on a fresh descriptor, and drop the
+        # kernel's cached pages first so the second pass really goes through swarmfs.
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("1\n")
+        got = bytearray()
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            while True:
+                chunk = os.read(fd, 1 * MiB)
+                if not chunk:
+                    break
+                got += chunk
+                peak = max(peak, allocated_bytes(m.cache_dir))
+        finally:
+            os.close(fd)
+        assert bytes(got) == expected
+    # Under the limit plus one readahead window (a quarter of the limit) and pieces in flight.
+    assert peak <= limit + limit // 4 + 4 * MiB, peak
+    wait_until(lambda: allocated_bytes(m.cache_dir) <= limit + 1 * MiB, timeout=10)

@@ -151,6 +151,11 @@ private let mixedFiles: [TestFile] = [
         #expect(pread(pinned, &first, 700, 0) == 700)
         #expect(first == Array(torrent.payload[0..<700]))
         #expect(store.openFileCount <= 9)
+        store.releaseFileDescriptor(forFile: 0)
+        for piece in 0..<torrent.layout.pieceCount {
+            try scratch.withUnsafeMutableBytes { raw in try store.readPiece(piece, into: raw) }
+        }
+        #expect(store.openFileCount <= 8, "unpinned fds fall back under the LRU bound")
     }
 
     @Test func concurrentWritersAndReadersSeeCorrectBytes() throws {
@@ -176,6 +181,23 @@ private let mixedFiles: [TestFile] = [
         }
         #expect(failures.value == 0)
         #expect(store.openFileCount <= 8)
+    }
+
+    @Test func closeNeverClosesAnFdUnderItsUser() throws {
+        let temp = TemporaryDirectory()
+        let table = FileHandleTable(capacity: 4, writable: true)
+        let path = temp.path + "/f"
+        let fd = try table.lease(file: 0, path: path, access: .write(length: 10), piece: nil)
+        table.closeAll()
+        #expect(table.openCount == 1, "the leased fd stays open")
+        var byte: UInt8 = 7
+        #expect(pwrite(fd, &byte, 1, 0) == 1)
+        table.release(file: 0, wrote: true)
+        #expect(table.openCount == 0, "the last holder closed it")
+        #expect(throws: StorageError.io(operation: "open", path: path, piece: nil, errno: EBADF)) {
+            _ = try table.lease(file: 0, path: path, access: .read, piece: nil)
+        }
+        #expect(contents(path) == [7] + [UInt8](repeating: 0, count: 9))
     }
 
     @Test func fileDescriptorCreatesTheSparseFile() throws {

@@ -55,6 +55,15 @@ enum Loopback {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// A loopback address no test listens on: fake servers bind 127.0.0.1, so a "dead" tracker here
+    /// can never collide with a port another test's server was just given.
+    static let deadHost = "127.0.0.253"
+
+    /// A closed TCP or UDP port on `deadHost` (connections are refused at once).
+    static func deadPort(udp: Bool = false) throws -> Int {
+        try freePort(host: deadHost, udp: udp)
+    }
+
     /// Waits until a TCP connect to host:port succeeds, sleeping without blocking a thread.
     static func waitForTCP(host: String, port: Int, timeout: Duration = .seconds(10)) async -> Bool {
         let deadline = ContinuousClock.now + timeout

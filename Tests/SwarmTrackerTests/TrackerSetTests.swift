@@ -8,14 +8,18 @@ import Testing
 @Suite("BEP 12 tiers", .serialized)
 struct TrackerSetTests {
     private let group = MultiThreadedEventLoopGroup.singleton
-    private let logger = Logger(label: "test.trackers")
+    private let logger: Logger = {
+        var logger = Logger(label: "test.trackers")
+        logger.logLevel = .debug  // each failed tracker is logged: a slow fall-through explains itself
+        return logger
+    }()
     private let request = AnnounceRequest(
         infoHash: InfoHash(bytes: [UInt8](repeating: 7, count: 20))!, peerID: Array("-SF0100-tiertiertier".utf8),
         port: 6881, left: 100, event: .started)
 
     private var fastConfiguration: TrackerSetConfiguration {
         TrackerSetConfiguration(
-            announceTimeout: .seconds(3),
+            announceTimeout: .seconds(10),
             clientOptions: TrackerClientOptions(udpRetransmit: .init(base: .milliseconds(100), maxRetransmits: 1)),
             minimumInterval: .seconds(30), peerHungryInterval: .seconds(45),
             failureBackoffBase: .seconds(15), failureBackoffCap: .seconds(100))
@@ -41,15 +45,17 @@ struct TrackerSetTests {
     func fallThroughAndPromote() async throws {
         let live = try await FakeUDPTracker(behaviour: .answer(peers: [PeerAddress(host: "127.0.0.5", port: 7000)], interval: 300), group: group)
         let silent = try await FakeUDPTracker(behaviour: .silent, group: group)
-        let deadHTTP = "http://127.0.0.1:\(try Loopback.freePort())/announce"
-        let deadUDP = "udp://127.0.0.1:\(try Loopback.freePort(udp: true))"
+        let deadHTTP = "http://\(Loopback.deadHost):\(try Loopback.deadPort())/announce"
+        let deadUDP = "udp://\(Loopback.deadHost):\(try Loopback.deadPort(udp: true))"
         let set = TrackerSet(tiers: [[deadHTTP, deadUDP], [silent.url, live.url]], eventLoopGroup: group, logger: logger,
                              configuration: fastConfiguration, shuffleSeed: 3)
         let start = ContinuousClock.now
         let result = await set.announce(request)
         let response = try result.get()
         #expect(response.peers == [PeerAddress(host: "127.0.0.5", port: 7000)])
-        #expect(ContinuousClock.now - start < .seconds(3))
+        // Dead ones are refused at once and the silent one costs 100 + 200 ms; BEP 15's 15 s schedule
+        // would take minutes. The bound is loose because parallel tests share two cores.
+        #expect(ContinuousClock.now - start < .seconds(8))
         #expect(await set.orderedURLs[1][0] == live.url, "the tracker that answered leads its tier")
 
         // The next announce goes straight to the promoted tracker after the dead first tier.
@@ -73,7 +79,7 @@ struct TrackerSetTests {
 
     @Test("when every tracker fails the error is returned and announces back off")
     func allDead() async throws {
-        let deadHTTP = "http://127.0.0.1:\(try Loopback.freePort())/announce"
+        let deadHTTP = "http://\(Loopback.deadHost):\(try Loopback.deadPort())/announce"
         let set = TrackerSet(tiers: [[deadHTTP]], eventLoopGroup: group, logger: logger, configuration: fastConfiguration)
         #expect(await set.nextAnnounceDelay(needMorePeers: true) == .zero, "nothing announced yet")
         guard case let .failure(error) = await set.announce(request) else {
