@@ -69,7 +69,7 @@ let package = Package(
 
         .testTarget(name: "SwarmBencodeTests", dependencies: ["SwarmBencode"]),
         .testTarget(name: "SwarmMetainfoTests", dependencies: ["SwarmMetainfo", "SwarmBencode"],
-                    resources: [.copy("Corpus")]),
+                    exclude: ["make_corpus.py"], resources: [.copy("Corpus")]),
         .testTarget(name: "SwarmWireTests", dependencies: [
             "SwarmWire", .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -15,6 +15,9 @@ public final class Checkpointer: Sendable {
         var changed: Bool
         /// What the last saved record claimed: pieces known to be durable.
         var durable: Bitfield
+        /// Pieces evicted since the running checkpoint took its snapshot: even if re-fetched
+        /// meanwhile, their new bytes may have missed that checkpoint's sync.
+        var evictedSinceSnapshot: Set<Int> = []
     }
 
     private let store: PieceStore
@@ -67,11 +70,19 @@ public final class Checkpointer: Sendable {
                 for piece in valid {
                     state.verified[piece] = false
                     state.durable[piece] = false
+                    state.evictedSinceSnapshot.insert(piece)
                 }
                 state.changed = true
                 return state.durable
             }
-            try ResumeRecord.capture(store: store, infoHash: infoHash, verified: claimed).save(directory: directory)
+            do throws(StorageError) {
+                try ResumeRecord.capture(store: store, infoHash: infoHash, verified: claimed).save(directory: directory)
+            } catch {
+                // On a full disk the new record cannot be written, yet eviction is how space comes
+                // back. Deleting the record is always safe (absent means re-check at start), so
+                // drop it durably and punch anyway; only if even that fails, punch nothing.
+                guard ResumeRecord.removeDurably(directory: directory) else { throw error }
+            }
             for piece in valid {
                 try store.punchHole(piece: piece)
             }
@@ -82,6 +93,7 @@ public final class Checkpointer: Sendable {
         let snapshot: Bitfield? = state.withLock { state in
             guard state.changed || force else { return nil }
             state.changed = false
+            state.evictedSinceSnapshot.removeAll()
             return state.verified
         }
         guard let snapshot else { return }
@@ -92,7 +104,9 @@ public final class Checkpointer: Sendable {
                 // A piece evicted while we synced must not be claimed again.
                 let claimed: Bitfield = state.withLock { state in
                     var claimed = snapshot
-                    for piece in 0..<claimed.count where claimed[piece] && !state.verified[piece] { claimed[piece] = false }
+                    for piece in claimed.setIndices where !state.verified[piece] || state.evictedSinceSnapshot.contains(piece) {
+                        claimed[piece] = false
+                    }
                     return claimed
                 }
                 try ResumeRecord.capture(store: store, infoHash: infoHash, verified: claimed).save(directory: directory)

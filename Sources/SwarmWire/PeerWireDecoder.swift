@@ -30,8 +30,10 @@ public struct PeerWireDecoder: ByteToMessageDecoder {
     public mutating func decodeLast(
         context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
     ) throws -> DecodingState {
-        // A truncated trailing frame is simply dropped: the connection is ending anyway.
-        try decode(context: context, buffer: &buffer)
+        let state = try decode(context: context, buffer: &buffer)
+        // A truncated trailing frame is dropped: the connection is ending and nothing more will come.
+        if state == .needMoreData { buffer.moveReaderIndex(to: buffer.writerIndex) }
+        return state
     }
 
     /// Decodes one frame from the front of `buffer`, without a channel (also used by tests).

@@ -66,6 +66,11 @@ import Testing
         }
         #expect(peak <= limit + Int64(window * pieceLength), "peak \(peak)")
         #expect(fetched >= 2 * torrent.layout.pieceCount - 16, "second pass had to fetch evicted pieces again")
+        // Evictions save records without a sync, so they claim only what a checkpoint made
+        // durable: nothing here until the checkpoint, then exactly the cached pieces.
+        let unsynced = try #require(ResumeRecord.load(directory: dir, metainfo: torrent.metainfo))
+        #expect(unsynced.verified.setIndices.allSatisfy { checkpointer.verifiedPieces[$0] })
+        try checkpointer.checkpoint()
         let record = try #require(ResumeRecord.load(directory: dir, metainfo: torrent.metainfo))
         #expect(record.verified == checkpointer.verifiedPieces)
         #expect(Int64(record.verified.setCount * pieceLength) <= limit)

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOEmbedded
 import SwarmMetainfo
 import Testing
 @testable import SwarmWire
@@ -118,6 +119,15 @@ struct PeerWireMalformedTests {
             #expect(try decoder.decodeFrame(from: &partial) == nil)
             #expect(partial.readableBytes == cut, "nothing is consumed from a partial frame")
         }
+    }
+
+    @Test("a connection that ends mid-frame still delivers the complete frames before it")
+    func endMidFrame() throws {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(PeerWireDecoder(expectHandshake: false)))
+        let have = WireTestSupport.rawMessage(length: 5, id: 4, payload: [0, 0, 0, 3])
+        try channel.writeInbound(ByteBuffer(bytes: have + WireTestSupport.rawMessage(length: 13, id: 6, payload: [0, 0])))
+        #expect(try channel.readInbound(as: PeerWireFrame.self) == .message(.have(piece: 3)))
+        #expect(throws: Never.self) { _ = try channel.finish() }
     }
 
     @Test("seeded random bytes never trap the decoder", arguments: [UInt64(1), 2, 3, 42, 1234])

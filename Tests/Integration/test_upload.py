@@ -1,0 +1,40 @@
+"""swarmfs as an uploader: real libtorrent leechers download from `swarmfs seed` and from a
+mount, byte-exact."""
+
+from __future__ import annotations
+
+import os
+
+from swarmkit import assert_tree_matches, make_multi_payload, make_single_payload, make_torrent
+from swarmkit.waiting import wait_until
+
+MiB = 1024 * 1024
+
+
+def test_libtorrent_leecher_downloads_from_swarmfs_seed(swarmfs_bin, procs, pool, lt_leecher, workdir):
+    payload = make_multi_payload(os.path.join(workdir, "seed"))
+    torrent = make_torrent(payload, piece_size=32 * 1024, trackers=[],
+                           out_path=os.path.join(workdir, "t.torrent"))
+    ip, port = pool.endpoint()
+    seeder = procs.spawn("swarmfs-seed", [swarmfs_bin, "seed", torrent.path, "--cache-dir",
+                                          payload.save_path, "--listen-host", ip, "--listen-port",
+                                          str(port), "--no-trackers", "--log-level", "info"])
+    seeder.wait_for_output(r"cache checked", 30)
+    leecher = lt_leecher(torrent, peers=[f"{ip}:{port}"], use_tracker=False)
+    report = leecher.wait_complete(60)
+    assert report.get("hash_failures", 0) == 0
+    assert_tree_matches(payload, leecher.save_path)
+
+
+def test_mount_uploads_what_it_downloaded_after_the_seeder_left(swarmfs_mount, swarm, pool,
+                                                                lt_leecher, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=3 * MiB + 17)
+    s = swarm(payload, piece_size=64 * 1024, seeders=1)
+    port = pool.port()
+    m = swarmfs_mount(s.torrent, listen_port=port)
+    wait_until(lambda: m.status()["verifiedBytes"] == payload.total_size, timeout=30)
+    s.stop()  # the original seeder leaves: swarmfs is the only source
+    leecher = lt_leecher(s.torrent, peers=[f"127.0.0.1:{port}"], use_tracker=False)
+    leecher.wait_complete(60)
+    assert_tree_matches(payload, leecher.save_path)
+    wait_until(lambda: m.status()["uploadedBytes"] >= payload.total_size, timeout=10)
