@@ -18,7 +18,7 @@ public enum DaemonLocator {
             guard let commandLine = ProcessTools.readFile("/proc/\(pid)/cmdline", limit: 1 << 16) else { continue }
             let arguments = commandLine.split(separator: "\0").map(String.init)
             guard arguments.contains("mount"), arguments.contains(mountpoint),
-                  arguments.first.map({ $0.hasSuffix("swarmfs") }) ?? false,
+                  arguments.first.map({ $0.split(separator: "/").last?.contains("swarmfs") ?? false }) ?? false,
                   holdsFuseDevice(pid) else { continue }
             result.append(pid)
         }

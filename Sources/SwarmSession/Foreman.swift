@@ -690,7 +690,7 @@ final class Foreman {
                                               pieceCount: pieceCount, foreman: foreman)
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(PeerWireDecoder(limits: .limits(pieceCount: pieceCount))),
-                        MessageToByteHandler(PeerWireEncoder()),
+                        PeerWireOutboundHandler(),
                         peer,
                     ])
                 }

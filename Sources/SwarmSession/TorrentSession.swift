@@ -145,7 +145,7 @@ public final class TorrentSession: TorrentContentSource {
         }.get()
 
         var announcer: Announcer?
-        if configuration.useTrackers, !metainfo.trackers.isEmpty {
+        if configuration.useTrackers, metainfo.trackers.contains(where: { !$0.isEmpty }) {
             announcer = Announcer(metainfo: metainfo, peerID: peerID, port: listenPort, group: group,
                                   foreman: foreman, eventLoop: eventLoop, logger: logger)
             announcer?.start()
@@ -188,7 +188,7 @@ public final class TorrentSession: TorrentContentSource {
                                               pieceCount: pieceCount, foreman: owner)
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(PeerWireDecoder(limits: .limits(pieceCount: pieceCount))),
-                        MessageToByteHandler(PeerWireEncoder()),
+                        PeerWireOutboundHandler(),
                         peer,
                     ])
                 }

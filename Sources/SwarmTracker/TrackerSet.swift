@@ -97,6 +97,8 @@ public actor TrackerSet {
         }
         consecutiveFailures += 1
         lastSuccess = nil
+        // A torrent without trackers (peers given directly) is normal: nothing to report.
+        guard !tiers.isEmpty else { return .failure(lastError) }
         logger.info("every tracker failed", metadata: ["error": "\(lastError)", "failures": "\(consecutiveFailures)"])
         return .failure(lastError)
     }

@@ -120,9 +120,7 @@ def test_cache_list_remove_prune(run, tmp_path):
     run("cache", "prune", "--max-size", "0", env=env, check=True)
     assert json.loads(run("cache", "list", "--json", env=env, check=True).stdout) == []
     bad_size = run("cache", "prune", "--max-size", "12Q", env=env)
-    # CLI.md wants 2 for usage errors; ArgumentParser's own parse errors exit 64 until the root
-    # command maps them, so only "failed with a message" is checked here.
-    assert bad_size.returncode != 0 and "max-size" in bad_size.stderr
+    assert bad_size.returncode == 2 and "max-size" in bad_size.stderr  # usage error
 
 
 # -- crash safety (issue 5): kill -9 during `swarmfs download`, restart, finish ---------------------
@@ -235,3 +233,61 @@ def test_kill_9_at_random_points_never_loses_or_misclaims(swarmfs_bin, procs, lt
 def subprocess_run_verify(swarmfs_bin, torrent_path, out):
     import subprocess
     return subprocess.run([swarmfs_bin, "verify", torrent_path, out], capture_output=True, text=True, timeout=60)
+
+
+# -- through a mount (issue 5): adopting another client's folder, damage behind our back -----------
+
+def test_mount_adopts_a_folder_downloaded_by_libtorrent_with_no_peers(swarmfs_mount, lt_seeder, lt_leecher,
+                                                                       pool, workdir):
+    from swarmkit import make_multi_payload
+
+    payload = make_multi_payload(os.path.join(workdir, "seed"))
+    torrent = make_torrent(payload, piece_size=32 * 1024, trackers=[],
+                           out_path=os.path.join(workdir, "t.torrent"))
+    seeder = lt_seeder(torrent, payload.save_path, use_tracker=False)
+    other_client = os.path.join(workdir, "downloaded-by-libtorrent")
+    leecher = lt_leecher(torrent, peers=[seeder.endpoint], save_path=other_client, use_tracker=False)
+    leecher.wait_complete(60)
+    leecher.process.stop()
+    seeder.process.stop()  # nobody to download from: everything must come from the adopted folder
+    m = swarmfs_mount(torrent, "--no-trackers", "--download", "on-demand", "--read-timeout", "5",
+                      cache_dir=other_client)
+    assert m.status()["verifiedBytes"] == payload.total_size
+    for f in payload.files:
+        with open(m.join(f.path), "rb") as handle:
+            assert handle.read() == payload.read(f), f.path
+
+
+def test_bytes_flipped_behind_our_back_are_never_served(swarmfs_mount, lt_seeder, workdir):
+    from swarmkit import make_single_payload
+
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=2 * MiB + 99)
+    torrent = make_torrent(payload, piece_size=64 * 1024, trackers=[],
+                           out_path=os.path.join(workdir, "t.torrent"))
+    cache = os.path.join(workdir, "cache")
+    shutil.copytree(payload.save_path, cache)
+    first = swarmfs_mount(torrent, "--no-trackers", "--download", "on-demand", cache_dir=cache)
+    assert first.status()["verifiedBytes"] == payload.total_size
+    swarmfs_mount.unmount(first)  # leaves a resume record claiming every piece
+
+    data = os.path.join(cache, payload.name)
+    _flip_byte(data, 5 * 64 * 1024 + 10)  # piece 5, same size, new mtime
+    # Without a peer the damaged piece cannot be served at all: EIO after the read timeout.
+    second = swarmfs_mount(torrent, "--no-trackers", "--download", "on-demand", "--read-timeout", "2",
+                           cache_dir=cache)
+    assert second.status()["verifiedBytes"] == payload.total_size - 64 * 1024
+    with open(second.join(payload.files[0].path), "rb") as handle:
+        assert handle.read(64 * 1024) == payload.read(payload.files[0], 0, 64 * 1024)
+        handle.seek(5 * 64 * 1024)
+        try:
+            got = handle.read(64 * 1024)
+        except OSError:
+            got = None
+        assert got is None, "a piece that fails its hash must never be served"
+    swarmfs_mount.unmount(second)
+
+    # With a seeder it is fetched again and served exactly.
+    seeder = lt_seeder(torrent, payload.save_path, use_tracker=False)
+    third = swarmfs_mount(torrent, "--no-trackers", "--peer", seeder.endpoint, cache_dir=cache)
+    with open(third.join(payload.files[0].path), "rb") as handle:
+        assert handle.read() == payload.read(payload.files[0])
