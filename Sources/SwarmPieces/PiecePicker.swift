@@ -96,7 +96,11 @@ public struct PiecePicker {
     // MARK: - State queries
 
     public var isComplete: Bool { have.isComplete }
-    public var piecesInProgress: Int { partials.count }
+    /// Pieces holding memory: being assembled, or complete and waiting for their hash check.
+    public var piecesInProgress: Int { partials.count + hashing.count }
+
+    /// Whether a piece is being assembled or hashed.
+    public func isInProgress(_ piece: Int) -> Bool { partials[piece] != nil || hashing.contains(piece) }
 
     /// Whether a piece is verified.
     public func hasPiece(_ piece: Int) -> Bool { have[piece] }
@@ -198,7 +202,7 @@ public struct PiecePicker {
         }
         for window in windows.values.sorted(by: { $0.lowerBound < $1.lowerBound }) {
             for piece in window where peerHas[piece] {
-                guard partials.count < maxPiecesInProgress else { break }
+                guard piecesInProgress < maxPiecesInProgress else { break }
                 startIfPossible(piece, for: peer, into: &picked, max: maxBlocks, bypassLimit: false)
                 if picked.count >= maxBlocks { return picked }
             }
@@ -222,7 +226,7 @@ public struct PiecePicker {
     private mutating func pickEdgePieces(for peer: PeerKey, peerHas: Bitfield, into picked: inout [BlockSpec], max: Int) {
         while edgeCursor < edgePieces.count, have[edgePieces[edgeCursor]] { edgeCursor += 1 }
         var index = edgeCursor
-        while index < edgePieces.count, partials.count < maxPiecesInProgress, picked.count < max {
+        while index < edgePieces.count, piecesInProgress < maxPiecesInProgress, picked.count < max {
             let piece = edgePieces[index]
             if peerHas[piece] { startIfPossible(piece, for: peer, into: &picked, max: max, bypassLimit: false) }
             index += 1
@@ -232,7 +236,7 @@ public struct PiecePicker {
     private mutating func pickBackground(for peer: PeerKey, peerHas: Bitfield, into picked: inout [BlockSpec], max: Int) {
         while backgroundCursor < pieceCount, have[backgroundCursor] { backgroundCursor += 1 }
         var piece = backgroundCursor
-        while piece < pieceCount, partials.count < maxPiecesInProgress, picked.count < max {
+        while piece < pieceCount, piecesInProgress < maxPiecesInProgress, picked.count < max {
             if peerHas[piece] { startIfPossible(piece, for: peer, into: &picked, max: max, bypassLimit: false) }
             piece += 1
         }
@@ -260,7 +264,7 @@ public struct PiecePicker {
     private mutating func startIfPossible(_ piece: Int, for peer: PeerKey, into picked: inout [BlockSpec],
                                           max: Int, bypassLimit: Bool) {
         guard isStartable(piece) else { return }
-        guard bypassLimit || partials.count < maxPiecesInProgress else { return }
+        guard bypassLimit || piecesInProgress < maxPiecesInProgress else { return }
         partials[piece] = PartialPiece(blockCount: blockCount(ofPiece: piece))
         takeFreeBlocks(of: piece, for: peer, into: &picked, max: max)
     }

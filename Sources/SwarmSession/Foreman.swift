@@ -148,8 +148,16 @@ final class Foreman {
     }
 
     func closeReader(_ reader: ReaderID) {
-        readers[reader] = nil
+        guard let state = readers.removeValue(forKey: reader) else { return }
         picker.setWindow(reader: reader.rawValue, pieces: nil)
+        // The last handle on a file is gone (the kernel releases a handle only after its reads
+        // are answered): let the store close the file's fd when it needs the slot, so torrents
+        // with thousands of files never run out of descriptors.
+        if !readers.values.contains(where: { $0.fileIndex == state.fileIndex }) {
+            let store = self.store
+            let file = state.fileIndex
+            threadPool.submit { _ in store.releaseFileDescriptor(forFile: file) }
+        }
     }
 
     /// Moves the reader's readahead window to follow a read.
@@ -197,7 +205,10 @@ final class Foreman {
         }
         waiters[id] = waiter
         for piece in missing { waitersByPiece[piece, default: []].append(id) }
+        // A seek: the reader needs a piece nobody is fetching yet.
+        let newlyWanted = missing.contains { !picker.isInProgress($0) }
         picker.addWaitingRead(pieces: pieces)
+        if newlyWanted { preemptQueuedRequests() }
         fillAllPipelines()
     }
 
@@ -436,6 +447,30 @@ final class Foreman {
         }
         if peer.outstanding.count == blocks.count { peer.lastBlockAt = now }
         peer.flush()
+    }
+
+    /// Requests a peer may keep queued ahead of a reader's when a seek arrives.
+    private static let requestsKeptOnPreempt = 16
+
+    /// A reader now waits for pieces nobody is fetching: cancel the newest background requests
+    /// queued at each peer (keeping a few so nobody idles; readahead windows are kept), so the
+    /// reader's blocks go out next instead of behind megabytes of background fill. Blocks that
+    /// arrive anyway are dropped as unrequested.
+    private func preemptQueuedRequests() {
+        for peer in peers.values where peer.outstanding.count > Self.requestsKeptOnPreempt {
+            let excess = peer.outstanding.count - Self.requestsKeptOnPreempt
+            let movable = peer.outstanding
+                .filter { picker.priority(of: $0.key.piece) < .soon }
+                .sorted { $0.value > $1.value }
+                .prefix(excess)
+            guard !movable.isEmpty else { continue }
+            for (spec, _) in movable {
+                peer.outstanding[spec] = nil
+                picker.requestReleased(by: peer.key, piece: spec.piece, begin: spec.begin)
+                peer.send(.cancel(BlockRequest(piece: UInt32(spec.piece), begin: UInt32(spec.begin), length: UInt32(spec.length))))
+            }
+            peer.flush()
+        }
     }
 
     private func fillAllPipelines() {
