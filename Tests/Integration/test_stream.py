@@ -138,3 +138,37 @@ def test_cache_size_limit_evicts_cold_pieces_and_rereads_correctly(swarmfs_mount
     # Under the limit plus one readahead window (a quarter of the limit) and pieces in flight.
     assert peak <= limit + limit // 4 + 4 * MiB, peak
     wait_until(lambda: allocated_bytes(m.cache_dir) <= limit + 1 * MiB, timeout=10)
+
+
+def test_full_disk_fails_reads_then_recovers_when_space_returns(swarmfs_mount, swarm, workdir):
+    import subprocess
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=4 * MiB)
+    s = swarm(payload, piece_size=64 * 1024, seeders=1)
+    cache = os.path.join(workdir, "tmpfs-cache")
+    os.makedirs(cache)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", cache], check=True)
+    try:
+        filler = os.path.join(cache, "filler")
+        with open(filler, "wb") as f:
+            f.write(b"\0" * (4 * MiB))
+        m = swarmfs_mount(s.torrent, "--download", "on-demand", cache_dir=cache)
+        path = m.join(payload.files[0].path)
+        # Reading the whole file needs 4 MiB where 2 are free: a read fails with an error (never
+        # wrong bytes, never a hang).
+        with pytest.raises(OSError) as raised:
+            with open(path, "rb") as f:
+                while f.read(1 * MiB):
+                    pass
+        assert raised.value.errno in (errno.EIO, errno.ENOSPC)
+        os.unlink(filler)
+        # Space is back: after the pause the same reads succeed, byte-exact.
+        def reads_back():
+            try:
+                with open(path, "rb") as f:
+                    return f.read() == payload.read(payload.files[0])
+            except OSError:
+                return False
+        wait_until(reads_back, timeout=30, interval=1.0)
+        swarmfs_mount.unmount(m)
+    finally:
+        subprocess.run(["umount", "-l", cache])
