@@ -59,6 +59,9 @@ struct MountCommand: ParsableCommand {
     @Flag(name: .long, help: "Do not contact the torrent's trackers (use --peer).")
     var noTrackers = false
 
+    @Flag(inversion: .prefixedNo, help: "Keep the downloaded data after unmounting (--no-keep deletes it).")
+    var keep = true
+
     @Flag(name: [.customShort("f"), .long], help: "Stay in the foreground.")
     var foreground = false
 
@@ -103,6 +106,7 @@ struct MountSettings {
     var listenHost: String?
     var maxPeers: Int?
     var noTrackers: Bool
+    var keep: Bool
     var foreground: Bool
     var fuseOptions: [String]
     var logging: LoggingOptions
@@ -148,6 +152,7 @@ struct MountSettings {
         }
         if let maxPeers, maxPeers < 1 { throw ValidationError("--max-peers must be at least 1") }
         noTrackers = command.noTrackers
+        keep = command.keep
         foreground = command.foreground || parsed.foreground
         fuseOptions = parsed.fuseOptions
         logging = command.logging
@@ -174,6 +179,7 @@ struct MountSettings {
         if let listenHost { arguments += ["--listen-host", listenHost] }
         if let maxPeers { arguments += ["--max-peers", String(maxPeers)] }
         if noTrackers { arguments.append("--no-trackers") }
+        if !keep { arguments.append("--no-keep") }
         if let file = logging.logFile { arguments += ["--log-file", file] }
         if let holdReadsWhile { arguments += ["--debug-hold-reads-while", holdReadsWhile] }
         if fuseDebug { arguments.append("--fuse-debug") }
@@ -305,7 +311,31 @@ struct MountDaemon {
         mount.close()
         reporter?.stop(final: false)
         source.shutdown()
+        if !settings.keep {
+            Self.removeTorrentData(metainfo: metainfo, directory: cacheDirectory, logger: logger)
+        }
         logger.info("stopped", metadata: ["mountpoint": "\(mountpoint)"])
+    }
+
+    /// `--no-keep`: deletes what this torrent put in the cache directory — its own files and
+    /// `.swarmfs/` — and the directory itself if that leaves it empty. Anything else a user keeps
+    /// there (`--cache-dir` may be a shared download folder) is never touched.
+    private static func removeTorrentData(metainfo: Metainfo, directory: String, logger: Logger) {
+        guard let lock = try? CacheLock.acquire(directory: directory) else {
+            logger.warning("cache still in use; not removing it", metadata: ["directory": "\(directory)"])
+            return
+        }
+        let fileManager = FileManager.default
+        for path in [directory + "/" + metainfo.name, StateDirectory.path(directory)] {
+            do {
+                if fileManager.fileExists(atPath: path) { try fileManager.removeItem(atPath: path) }
+            } catch {
+                logger.error("cannot remove cached data", metadata: ["path": "\(path)", "error": "\(error)"])
+            }
+        }
+        lock.release()
+        // The lock file lived in .swarmfs/, which is gone; remove the folder if nothing else is in it.
+        _ = rmdir(directory)
     }
 
     /// The content behind the mount and how to stop it.

@@ -172,3 +172,20 @@ def test_full_disk_fails_reads_then_recovers_when_space_returns(swarmfs_mount, s
         swarmfs_mount.unmount(m)
     finally:
         subprocess.run(["umount", "-l", cache])
+
+
+def test_no_keep_removes_the_torrent_data_at_unmount(swarmfs_mount, swarm, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=1 * MiB + 1)
+    s = swarm(payload, piece_size=64 * 1024, seeders=1)
+    cache = os.path.join(workdir, "shared-folder")
+    os.makedirs(cache)
+    mine = os.path.join(cache, "not-swarmfs.txt")
+    with open(mine, "w") as f:
+        f.write("a user's own file beside the cache\n")
+    m = swarmfs_mount(s.torrent, "--no-keep", cache_dir=cache)
+    with open(m.join(payload.files[0].path), "rb") as f:
+        assert f.read() == payload.read(payload.files[0])
+    swarmfs_mount.unmount(m)
+    wait_until(lambda: not os.path.exists(os.path.join(cache, payload.files[0].path)), timeout=10)
+    assert not os.path.exists(os.path.join(cache, ".swarmfs"))
+    assert os.path.exists(mine)
