@@ -39,6 +39,8 @@ struct DownloadCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Never upload to other peers.")
     var noUpload = false
 
+    @OptionGroup var rates: RateOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -59,6 +61,7 @@ struct DownloadCommand: AsyncParsableCommand {
         configuration.listenPort = listenPort
         configuration.listenHost = listenHost
         configuration.useTrackers = !noTrackers
+        rates.apply(to: &configuration)
         configuration.uploadEnabled = !noUpload
         configuration.downloadMode = DownloadMode.all
 

@@ -62,6 +62,11 @@ struct MountCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Keep the downloaded data after unmounting (--no-keep deletes it).")
     var keep = true
 
+    @Flag(name: .long, help: "Never upload to other peers.")
+    var noUpload = false
+
+    @OptionGroup var rates: RateOptions
+
     @Flag(name: [.customShort("f"), .long], help: "Stay in the foreground.")
     var foreground = false
 
@@ -107,6 +112,8 @@ struct MountSettings {
     var maxPeers: Int?
     var noTrackers: Bool
     var keep: Bool
+    var noUpload: Bool
+    var rates: RateOptions
     var foreground: Bool
     var fuseOptions: [String]
     var logging: LoggingOptions
@@ -153,6 +160,8 @@ struct MountSettings {
         if let maxPeers, maxPeers < 1 { throw ValidationError("--max-peers must be at least 1") }
         noTrackers = command.noTrackers
         keep = command.keep
+        noUpload = command.noUpload
+        rates = command.rates
         foreground = command.foreground || parsed.foreground
         fuseOptions = parsed.fuseOptions
         logging = command.logging
@@ -180,6 +189,8 @@ struct MountSettings {
         if let maxPeers { arguments += ["--max-peers", String(maxPeers)] }
         if noTrackers { arguments.append("--no-trackers") }
         if !keep { arguments.append("--no-keep") }
+        if noUpload { arguments.append("--no-upload") }
+        arguments += rates.arguments
         if let file = logging.logFile { arguments += ["--log-file", file] }
         if let holdReadsWhile { arguments += ["--debug-hold-reads-while", holdReadsWhile] }
         if fuseDebug { arguments.append("--fuse-debug") }
@@ -363,6 +374,8 @@ struct MountDaemon {
         if let host = settings.listenHost { configuration.listenHost = host }
         configuration.readTimeout = settings.readTimeout.map { .milliseconds(Int64($0 * 1000)) }
         configuration.cacheSizeLimit = settings.cacheSize
+        configuration.uploadEnabled = !settings.noUpload
+        settings.rates.apply(to: &configuration)
         configuration.useTrackers = !settings.noTrackers
 
         let outcome = Mutex<Result<TorrentSession, SessionError>?>(nil)

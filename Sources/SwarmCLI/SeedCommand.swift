@@ -32,6 +32,8 @@ struct SeedCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Do not contact the torrent's trackers.")
     var noTrackers = false
 
+    @OptionGroup var rates: RateOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
@@ -47,6 +49,7 @@ struct SeedCommand: AsyncParsableCommand {
         configuration.peers = peer
         configuration.maxPeers = maxPeers
         configuration.useTrackers = !noTrackers
+        rates.apply(to: &configuration)
         let session: TorrentSession
         do {
             session = try await TorrentSession.start(metainfo: metainfo, configuration: configuration, logger: logger)

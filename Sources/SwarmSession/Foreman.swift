@@ -33,8 +33,13 @@ final class Foreman {
     private(set) var peers: [PeerKey: PeerConnection] = [:]
     private var nextPeerKey: PeerKey = 0
     let directory: PeerDirectory
-    private var uploadSlotsUsed = 0
-    private let uploadSlots = 8
+    private var choker = Choker()
+    private var random = SystemRandomNumberGenerator()
+    private var uploadBucket: TokenBucket
+    private var downloadBucket: TokenBucket
+    /// Blocks read from disk and waiting for upload tokens.
+    private var pendingSends: [(peer: PeerKey, request: BlockRequest, block: ByteBuffer)] = []
+    private var pendingSendsHead = 0
 
     private var waiters: [UInt64: ReadWaiter] = [:]
     private var waitersByPiece: [Int: [UInt64]] = [:]
@@ -90,6 +95,8 @@ final class Foreman {
         fullBitfield = Bitfield.full(count: metainfo.layout.pieceCount)
         bufferPool = PieceBufferPool(bufferSize: max(1, pieceLength), keepAtMost: min(budgetPieces, 16))
         directory = PeerDirectory()
+        uploadBucket = TokenBucket(bytesPerSecond: configuration.maxUploadRate)
+        downloadBucket = TokenBucket(bytesPerSecond: configuration.maxDownloadRate)
         lastTouched = Array(repeating: 0, count: metainfo.layout.pieceCount)
         for piece in 0..<metainfo.layout.pieceCount where have[piece] {
             verifiedByteCount += Int64(metainfo.layout.pieceSize(piece))
@@ -404,7 +411,6 @@ final class Foreman {
         }
         releaseAllRequests(of: peer, sendCancel: false)
         if peer.isSeed { picker.seedRemoved() } else { picker.peerRemoved(bitfield: peer.pieces) }
-        if !peer.amChoking { uploadSlotsUsed -= 1 }
         directory.disconnected(peer.address, wasUseful: peer.download.total > 0)
         logger.debug("peer disconnected", metadata: ["peer": "\(peer.address)"])
         if !stopped { connectMore() }
@@ -435,6 +441,7 @@ final class Foreman {
     func fillPipeline(_ peer: PeerConnection) {
         guard peer.handshakeDone, !peer.peerChoking, peer.amInterested, !stopped, !isStoragePaused else { return }
         if configuration.cacheSizeLimit != nil { updateBackgroundFill() }
+        guard downloadBucket.canSpend else { return }
         let depth = min(peer.pipelineDepth, peer.peerRequestQueueLimit)
         let free = depth - peer.outstanding.count
         guard free > 0, peer.outstanding.isEmpty || free >= max(1, depth / 4) || !picker.piecesWaitingForReadersIsZero else { return }
@@ -491,6 +498,7 @@ final class Foreman {
         let length = block.readableBytes
         peer.download.add(length)
         downloadMeter.add(length)
+        downloadBucket.spend(length)
         peer.lastBlockAt = .now()
         guard case let .accepted(pieceComplete, other) = picker.blockReceived(from: peer.key, piece: piece, begin: begin) else {
             return
@@ -637,21 +645,67 @@ final class Foreman {
 
     // MARK: - Uploading
 
+    private var unchokedCount: Int { peers.values.reduce(0) { $0 + ($1.amChoking ? 0 : 1) } }
+
+    /// A newly interested peer is unchoked at once while slots are free; the periodic choker
+    /// decides the rest.
     private func considerUnchoking(_ peer: PeerConnection) {
-        guard configuration.uploadEnabled, peer.amChoking, peer.peerInterested, uploadSlotsUsed < uploadSlots else { return }
-        peer.amChoking = false
-        uploadSlotsUsed += 1
-        peer.send(.unchoke)
-        peer.flush()
+        guard configuration.uploadEnabled, peer.amChoking, peer.peerInterested,
+              unchokedCount < choker.regularSlots + 1 else { return }
+        setChoked(peer, false)
     }
 
     private func choke(_ peer: PeerConnection) {
-        guard !peer.amChoking else { return }
-        peer.amChoking = true
-        uploadSlotsUsed -= 1
-        peer.send(.choke)
-        peer.flush()
+        setChoked(peer, true)
         if let next = peers.values.first(where: { $0.amChoking && $0.peerInterested }) { considerUnchoking(next) }
+    }
+
+    private func setChoked(_ peer: PeerConnection, _ choked: Bool) {
+        guard peer.amChoking != choked else { return }
+        peer.amChoking = choked
+        peer.send(choked ? .choke : .unchoke)
+        peer.flush()
+    }
+
+    /// Every 10 s: regular slots by reciprocation (by upload rate when seeding), one optimistic
+    /// slot rotated every 30 s, snubbing peers skipped.
+    private func runChoker(rotateOptimistic: Bool) {
+        guard configuration.uploadEnabled else { return }
+        let now = NIODeadline.now()
+        let candidates = peers.values.filter(\.handshakeDone).map { peer in
+            ChokeCandidate(key: peer.key, interested: peer.peerInterested,
+                           downloadRate: peer.download.bytesPerSecond, uploadRate: peer.upload.bytesPerSecond,
+                           snubbed: peer.amInterested && !peer.peerChoking && now - peer.lastBlockAt > .seconds(60))
+        }
+        let unchoke = choker.decide(candidates, seeding: picker.isComplete, rotateOptimistic: rotateOptimistic,
+                                    using: &random)
+        for peer in peers.values where peer.handshakeDone {
+            setChoked(peer, !unchoke.contains(peer.key))
+        }
+    }
+
+    /// Sends blocks that waited for upload tokens.
+    private func drainPendingSends() {
+        while pendingSendsHead < pendingSends.count, uploadBucket.canSpend {
+            let item = pendingSends[pendingSendsHead]
+            pendingSendsHead += 1
+            guard let peer = peers[item.peer] else { continue }
+            sendBlock(item.block, for: item.request, to: peer)
+        }
+        if pendingSendsHead == pendingSends.count {
+            pendingSends.removeAll(keepingCapacity: true)
+            pendingSendsHead = 0
+        }
+    }
+
+    private func sendBlock(_ block: ByteBuffer, for request: BlockRequest, to peer: PeerConnection) {
+        peer.servingRequests -= 1
+        guard !peer.amChoking else { return }
+        peer.send(.piece(index: request.piece, begin: request.begin, block: block))
+        peer.flush()
+        peer.upload.add(block.readableBytes)
+        uploadMeter.add(block.readableBytes)
+        uploadBucket.spend(block.readableBytes)
     }
 
     /// Serves a block of a verified piece from the cache, read on the thread pool.
@@ -683,12 +737,15 @@ final class Foreman {
         }.whenSuccess { block in
             let foreman = bound.value
             guard let peer = foreman.peers[key] else { return }
-            peer.servingRequests -= 1
-            guard let block, !peer.amChoking else { return }
-            peer.send(.piece(index: request.piece, begin: request.begin, block: block))
-            peer.flush()
-            peer.upload.add(length)
-            foreman.uploadMeter.add(length)
+            guard let block else {
+                peer.servingRequests -= 1
+                return
+            }
+            if foreman.uploadBucket.canSpend && foreman.pendingSendsHead == foreman.pendingSends.count {
+                foreman.sendBlock(block, for: request, to: peer)
+            } else {
+                foreman.pendingSends.append((peer: key, request: request, block: block))
+            }
         }
     }
 
@@ -759,12 +816,20 @@ final class Foreman {
         lastTick = now
         downloadMeter.tick(seconds: seconds)
         uploadMeter.tick(seconds: seconds)
+        uploadBucket.refill(seconds: seconds)
+        downloadBucket.refill(seconds: seconds)
+        drainPendingSends()
+        if tickCount % 40 == 0 { runChoker(rotateOptimistic: tickCount % 120 == 0) }
         for peer in peers.values {
             peer.download.tick(seconds: seconds)
             peer.upload.tick(seconds: seconds)
             // Enough requests in flight for ~0.3 s of this peer's rate, within what it queues.
             let target = Int(peer.download.bytesPerSecond * 0.3) / PiecePicker.blockSize
             peer.pipelineDepth = max(16, min(target, 512, peer.peerRequestQueueLimit))
+            if downloadBucket.isLimited {
+                // Under a download limit, no more in flight than half a second of the limit.
+                peer.pipelineDepth = max(2, min(peer.pipelineDepth, Int(downloadBucket.rate / 2) / PiecePicker.blockSize))
+            }
             // A peer that has sent nothing for a while loses its requests to others.
             if !peer.outstanding.isEmpty, now - peer.lastBlockAt > .seconds(peerStallSeconds(peer)) {
                 logger.debug("peer stalled; reassigning its requests", metadata: ["peer": "\(peer.address)"])

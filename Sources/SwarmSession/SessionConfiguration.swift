@@ -25,6 +25,10 @@ public struct SessionConfiguration: Sendable {
     public var cacheSizeLimit: Int64?
     /// Whether to serve pieces to other peers.
     public var uploadEnabled: Bool = true
+    /// Upload limit in bytes per second (0: none).
+    public var maxUploadRate: Int64 = 0
+    /// Download limit in bytes per second (0: none).
+    public var maxDownloadRate: Int64 = 0
     /// Bytes of piece buffers held in memory at once; bounds pieces in flight.
     public var pieceMemoryBudget: Int = 32 * 1024 * 1024
     /// Whether to contact the torrent's trackers.

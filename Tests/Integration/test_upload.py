@@ -38,3 +38,40 @@ def test_mount_uploads_what_it_downloaded_after_the_seeder_left(swarmfs_mount, s
     leecher.wait_complete(60)
     assert_tree_matches(payload, leecher.save_path)
     wait_until(lambda: m.status()["uploadedBytes"] >= payload.total_size, timeout=10)
+
+
+def test_download_rate_limit_holds(swarmfs_bin, procs, lt_seeder, pool, workdir):
+    import time
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=10 * MiB)
+    torrent = make_torrent(payload, piece_size=64 * 1024, trackers=[],
+                           out_path=os.path.join(workdir, "t.torrent"))
+    seeder = lt_seeder(torrent, payload.save_path, use_tracker=False)
+    out = os.path.join(workdir, "out")
+    started = time.monotonic()
+    proc = procs.spawn("download", [swarmfs_bin, "download", torrent.path, "-o", out, "--peer",
+                                    seeder.endpoint, "--no-trackers", "--listen-host", pool.ip(),
+                                    "--max-download-rate", "1M"])
+    assert proc.wait(60) == 0, proc.tail()
+    seconds = time.monotonic() - started
+    # 10 MiB at 1 MiB/s with at most one second of burst: 9 s, and within 10 % of the limit.
+    assert 9.0 <= seconds <= 11.5, seconds
+    assert_tree_matches(payload, out)
+
+
+def test_upload_rate_limit_holds(swarmfs_bin, procs, pool, lt_leecher, workdir):
+    import time
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=10 * MiB)
+    torrent = make_torrent(payload, piece_size=64 * 1024, trackers=[],
+                           out_path=os.path.join(workdir, "t.torrent"))
+    ip, port = pool.endpoint()
+    seeder = procs.spawn("swarmfs-seed", [swarmfs_bin, "seed", torrent.path, "--cache-dir",
+                                          payload.save_path, "--listen-host", ip, "--listen-port",
+                                          str(port), "--no-trackers", "--max-upload-rate", "1M",
+                                          "--log-level", "info"])
+    seeder.wait_for_output(r"cache checked", 30)
+    started = time.monotonic()
+    leecher = lt_leecher(torrent, peers=[f"{ip}:{port}"], use_tracker=False)
+    leecher.wait_complete(60)
+    seconds = time.monotonic() - started
+    assert 9.0 <= seconds <= 11.5, seconds
+    assert_tree_matches(payload, leecher.save_path)
