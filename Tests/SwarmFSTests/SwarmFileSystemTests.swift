@@ -142,7 +142,7 @@ func bytes(of span: ReadableSpan) -> [UInt8] {
         let torrent = try makeTorrent()
         defer { torrent.remove() }
         let marker = torrent.directory + "/hold"
-        FileManager.default.createFile(atPath: marker, contents: nil)
+        #expect(FileManager.default.createFile(atPath: marker, contents: nil))
         let (fileSystem, _) = makeFileSystem(torrent, marker: marker)
         let (handle, _) = try fileSystem.open(try inode(fileSystem, ["pack", "a.bin"]), flags: O_RDONLY)
         let recorder = CompletionRecorder()
