@@ -75,3 +75,30 @@ def test_upload_rate_limit_holds(swarmfs_bin, procs, pool, lt_leecher, workdir):
     seconds = time.monotonic() - started
     assert 9.0 <= seconds <= 11.5, seconds
     assert_tree_matches(payload, leecher.save_path)
+
+
+def test_aria2c_leecher_downloads_from_swarmfs_through_the_tracker(swarmfs_bin, procs, pool,
+                                                                    tracker, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=3 * MiB + 333)
+    torrent = make_torrent(payload, piece_size=64 * 1024, trackers=[tracker.announce_url],
+                           out_path=os.path.join(workdir, "t.torrent"))
+    tracker.allow(torrent.info_hash)
+    # Listen on every address (the default): the tracker records the address our announce came
+    # from (127.0.0.1), and that is where aria2c will connect.
+    port = pool.port()
+    seeder = procs.spawn("swarmfs-seed", [swarmfs_bin, "seed", torrent.path, "--cache-dir",
+                                          payload.save_path, "--listen-port", str(port),
+                                          "--log-level", "info"])
+    seeder.wait_for_output(r"cache checked", 30)
+    tracker.wait_for_seeders(torrent.info_hash, 1, 30)
+    leech_ip, leech_port = pool.endpoint()
+    out = os.path.join(workdir, "aria2-out")
+    os.makedirs(out)
+    aria2 = procs.spawn("aria2c-leecher", [
+        "aria2c", "--no-conf", "--enable-dht=false", "--enable-dht6=false",
+        "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--disable-ipv6=true",
+        "--seed-time=0", f"--interface={leech_ip}", f"--listen-port={leech_port}",
+        "--file-allocation=none", "--summary-interval=0", "--console-log-level=warn",
+        "--check-integrity=true", "-d", out, torrent.path])
+    assert aria2.wait(60) == 0, aria2.tail()
+    assert_tree_matches(payload, out)
