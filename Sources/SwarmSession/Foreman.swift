@@ -713,7 +713,9 @@ final class Foreman {
         let piece = Int(request.piece), begin = Int(request.begin), length = Int(request.length)
         let valid = piece < layout.pieceCount && length > 0 && length <= 128 * 1024
             && begin + length <= layout.pieceSize(piece)
-        guard valid, !peer.amChoking, picker.hasPiece(piece), peer.servingRequests < 256,
+        // A peer that does not read what we send (a full socket buffer) gets nothing more: its
+        // backlog may not grow our memory.
+        guard valid, !peer.amChoking, picker.hasPiece(piece), peer.servingRequests < 256, peer.isWritable,
               let buffer = peer.allocateBuffer(capacity: length) else {
             if peer.supportsFast { peer.send(.reject(request)); peer.flush() }
             return

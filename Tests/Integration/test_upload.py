@@ -102,3 +102,49 @@ def test_aria2c_leecher_downloads_from_swarmfs_through_the_tracker(swarmfs_bin, 
         "--check-integrity=true", "-d", out, torrent.path])
     assert aria2.wait(60) == 0, aria2.tail()
     assert_tree_matches(payload, out)
+
+
+def test_hostile_leecher_floods_and_bad_requests_do_not_hurt(swarmfs_bin, procs, pool, lt_leecher,
+                                                             workdir):
+    import socket
+    import struct
+    import time
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=2 * MiB)
+    torrent = make_torrent(payload, piece_size=32 * 1024, trackers=[],
+                           out_path=os.path.join(workdir, "t.torrent"))
+    ip, port = pool.endpoint()
+    seeder = procs.spawn("swarmfs-seed", [swarmfs_bin, "seed", torrent.path, "--cache-dir",
+                                          payload.save_path, "--listen-host", ip, "--listen-port",
+                                          str(port), "--no-trackers", "--log-level", "info"])
+    seeder.wait_for_output(r"cache checked", 30)
+    hostile = socket.create_connection((ip, port), timeout=5)
+    hostile.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)   # and it never reads
+    hostile.sendall(b"\x13BitTorrent protocol" + bytes(8) + torrent.info_hash_bytes + b"-EV0001-" + bytes(12))
+    hostile.sendall(struct.pack(">IB", 1, 2))  # interested
+    pieces = torrent.num_pieces
+    flood = bytearray()
+    for i in range(20000):
+        kind = i % 4
+        if kind == 0:
+            msg = struct.pack(">IBIII", 13, 6, i % pieces, 0, 16384)            # valid
+        elif kind == 1:
+            msg = struct.pack(">IBIII", 13, 6, pieces + 7, 0, 16384)            # no such piece
+        elif kind == 2:
+            msg = struct.pack(">IBIII", 13, 6, 0, 30000, 16384)                 # past the piece
+        else:
+            msg = struct.pack(">IBIII", 13, 6, 0, 0, 1 << 20)                   # oversized
+        flood += msg
+    try:
+        hostile.sendall(bytes(flood))
+    except OSError:
+        pass  # being disconnected is a fine answer too
+    time.sleep(2)
+    # swarmfs is alive, its memory bounded, and an honest leecher still gets everything.
+    assert seeder.running(), seeder.tail()
+    with open(f"/proc/{seeder.pid}/status") as f:
+        rss_kib = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    assert rss_kib < 200 * 1024, rss_kib
+    leecher = lt_leecher(torrent, peers=[f"{ip}:{port}"], use_tracker=False)
+    leecher.wait_complete(60)
+    assert_tree_matches(payload, leecher.save_path)
+    hostile.close()
