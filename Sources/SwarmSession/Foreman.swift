@@ -378,8 +378,12 @@ final class Foreman {
             break
         case let .request(request):
             serveRequest(request, to: peer)
-        case .cancel:
-            break   // blocks being read from disk are small; sending one more is cheaper than tracking
+        case let .cancel(request):
+            if let index = pendingSends[pendingSendsHead...].firstIndex(where: { $0.peer == peer.key && $0.request == request }) {
+                pendingSends[index].block.clear()   // sent as nothing: see drainPendingSends
+            } else if peer.servingRequests > peer.cancelledRequests.count {
+                peer.cancelledRequests.insert(request)
+            }
         case let .reject(request):
             let spec = BlockSpec(piece: Int(request.piece), begin: Int(request.begin), length: Int(request.length))
             if peer.outstanding.removeValue(forKey: spec) != nil {
@@ -700,7 +704,8 @@ final class Foreman {
 
     private func sendBlock(_ block: ByteBuffer, for request: BlockRequest, to peer: PeerConnection) {
         peer.servingRequests -= 1
-        guard !peer.amChoking else { return }
+        if peer.cancelledRequests.remove(request) != nil { return }
+        guard !peer.amChoking, block.readableBytes > 0 else { return }
         peer.send(.piece(index: request.piece, begin: request.begin, block: block))
         peer.flush()
         peer.upload.add(block.readableBytes)
@@ -741,6 +746,7 @@ final class Foreman {
             guard let peer = foreman.peers[key] else { return }
             guard let block else {
                 peer.servingRequests -= 1
+                peer.cancelledRequests.remove(request)
                 return
             }
             if foreman.uploadBucket.canSpend && foreman.pendingSendsHead == foreman.pendingSends.count {

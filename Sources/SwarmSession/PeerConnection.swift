@@ -40,6 +40,9 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
     var hashFailures = 0
     /// Requests the peer made that we are serving from disk.
     var servingRequests = 0
+    /// Requests the peer cancelled while we were reading them from disk (bounded by
+    /// `servingRequests`): dropped instead of sent.
+    var cancelledRequests: Set<BlockRequest> = []
 
     init(key: PeerKey, address: String, isOutbound: Bool, pieceCount: Int, foreman: Foreman) {
         self.key = key

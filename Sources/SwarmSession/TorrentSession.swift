@@ -194,13 +194,18 @@ public final class TorrentSession: TorrentContentSource {
                 }
             }
         let ports: [Int] = configuration.listenPort.map { [Int($0)] } ?? (Array(6881...6889) + [0])
+        // "Any address" means IPv6 and IPv4 alike: a dual-stack socket on "::" where the machine
+        // has IPv6, plain IPv4 where it has not.
+        let hosts = configuration.listenHost == "0.0.0.0" ? ["::", "0.0.0.0"] : [configuration.listenHost]
         var lastError = "no port tried"
         for port in ports {
-            do {
-                let channel = try await bootstrap.bind(host: configuration.listenHost, port: port).get()
-                return (channel, UInt16(channel.localAddress?.port ?? port))
-            } catch {
-                lastError = "\(error)"
+            for host in hosts {
+                do {
+                    let channel = try await bootstrap.bind(host: host, port: port).get()
+                    return (channel, UInt16(channel.localAddress?.port ?? port))
+                } catch {
+                    lastError = "\(error)"
+                }
             }
         }
         throw .listen(host: configuration.listenHost, port: configuration.listenPort, detail: lastError)

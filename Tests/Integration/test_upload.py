@@ -148,3 +148,21 @@ def test_hostile_leecher_floods_and_bad_requests_do_not_hurt(swarmfs_bin, procs,
     leecher.wait_complete(60)
     assert_tree_matches(payload, leecher.save_path)
     hostile.close()
+
+
+def test_mixed_swarm_swarmfs_uploads_a_fair_share(swarmfs_mount, swarm, pool, lt_leecher, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=8 * MiB)
+    # One seeder capped at 2 MiB/s: the leechers finish sooner by trading with swarmfs.
+    s = swarm(payload, piece_size=64 * 1024, seeders=1, upload_limit=2 * MiB)
+    port = pool.port()
+    m = swarmfs_mount(s.torrent, listen_port=port)
+    peers = [s.seeders[0].endpoint, f"127.0.0.1:{port}"]
+    leechers = [lt_leecher(s.torrent, peers=peers, use_tracker=True) for _ in range(2)]
+    for leecher in leechers:
+        leecher.wait_complete(90)
+        assert_tree_matches(payload, leecher.save_path)
+    uploaded = m.status()["uploadedBytes"]
+    print(f"swarmfs uploaded {uploaded / MiB:.1f} MiB to two leechers "
+          f"({uploaded / payload.total_size:.2f}x the payload); seeder: {s.total_uploaded() / MiB:.1f} MiB")
+    # A fair share: at least half a copy of the payload went out from swarmfs.
+    assert uploaded >= payload.total_size // 2
