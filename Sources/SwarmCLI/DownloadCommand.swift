@@ -21,31 +21,12 @@ struct DownloadCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Where to put the files (default: the swarmfs cache for this torrent).")
     var output: String?
 
-    @Option(name: .long, help: "Connect to this peer directly (HOST:PORT; repeatable).")
-    var peer: [String] = []
-
-    @Option(name: .long, help: "The most peer connections at once.")
-    var maxPeers: Int = 50
-
-    @Option(name: .long, help: "TCP port to accept peers on (default: a free one in 6881-6889).")
-    var listenPort: UInt16?
-
-    @Option(name: .long, help: "Address to listen on and to connect from.")
-    var listenHost: String = "0.0.0.0"
-
-    @Flag(name: .long, help: "Do not contact the torrent's trackers (use --peer).")
-    var noTrackers = false
+    @OptionGroup var peers: PeerOptions
 
     @Flag(name: .long, help: "Never upload to other peers.")
     var noUpload = false
 
-    @OptionGroup var rates: RateOptions
-
     @OptionGroup var logging: LoggingOptions
-
-    func validate() throws {
-        guard maxPeers > 0 else { throw ValidationError("--max-peers must be at least 1") }
-    }
 
     func run() async throws {
         try await CLIError.reporting { try await execute() }
@@ -56,21 +37,12 @@ struct DownloadCommand: AsyncParsableCommand {
         let logger = try logging.bootstrap()
         let directory = output ?? CacheRoot.directory(root: CacheRoot.defaultPath(), infoHash: metainfo.infoHash)
         var configuration = SessionConfiguration(cacheDirectory: directory)
-        configuration.peers = peer
-        configuration.maxPeers = maxPeers
-        configuration.listenPort = listenPort
-        configuration.listenHost = listenHost
-        configuration.useTrackers = !noTrackers
-        rates.apply(to: &configuration)
+        peers.apply(to: &configuration)
         configuration.uploadEnabled = !noUpload
         configuration.downloadMode = DownloadMode.all
 
-        let session: TorrentSession
-        do {
-            session = try await TorrentSession.start(metainfo: metainfo, configuration: configuration, logger: logger)
-        } catch {
-            throw CLIError.runtime("\(torrent): \(error)")
-        }
+        let session = try await startSession(metainfo, configuration: configuration, logger: logger,
+                                             torrentPath: torrent)
         let interrupted = SignalWatcher.watchTermination()
         let progress = ProgressReporter(session: session)
         progress.start()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from swarmkit import assert_tree_matches, make_multi_payload, make_single_payload, make_torrent
-from swarmkit.waiting import wait_until
+from swarmkit.waiting import wait_port, wait_until
 
 MiB = 1024 * 1024
 
@@ -117,6 +117,7 @@ def test_hostile_leecher_floods_and_bad_requests_do_not_hurt(swarmfs_bin, procs,
                                           payload.save_path, "--listen-host", ip, "--listen-port",
                                           str(port), "--no-trackers", "--log-level", "info"])
     seeder.wait_for_output(r"cache checked", 30)
+    wait_port(ip, port, 10)  # "cache checked" comes just before the listener opens
     hostile = socket.create_connection((ip, port), timeout=5)
     hostile.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)   # and it never reads
     hostile.sendall(b"\x13BitTorrent protocol" + bytes(8) + torrent.info_hash_bytes + b"-EV0001-" + bytes(12))

@@ -1,0 +1,35 @@
+import ArgumentParser
+import SwarmSession
+
+/// How a command that runs the engine finds and accepts peers (download, seed).
+struct PeerOptions: ParsableArguments {
+    @Option(name: .long, help: "Connect to this peer directly (HOST:PORT; repeatable).")
+    var peer: [String] = []
+
+    @Option(name: .long, help: "The most peer connections at once.")
+    var maxPeers: Int = 50
+
+    @Option(name: .long, help: "TCP port to accept peers on (default: a free one in 6881-6889).")
+    var listenPort: UInt16?
+
+    @Option(name: .long, help: "Address to listen on and to connect from (default: every address).")
+    var listenHost: String = "0.0.0.0"
+
+    @Flag(name: .long, help: "Do not contact the torrent's trackers (use --peer).")
+    var noTrackers = false
+
+    @OptionGroup var rates: RateOptions
+
+    func validate() throws {
+        guard maxPeers > 0 else { throw ValidationError("--max-peers must be at least 1") }
+    }
+
+    func apply(to configuration: inout SessionConfiguration) {
+        configuration.peers = peer
+        configuration.maxPeers = maxPeers
+        configuration.listenPort = listenPort
+        configuration.listenHost = listenHost
+        configuration.useTrackers = !noTrackers
+        rates.apply(to: &configuration)
+    }
+}
