@@ -37,6 +37,10 @@ final class ProgressReporter: Sendable {
             + "  \(formatBytes(status.verifiedBytes)) / \(formatBytes(status.totalLength))"
             + "  ↓ \(formatBytes(Int64(status.downloadRate)))/s  ↑ \(formatBytes(Int64(status.uploadRate)))/s"
             + "  \(status.peers) peers"
+        if status.uploadedBytes > 0 {
+            let base = max(status.downloadedBytes, status.verifiedBytes)
+            text += String(format: "  ratio %.2f", base > 0 ? Double(status.uploadedBytes) / Double(base) : 0)
+        }
         if status.downloadRate > 0, status.verifiedBytes < status.totalLength {
             let seconds = Int(Double(status.totalLength - status.verifiedBytes) / status.downloadRate)
             text += String(format: "  ETA %d:%02d", seconds / 60, seconds % 60)
