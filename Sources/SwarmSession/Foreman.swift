@@ -402,8 +402,6 @@ final class Foreman {
         fillPipeline(peer)
     }
 
-    func peerWritable(_ peer: PeerConnection) {}
-
     func peer(_ peer: PeerConnection, failed reason: String) {
         logger.debug("peer connection failed", metadata: ["peer": "\(peer.address)", "reason": "\(reason)"])
     }
@@ -768,7 +766,8 @@ final class Foreman {
     private var connecting = 0
 
     func connectMore() {
-        guard !stopped, !picker.isComplete || false else { return }
+        // A complete torrent waits for leechers to come to us; it does not go looking.
+        guard !stopped, !picker.isComplete else { return }
         while peers.count + connecting < configuration.maxPeers, let candidate = directory.nextCandidate(now: .now()) {
             connect(to: candidate)
         }

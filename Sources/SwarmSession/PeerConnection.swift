@@ -76,10 +76,6 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
         context.flush()
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { foreman.peerWritable(self) }
-    }
-
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         foreman.peer(self, failed: "\(error)")
         context.close(promise: nil)
