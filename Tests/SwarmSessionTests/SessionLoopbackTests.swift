@@ -59,6 +59,16 @@ struct SessionLoopbackTests {
         return try await TorrentSession.start(metainfo: fixture.metainfo, configuration: configuration, logger: Self.logger)
     }
 
+    /// A session with no peers at all: its reads can only end by cancellation, time-out or shutdown.
+    private func isolated(_ fixture: Fixture, _ name: String, readTimeout: Duration? = nil) async throws -> TorrentSession {
+        var configuration = SessionConfiguration(cacheDirectory: fixture.directory(name))
+        configuration.listenHost = "127.0.0.1"
+        configuration.listenPort = 0
+        configuration.useTrackers = false
+        configuration.readTimeout = readTimeout
+        return try await TorrentSession.start(metainfo: fixture.metainfo, configuration: configuration, logger: Self.logger)
+    }
+
     @Test func seedingSessionServesADownloadingOne() async throws {
         let fixture = try Fixture(size: 3 * 1024 * 1024 + 1234, pieceLength: 64 * 1024)
         let seed = try await seeder(fixture)
@@ -100,12 +110,7 @@ struct SessionLoopbackTests {
 
     @Test func cancelledReadCompletesOnceWithCancelled() async throws {
         let fixture = try Fixture(size: 256 * 1024, pieceLength: 16 * 1024)
-        // No peers at all: the read can only end by cancellation.
-        var configuration = SessionConfiguration(cacheDirectory: fixture.directory("lonely"))
-        configuration.listenHost = "127.0.0.1"
-        configuration.listenPort = 0
-        configuration.useTrackers = false
-        let session = try await TorrentSession.start(metainfo: fixture.metainfo, configuration: configuration, logger: Self.logger)
+        let session = try await isolated(fixture, "lonely")
         let calls = Mutex(0)
         let result: Result<ReadableSpan, ContentReadError> = await withCheckedContinuation { continuation in
             let ticket = session.read(session.openReader(fileIndex: 0), fileIndex: 0, offset: 0, length: 4096) { result in
@@ -125,12 +130,7 @@ struct SessionLoopbackTests {
 
     @Test func readTimeoutAnswersWithTimedOut() async throws {
         let fixture = try Fixture(size: 64 * 1024, pieceLength: 16 * 1024)
-        var configuration = SessionConfiguration(cacheDirectory: fixture.directory("timeout"))
-        configuration.listenHost = "127.0.0.1"
-        configuration.listenPort = 0
-        configuration.useTrackers = false
-        configuration.readTimeout = .milliseconds(200)
-        let session = try await TorrentSession.start(metainfo: fixture.metainfo, configuration: configuration, logger: Self.logger)
+        let session = try await isolated(fixture, "timeout", readTimeout: .milliseconds(200))
         let result: Result<ReadableSpan, ContentReadError> = await withCheckedContinuation { continuation in
             _ = session.read(session.openReader(fileIndex: 0), fileIndex: 0, offset: 0, length: 10) { continuation.resume(returning: $0) }
         }
@@ -143,11 +143,7 @@ struct SessionLoopbackTests {
 
     @Test func shutdownFailsPendingReads() async throws {
         let fixture = try Fixture(size: 64 * 1024, pieceLength: 16 * 1024)
-        var configuration = SessionConfiguration(cacheDirectory: fixture.directory("shutdown"))
-        configuration.listenHost = "127.0.0.1"
-        configuration.listenPort = 0
-        configuration.useTrackers = false
-        let session = try await TorrentSession.start(metainfo: fixture.metainfo, configuration: configuration, logger: Self.logger)
+        let session = try await isolated(fixture, "shutdown")
         async let result: Result<ReadableSpan, ContentReadError> = withCheckedContinuation { continuation in
             _ = session.read(session.openReader(fileIndex: 0), fileIndex: 0, offset: 0, length: 10) { continuation.resume(returning: $0) }
         }
