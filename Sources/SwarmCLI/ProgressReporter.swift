@@ -34,8 +34,8 @@ final class ProgressReporter: Sendable {
         let status = session.statusSnapshot()
         let percent = status.totalLength > 0 ? Double(status.verifiedBytes) * 100 / Double(status.totalLength) : 100
         var text = String(format: "%5.1f%%", percent)
-            + "  \(formatBytes(status.verifiedBytes)) / \(formatBytes(status.totalLength))"
-            + "  ↓ \(formatBytes(Int64(status.downloadRate)))/s  ↑ \(formatBytes(Int64(status.uploadRate)))/s"
+            + "  \(ByteSize.format(status.verifiedBytes)) / \(ByteSize.format(status.totalLength))"
+            + "  ↓ \(ByteSize.format(Int64(status.downloadRate)))/s  ↑ \(ByteSize.format(Int64(status.uploadRate)))/s"
             + "  \(status.peers) peers"
         if status.uploadedBytes > 0 {
             let base = max(status.downloadedBytes, status.verifiedBytes)
@@ -52,16 +52,4 @@ final class ProgressReporter: Sendable {
         let output = isTerminal ? "\r\u{1B}[K" + text + (final ? "\n" : "") : text + "\n"
         FileHandle.standardError.write(Data(output.utf8))
     }
-}
-
-/// "1.5 GiB"-style sizes for people.
-func formatBytes(_ bytes: Int64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var value = Double(bytes)
-    var unit = 0
-    while value >= 1024, unit < units.count - 1 {
-        value /= 1024
-        unit += 1
-    }
-    return unit == 0 ? "\(bytes) B" : String(format: "%.1f ", value) + units[unit]
 }
