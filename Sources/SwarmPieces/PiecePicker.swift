@@ -58,6 +58,9 @@ public struct PiecePicker {
     private var edgeCursor = 0
     /// Whether pieces outside reads and windows are fetched (`--download all`).
     public var backgroundEnabled: Bool
+    /// Set while readers are active and latency matters more than background progress: no new
+    /// requests for pieces outside reads and readahead windows.
+    public var holdBackground = false
     private var backgroundCursor = 0
     /// Pieces that are not *now* may be started only while fewer than this many are in progress:
     /// it bounds the memory held by partial pieces.
@@ -127,6 +130,11 @@ public struct PiecePicker {
     /// Pieces under waiting reads that are not verified yet.
     public var piecesWaitingForReaders: Int { nowReferences.count }
 
+    /// Whether a read waits for a piece that some connected peer has (so it can be fetched now).
+    public var isReadWaitingOnSwarm: Bool {
+        nowReferences.keys.contains { !have[$0] && (seedCount > 0 || availability[$0] > 0) }
+    }
+
     // MARK: - Availability
 
     public mutating func peerHasPiece(_ piece: Int) {
@@ -185,19 +193,26 @@ public struct PiecePicker {
         var picked: [BlockSpec] = []
         picked.reserveCapacity(maxBlocks)
 
+        // While a read waits for a piece some peer can send, only reads and readahead get
+        // requests: every background block asked for now would queue ahead of the reader's at
+        // the peers and in the sockets, and compete with it for the CPU.
+        let readsFirst = holdBackground || isReadWaitingOnSwarm
         // 1. Unrequested blocks of pieces under waiting reads, then of other pieces in progress.
         let inProgress = partials.keys.sorted { lhs, rhs in
             let lp = priority(of: lhs), rp = priority(of: rhs)
             return lp != rp ? lp > rp : lhs < rhs
         }
         for piece in inProgress where peerHas[piece] {
-            takeFreeBlocks(of: piece, for: peer, into: &picked, max: maxBlocks)
+            if readsFirst && priority(of: piece) < .soon { break }
+            let limit = nowReferences[piece] != nil ? min(maxBlocks, picked.count + nowShare(of: piece)) : maxBlocks
+            takeFreeBlocks(of: piece, for: peer, into: &picked, max: limit)
             if picked.count >= maxBlocks { return picked }
         }
 
         // 2. New pieces, highest priority first.
         for piece in nowReferences.keys.sorted() where peerHas[piece] {
-            startIfPossible(piece, for: peer, into: &picked, max: maxBlocks, bypassLimit: true)
+            startIfPossible(piece, for: peer, into: &picked, max: min(maxBlocks, picked.count + nowShare(of: piece)),
+                            bypassLimit: true)
             if picked.count >= maxBlocks { return picked }
         }
         for window in windows.values.sorted(by: { $0.lowerBound < $1.lowerBound }) {
@@ -207,20 +222,40 @@ public struct PiecePicker {
                 if picked.count >= maxBlocks { return picked }
             }
         }
-        pickEdgePieces(for: peer, peerHas: peerHas, into: &picked, max: maxBlocks)
-        if picked.count >= maxBlocks { return picked }
-        if backgroundEnabled {
-            pickBackground(for: peer, peerHas: peerHas, into: &picked, max: maxBlocks)
+        if !readsFirst {
+            pickEdgePieces(for: peer, peerHas: peerHas, into: &picked, max: maxBlocks)
             if picked.count >= maxBlocks { return picked }
+            if backgroundEnabled {
+                pickBackground(for: peer, peerHas: peerHas, into: &picked, max: maxBlocks)
+                if picked.count >= maxBlocks { return picked }
+            }
         }
 
         // 3. Race slow peers: blocks of *now* pieces, or of anything once nothing is left to start.
+        //    A *now* piece is raced only once all its blocks are out (before that, the peers
+        //    that have it still come for their shares) and by a peer that delivered its own.
         let endgame = picked.isEmpty && !hasUnstartedWork(peerHas: peerHas)
-        for piece in inProgress where peerHas[piece] && (endgame || nowReferences[piece] != nil) {
+        for piece in inProgress where peerHas[piece] && (endgame || isRaceable(piece, by: peer)) {
             takeDuplicateBlocks(of: piece, for: peer, into: &picked, max: maxBlocks)
             if picked.count >= maxBlocks { break }
         }
         return picked
+    }
+
+    private func isRaceable(_ piece: Int, by peer: PeerKey) -> Bool {
+        guard nowReferences[piece] != nil, let partial = partials[piece], partial.unrequested == 0 else { return false }
+        for block in 0..<partial.blockCount where !partial.received[block] {
+            if partial.first[block] == peer || partial.second[block] == peer { return false }
+        }
+        return true
+    }
+
+    /// How many free blocks of a *now* piece one peer takes at a time: a share of the piece for
+    /// each peer that has it, so the piece comes in over every connection at once instead of
+    /// queueing behind one; whoever finishes its share early comes back for more or races.
+    private func nowShare(of piece: Int) -> Int {
+        let holders = max(1, availability(of: piece))
+        return (blockCount(ofPiece: piece) + holders - 1) / holders
     }
 
     private mutating func pickEdgePieces(for peer: PeerKey, peerHas: Bitfield, into picked: inout [BlockSpec], max: Int) {

@@ -48,7 +48,8 @@ struct Choker: Sendable {
 }
 
 /// A token bucket for `--max-upload-rate` / `--max-download-rate`: `rate` bytes per second with
-/// up to one second of burst. A rate of 0 means no limit.
+/// up to one second of burst, so by time T at most `rate · (T + 1)` bytes have been spent. A rate
+/// of 0 means no limit.
 struct TokenBucket: Sendable {
     let rate: Int64
     private(set) var tokens: Int64

@@ -50,7 +50,10 @@ final class Foreman {
     private var lastTick = NIODeadline.now()
     private var lastCheckpoint = NIODeadline.now()
     private var verifiedSinceCheckpoint = 0
-    private var checkpointRunning = false
+    /// The checkpoint being saved, if any (checkpoints never overlap).
+    private var runningCheckpoint: EventLoopFuture<Void>?
+    /// The last record claims unsynced pieces: the next periodic checkpoint syncs them.
+    private var syncPending = false
     /// Storage failed (a full disk): no new pieces are fetched until this time.
     private var storagePausedUntil: NIODeadline?
     private var storageFailure: ContentReadError?
@@ -144,7 +147,11 @@ final class Foreman {
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         return drained.flatMap {
             bound.value.publishStatus()
-            return bound.value.checkpoint(force: true)
+            return bound.value.runningCheckpoint ?? bound.value.eventLoop.makeSucceededVoidFuture()
+        }.flatMap {
+            // No sync at the end: what is not durable yet is claimed for this boot only, so
+            // stopping never waits for gigabytes of writeback.
+            bound.value.checkpoint(force: true, syncData: false)
         }
     }
 
@@ -212,6 +219,10 @@ final class Foreman {
         }
         waiters[id] = waiter
         for piece in missing { waitersByPiece[piece, default: []].append(id) }
+        // Reads that wait come in runs (a player seeking, a reader outpacing the swarm): keep
+        // background fill off the wire until they have been quiet for a moment.
+        backgroundHeldUntil = .now() + Self.backgroundHoldAfterWait
+        picker.holdBackground = true
         // A seek: the reader needs a piece nobody is fetching yet.
         let newlyWanted = missing.contains { !picker.isInProgress($0) }
         picker.addWaitingRead(pieces: pieces)
@@ -260,6 +271,10 @@ final class Foreman {
             verified.endRead(pieces)
         }
     }
+
+    /// How long background fill stays held after a read had to wait.
+    private static let backgroundHoldAfterWait = TimeAmount.milliseconds(300)
+    private var backgroundHeldUntil = NIODeadline.distantPast
 
     /// Ids for waiters the Foreman creates itself; the session's own ids count up from 1.
     private var nextInternalID: UInt64 = 1 << 63
@@ -443,10 +458,16 @@ final class Foreman {
     func fillPipeline(_ peer: PeerConnection) {
         guard peer.handshakeDone, !peer.peerChoking, peer.amInterested, !stopped, !isStoragePaused else { return }
         if configuration.cacheSizeLimit != nil { updateBackgroundFill() }
-        guard downloadBucket.canSpend else { return }
         let depth = min(peer.pipelineDepth, peer.peerRequestQueueLimit)
-        let free = depth - peer.outstanding.count
+        var free = depth - peer.outstanding.count
         guard free > 0, peer.outstanding.isEmpty || free >= max(1, depth / 4) || !picker.piecesWaitingForReadersIsZero else { return }
+        if downloadBucket.isLimited {
+            // A request spends the limit when it is sent, not when its block lands: blocks already
+            // asked for will arrive whatever we do, so they count against the tokens now.
+            let unreserved = downloadBucket.tokens - requestedBytesInFlight
+            guard unreserved > 0 else { return }
+            free = min(free, Int((unreserved + Int64(PiecePicker.blockSize) - 1) / Int64(PiecePicker.blockSize)))
+        }
         let blocks = picker.pickBlocks(for: peer.key, peerHas: peer.isSeed ? fullBitfield : peer.pieces, maxBlocks: free)
         guard !blocks.isEmpty else { return }
         let now = NIODeadline.now()
@@ -459,7 +480,7 @@ final class Foreman {
     }
 
     /// Requests a peer may keep queued ahead of a reader's when a seek arrives.
-    private static let requestsKeptOnPreempt = 16
+    private static let requestsKeptOnPreempt = 4
 
     /// A reader now waits for pieces nobody is fetching: cancel the newest background requests
     /// queued at each peer (keeping a few so nobody idles; readahead windows are kept), so the
@@ -480,6 +501,11 @@ final class Foreman {
             }
             peer.flush()
         }
+    }
+
+    /// Bytes requested from all peers and not yet arrived (blocks counted at full size).
+    private var requestedBytesInFlight: Int64 {
+        peers.values.reduce(0) { $0 + Int64($1.outstanding.count) } * Int64(PiecePicker.blockSize)
     }
 
     private func fillAllPipelines() {
@@ -631,7 +657,7 @@ final class Foreman {
         publishStatus()
         for promise in completionPromises { promise.succeed(()) }
         completionPromises.removeAll()
-        checkpoint(force: true)
+        checkpoint(force: true, syncData: false)
     }
 
     private func releaseAllRequests(of peer: PeerConnection, sendCancel: Bool) {
@@ -850,6 +876,7 @@ final class Foreman {
             storageFailure = nil
             logger.info("retrying downloads after a storage error")
         }
+        if picker.holdBackground, backgroundHeldUntil < now { picker.holdBackground = false }
         fillAllPipelines()
         connectMore()
         if now - lastCheckpoint > TimeAmount.nanoseconds(Int64(configuration.checkpointInterval.components.seconds) * 1_000_000_000) {
@@ -934,26 +961,31 @@ final class Foreman {
     }
 
     /// Makes verified pieces durable, then records them; the record never claims more than was
-    /// synced, because the bitfield is taken before the sync starts.
+    /// synced, because the bitfield is taken before the sync starts. With `syncData: false` the
+    /// record claims the unsynced pieces for this boot only (`Checkpointer`), and the next
+    /// periodic checkpoint syncs them.
     @discardableResult
-    func checkpoint(force: Bool) -> EventLoopFuture<Void> {
+    func checkpoint(force: Bool, syncData: Bool = true) -> EventLoopFuture<Void> {
         lastCheckpoint = .now()
-        guard force || verifiedSinceCheckpoint > 0, !checkpointRunning else { return eventLoop.makeSucceededVoidFuture() }
-        checkpointRunning = true
+        guard force || verifiedSinceCheckpoint > 0 || syncPending, runningCheckpoint == nil else {
+            return eventLoop.makeSucceededVoidFuture()
+        }
         verifiedSinceCheckpoint = 0
+        syncPending = !syncData
         let checkpointer = self.checkpointer
         let directory = configuration.cacheDirectory
         let logger = self.logger
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        return threadPool.runIfActive(eventLoop: eventLoop) {
+        let saved = threadPool.runIfActive(eventLoop: eventLoop) {
             do {
-                try checkpointer.checkpoint(force: force)
+                try checkpointer.checkpoint(force: force, syncData: syncData)
             } catch {
                 logger.error("cannot save resume state", metadata: ["directory": "\(directory)", "error": "\(error)"])
             }
-        }.always { _ in
-            bound.value.checkpointRunning = false
         }
+        runningCheckpoint = saved
+        saved.whenComplete { _ in bound.value.runningCheckpoint = nil }
+        return saved
     }
 
     private func publishStatus() {

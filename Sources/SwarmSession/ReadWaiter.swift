@@ -16,7 +16,9 @@ struct ReadWaiter {
 /// One open file handle's reading pattern: its readahead window doubles while it reads on from
 /// where it stopped and shrinks back to the start size on a seek.
 struct ReaderState {
-    static let initialWindow: Int64 = 4 * 1024 * 1024
+    /// Small after a seek: a random reader would waste more, and a streaming one doubles it on
+    /// every read (1, 2, 4 … MiB) within its first few reads.
+    static let initialWindow: Int64 = 1024 * 1024
     static let maximumWindow: Int64 = 64 * 1024 * 1024
 
     let fileIndex: Int

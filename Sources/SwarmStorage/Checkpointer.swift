@@ -2,9 +2,11 @@ import SwarmMetainfo
 import Synchronization
 
 /// Keeps the resume record honest: the session reports each piece after `writePiece` returned, and
-/// every few seconds (and at shutdown) calls `checkpoint()`, which syncs the store and only then
-/// saves a record claiming the pieces reported *before* the sync. So the record never claims a
-/// piece whose data is not durable, whenever the process dies.
+/// every few seconds calls `checkpoint()`, which syncs the store and only then saves a record
+/// claiming the pieces reported *before* the sync. At the end of a run (`syncData: false`) it
+/// saves without syncing: pieces not synced yet are claimed for this boot only (`BootIdentity`),
+/// since the page cache holds them until the kernel goes down. So the record never claims a piece
+/// whose data could be gone, whenever the process or the machine dies.
 ///
 /// Eviction goes the other way round: the record first stops claiming the pieces (saved durably,
 /// or — when the disk is too full to save — the record is deleted), then their holes are punched,
@@ -53,8 +55,16 @@ public final class Checkpointer: Sendable {
     /// Syncs the store, then atomically saves a record of the pieces reported before the sync.
     /// Does nothing when nothing changed since the last checkpoint unless `force` is set.
     /// On failure the next checkpoint tries again (the pieces stay reported).
-    public func checkpoint(force: Bool = false) throws(StorageError) {
-        try checkpointLocked(force: force)
+    ///
+    /// With `syncData: false` nothing is synced: the record claims what earlier checkpoints made
+    /// durable, and everything reported since as unsynced, trusted only until the next reboot.
+    /// A later synced checkpoint still runs (the pieces count as changed until then).
+    public func checkpoint(force: Bool = false, syncData: Bool = true) throws(StorageError) {
+        if syncData {
+            try checkpointLocked(force: force)
+        } else {
+            try saveWithoutSync()
+        }
     }
 
     /// Stops claiming `pieces` in the durable record, then punches their holes. The session must
@@ -86,6 +96,18 @@ public final class Checkpointer: Sendable {
             for piece in valid {
                 try store.punchHole(piece: piece)
             }
+        }
+    }
+
+    private func saveWithoutSync() throws(StorageError) {
+        try ioLock.withLock { _ throws(StorageError) in
+            let (durable, unsynced): (Bitfield, Bitfield) = state.withLock { state in
+                var unsynced = state.verified
+                for piece in state.durable.setIndices { unsynced[piece] = false }
+                return (state.durable, unsynced)
+            }
+            try ResumeRecord.capture(store: store, infoHash: infoHash, verified: durable, unsynced: unsynced)
+                .save(directory: directory)
         }
     }
 

@@ -82,22 +82,19 @@ final class FileHandleTable: Sendable {
 
     /// Ends a lease from `lease`; `wrote` marks the file for the next `syncDirty`.
     func release(file: Int, wrote: Bool) {
-        let closeNow: (fd: Int32, dirty: Bool)? = state.withLock { state in
+        let closeNow: Int32? = state.withLock { state in
             guard var entry = state.entries[file] else { return nil }
             entry.leases -= 1
             if wrote { entry.dirty = true }
             if state.closed && entry.leases <= 0 {
                 // closeAll ran while this lease was out: the last holder closes the fd.
                 state.entries[file] = nil
-                return (entry.fd, entry.dirty)
+                return entry.fd
             }
             state.entries[file] = entry
             return nil
         }
-        if let closeNow {
-            if closeNow.dirty { _ = fdatasync(closeNow.fd) }
-            _ = close(closeNow.fd)
-        }
+        if let closeNow { _ = close(closeNow) }
     }
 
     /// Keeps the file's fd open until `closeAll` (for replies that outlive any lease).
@@ -159,22 +156,20 @@ final class FileHandleTable: Sendable {
     /// Number of fds open (for tests of the bound).
     var openCount: Int { state.withLock { $0.entries.count } }
 
-    /// Syncs dirty files and closes every fd; later leases fail.
-    /// An fd another thread is using right now is closed by that thread's `release`, never under it.
+    /// Closes every fd without syncing (a final record claims unsynced data for this boot only,
+    /// see `Checkpointer`); later leases fail. An fd another thread is using right now is closed
+    /// by that thread's `release`, never under it.
     func closeAll() {
-        let fds: [(Int32, Bool)] = state.withLock { state in
+        let fds: [Int32] = state.withLock { state in
             state.closed = true
-            var list: [(Int32, Bool)] = []
+            var list: [Int32] = []
             for (file, entry) in state.entries where entry.leases <= 0 {
-                list.append((entry.fd, entry.dirty))
+                list.append(entry.fd)
                 state.entries[file] = nil
             }
             return list
         }
-        for (fd, dirty) in fds {
-            if dirty { _ = fdatasync(fd) }
-            _ = close(fd)
-        }
+        for fd in fds { _ = close(fd) }
     }
 
     // MARK: - Private

@@ -202,7 +202,8 @@ public final class PieceStore: Sendable {
     /// Number of fds currently open (tests check the LRU bound with it).
     public var openFileCount: Int { handles.openCount }
 
-    /// Syncs what was written and closes every fd. Later calls fail with `.io(EBADF)`.
+    /// Closes every fd, without syncing (`sync()` first for durability). Later calls fail with
+    /// `.io(EBADF)`.
     public func close() {
         handles.closeAll()
     }

@@ -2,10 +2,12 @@ import Crypto
 import Glibc
 import SwarmMetainfo
 
-/// What a cache knew at its last checkpoint: the verified pieces, and each file's size and mtime
-/// as seen right after the data was made durable. Stored at DIR/.swarmfs/resume, written
-/// atomically (tmp, fsync, rename, fsync dir) and sealed with a SHA-256, so a torn, truncated,
-/// foreign or corrupt record is simply absent — never trusted, never a crash.
+/// What a cache knew at its last checkpoint: the verified pieces whose data was synced, the
+/// verified pieces still only in the page cache (trusted only within the same boot, see
+/// `BootIdentity`), and each file's size and mtime as seen when the record was taken. Stored at
+/// DIR/.swarmfs/resume, written atomically (tmp, fsync, rename, fsync dir) and sealed with a
+/// SHA-256, so a torn, truncated, foreign or corrupt record is simply absent — never trusted,
+/// never a crash.
 public struct ResumeRecord: Sendable {
     /// One file as seen at the checkpoint.
     public struct FileState: Sendable, Equatable {
@@ -30,14 +32,21 @@ public struct ResumeRecord: Sendable {
     public var pieceCount: Int
     /// Pieces whose data was verified and durable at the checkpoint.
     public var verified: Bitfield
+    /// Pieces verified and written but not synced: trustworthy only during boot `bootID`.
+    public var unsynced: Bitfield
+    /// The boot the record was written in (`BootIdentity.current`; empty if unknown).
+    public var bootID: [UInt8]
     /// One entry per file of the layout, in layout order.
     public var files: [FileState]
 
     /// A record from its parts.
-    public init(infoHash: [UInt8], pieceCount: Int, verified: Bitfield, files: [FileState]) {
+    public init(infoHash: [UInt8], pieceCount: Int, verified: Bitfield, unsynced: Bitfield? = nil,
+                bootID: [UInt8] = BootIdentity.current, files: [FileState]) {
         self.infoHash = infoHash
         self.pieceCount = pieceCount
         self.verified = verified
+        self.unsynced = unsynced ?? Bitfield(count: pieceCount)
+        self.bootID = bootID.count == BootIdentity.length ? bootID : []
         self.files = files
     }
 
@@ -46,10 +55,13 @@ public struct ResumeRecord: Sendable {
         StateDirectory.path(directory) + "/resume"
     }
 
-    /// A record claiming `verified`, with every file's size and mtime as they are now. Call it only
-    /// after `store.sync()` covered every piece in `verified`.
-    public static func capture(store: PieceStore, infoHash: InfoHash, verified: Bitfield) -> ResumeRecord {
-        ResumeRecord(infoHash: infoHash.bytes, pieceCount: store.layout.pieceCount, verified: verified, files: currentFileStates(store: store))
+    /// A record claiming `verified` (call it only after `store.sync()` covered every piece in it)
+    /// and, for this boot only, `unsynced` (pieces whose `writePiece` returned), with every file's
+    /// size and mtime as they are now.
+    public static func capture(store: PieceStore, infoHash: InfoHash, verified: Bitfield,
+                               unsynced: Bitfield? = nil) -> ResumeRecord {
+        ResumeRecord(infoHash: infoHash.bytes, pieceCount: store.layout.pieceCount, verified: verified,
+                     unsynced: unsynced, files: currentFileStates(store: store))
     }
 
     /// Each file's size and mtime on disk now (padding and missing files are `.absent`).
@@ -114,9 +126,19 @@ public struct ResumeRecord: Sendable {
         return code == 0 || code == ENOENT
     }
 
-    /// The pieces of the record still trustworthy given the files on disk now: a piece counts only
-    /// if every non-padding file it touches has the size and mtime recorded at the checkpoint.
-    public func trustedPieces(store: PieceStore) -> Bitfield {
+    /// The pieces the record claims for a reader in boot `boot`: the synced ones, plus the unsynced
+    /// ones if the machine has not restarted since (the page cache still holds their data).
+    public func claimedPieces(inBoot boot: [UInt8] = BootIdentity.current) -> Bitfield {
+        guard !bootID.isEmpty, bootID == boot else { return verified }
+        var claimed = verified
+        for piece in unsynced.setIndices { claimed[piece] = true }
+        return claimed
+    }
+
+    /// The pieces of the record still trustworthy given the files on disk now: a claimed piece
+    /// (`claimedPieces`) counts only if every non-padding file it touches has the size and mtime
+    /// recorded at the checkpoint.
+    public func trustedPieces(store: PieceStore, boot: [UInt8] = BootIdentity.current) -> Bitfield {
         let layout = store.layout
         var trusted = Bitfield(count: layout.pieceCount)
         guard files.count == layout.files.count, pieceCount == layout.pieceCount else { return trusted }
@@ -125,7 +147,8 @@ public struct ResumeRecord: Sendable {
             layout.files[index].isPadding || layout.files[index].length == 0
                 || (current[index] == files[index] && files[index].size >= 0)
         }
-        for piece in 0..<layout.pieceCount where verified[piece] {
+        let claimed = claimedPieces(inBoot: boot)
+        for piece in 0..<layout.pieceCount where claimed[piece] {
             if layout.slices(piece: piece).allSatisfy({ unchanged[$0.fileIndex] }) {
                 trusted[piece] = true
             }
@@ -135,24 +158,30 @@ public struct ResumeRecord: Sendable {
 
     // MARK: - Encoding
 
-    private static let magic: [UInt8] = Array("SWFSRES1".utf8)
+    // Version 2 added the unsynced pieces and the boot id; a version 1 record is simply absent
+    // (the cache is re-checked once).
+    private static let magic: [UInt8] = Array("SWFSRES2".utf8)
     private static let checksumLength = 32
 
     private static func encodedSize(hashLength: Int, pieceCount: Int, fileCount: Int) -> Int {
-        magic.count + 1 + hashLength + 4 + 4 + (pieceCount + 7) / 8 + fileCount * 16 + checksumLength
+        magic.count + 1 + hashLength + 4 + 4 + 2 * ((pieceCount + 7) / 8) + BootIdentity.length
+            + fileCount * 16 + checksumLength
     }
 
-    /// The record's bytes: magic, info-hash, counts, bitfield, file states, SHA-256 of all that.
+    /// The record's bytes: magic, info-hash, counts, the synced and unsynced bitfields, the boot
+    /// id (zeros if unknown), file states, SHA-256 of all that.
     public func encoded() -> [UInt8] {
         let wire = verified.wireBytes
         var out: [UInt8] = []
-        out.reserveCapacity(Self.magic.count + 9 + infoHash.count + wire.count + files.count * 16 + Self.checksumLength)
+        out.reserveCapacity(Self.encodedSize(hashLength: infoHash.count, pieceCount: pieceCount, fileCount: files.count))
         out += Self.magic
         out.append(UInt8(truncatingIfNeeded: infoHash.count))
         out += infoHash
         Self.append(UInt32(truncatingIfNeeded: pieceCount), to: &out)
         Self.append(UInt32(truncatingIfNeeded: files.count), to: &out)
         out += wire
+        out += unsynced.wireBytes
+        out += bootID.isEmpty ? [UInt8](repeating: 0, count: BootIdentity.length) : bootID
         for file in files {
             Self.append(UInt64(bitPattern: file.size), to: &out)
             Self.append(UInt64(bitPattern: file.modificationNanoseconds), to: &out)
@@ -177,6 +206,9 @@ public struct ResumeRecord: Sendable {
               reader.uint32() == UInt32(layout.files.count) else { return nil }
         let wire = Array(reader.take((layout.pieceCount + 7) / 8))
         guard let verified = try? Bitfield(wireBytes: wire, count: layout.pieceCount) else { return nil }
+        let unsyncedWire = Array(reader.take((layout.pieceCount + 7) / 8))
+        guard let unsynced = try? Bitfield(wireBytes: unsyncedWire, count: layout.pieceCount) else { return nil }
+        let boot = Array(reader.take(BootIdentity.length))
         var files: [FileState] = []
         files.reserveCapacity(layout.files.count)
         for _ in 0..<layout.files.count {
@@ -185,7 +217,8 @@ public struct ResumeRecord: Sendable {
             files.append(FileState(size: size, modificationNanoseconds: mtime))
         }
         guard reader.isValid else { return nil }
-        return ResumeRecord(infoHash: hash, pieceCount: layout.pieceCount, verified: verified, files: files)
+        return ResumeRecord(infoHash: hash, pieceCount: layout.pieceCount, verified: verified, unsynced: unsynced,
+                            bootID: boot.allSatisfy { $0 == 0 } ? [] : boot, files: files)
     }
 
     /// The SHA-256 that seals a record's body.

@@ -137,7 +137,7 @@ def lt_recheck(torrent: str, save_path: str, timeout: float = 30) -> float:
         handle = session.add_torrent(params)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            session.wait_for_alert(200)
+            time.sleep(0.1)  # not wait_for_alert: its binding can segfault (see peers/lt_peer.py)
             for alert in session.pop_alerts():
                 if isinstance(alert, lt.torrent_checked_alert):
                     return handle.status().progress

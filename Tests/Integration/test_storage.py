@@ -147,9 +147,10 @@ def _valid_pieces(torrent, path: str) -> set[int]:
 
 
 def _record_claims(path: str, piece_count: int):
-    """The pieces a resume record claims (None if absent or not intact). Format, little-endian:
-    "SWFSRES1", u8 hash length, hash, u32 pieces, u32 files, bitfield, files × (i64 size, i64
-    mtime ns), SHA-256 of all that."""
+    """The pieces a resume record claims in this boot (None if absent or not intact). Format,
+    little-endian: "SWFSRES2", u8 hash length, hash, u32 pieces, u32 files, synced bitfield,
+    unsynced bitfield, 36-byte boot id (zeros if unknown), files × (i64 size, i64 mtime ns),
+    SHA-256 of all that. Unsynced pieces count only if the boot id is this machine's current one."""
     import hashlib
     import struct
 
@@ -157,13 +158,21 @@ def _record_claims(path: str, piece_count: int):
         return None
     data = open(path, "rb").read()
     body, seal = data[:-32], data[-32:]
-    if len(data) < 40 or hashlib.sha256(body).digest() != seal or not body.startswith(b"SWFSRES1"):
+    if len(data) < 40 or hashlib.sha256(body).digest() != seal or not body.startswith(b"SWFSRES2"):
         return None
     hash_len = body[8]
     pieces, _files = struct.unpack_from("<II", body, 9 + hash_len)
     assert pieces == piece_count
-    bitfield = body[17 + hash_len:17 + hash_len + (pieces + 7) // 8]
-    return {i for i in range(pieces) if bitfield[i // 8] & (0x80 >> (i % 8))}
+    width = (pieces + 7) // 8
+    start = 17 + hash_len
+    synced, unsynced = body[start:start + width], body[start + width:start + 2 * width]
+    boot = body[start + 2 * width:start + 2 * width + 36]
+    with open("/proc/sys/kernel/random/boot_id", "rb") as f:
+        this_boot = f.read().strip()
+
+    def bits(field):
+        return {i for i in range(pieces) if field[i // 8] & (0x80 >> (i % 8))}
+    return bits(synced) | (bits(unsynced) if boot == this_boot else set())
 
 
 def _start_download(swarmfs_bin, procs, torrent, out, seeder, pool, name):

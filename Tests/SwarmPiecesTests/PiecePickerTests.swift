@@ -171,3 +171,54 @@ private func full(_ count: Int) -> Bitfield { Bitfield.full(count: count) }
     // a: bytes 0..<100000 -> pieces 0...3; b: bytes 131072..<331072 -> pieces 4...10.
     #expect(pieces == [0, 3, 4, 10])
 }
+
+@Test func aReadWaitingOnTheSwarmHoldsBackBackgroundButNotReadahead() {
+    var picker = makePicker()
+    picker.peerAdded(bitfield: full(10))
+    picker.addWaitingRead(pieces: 6..<7)
+    picker.setWindow(reader: 1, pieces: 7..<8)
+    let blocks = picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 100)
+    // The read's piece, its readahead, and racing duplicates of nothing else: no edges, no fill.
+    #expect(Set(blocks.map(\.piece)) == [6, 7])
+    picker.removeWaitingRead(pieces: 6..<7)
+    // Once nobody waits, the rest of the torrent is fair game again.
+    #expect(picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 100).contains { $0.piece == 0 })
+}
+
+@Test func aReadWaitingForAPieceNobodyHasDoesNotStallTheRest() {
+    var picker = makePicker()
+    var allButSix = full(10)
+    allButSix[6] = false
+    picker.peerAdded(bitfield: allButSix)
+    picker.addWaitingRead(pieces: 6..<7)
+    let blocks = picker.pickBlocks(for: 1, peerHas: allButSix, maxBlocks: 8)
+    #expect(blocks.map(\.piece) == [0, 0, 0, 0, 9, 9, 9, 9])
+}
+
+@Test func holdingBackgroundKeepsOnlyReadsAndWindows() {
+    var picker = makePicker()
+    picker.holdBackground = true
+    #expect(picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 100).isEmpty)
+    picker.setWindow(reader: 1, pieces: 3..<4)
+    #expect(picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 100).map(\.piece) == [3, 3, 3, 3])
+    picker.holdBackground = false
+    #expect(picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 100).contains { $0.piece == 0 })
+}
+
+@Test func aWaitedPieceIsSharedAmongThePeersThatHaveIt() {
+    // 1 MiB pieces: 64 blocks, four peers hold the piece.
+    var picker = makePicker(pieces: 4, pieceLength: 1024 * 1024)
+    for _ in 0..<4 { picker.peerAdded(bitfield: full(4)) }
+    picker.addWaitingRead(pieces: 2..<3)
+    var taken: [PeerKey: [BlockSpec]] = [:]
+    for peer in PeerKey(1)...PeerKey(4) {
+        taken[peer] = picker.pickBlocks(for: peer, peerHas: full(4), maxBlocks: 64).filter { $0.piece == 2 }
+    }
+    #expect(taken.values.allSatisfy { $0.count == 16 }, "\(taken.mapValues(\.count))")
+    // While its own share is in flight a peer gets no duplicates; once it delivered, it races
+    // the slower peers' blocks.
+    #expect(picker.pickBlocks(for: 1, peerHas: full(4), maxBlocks: 64).isEmpty)
+    for block in taken[1] ?? [] { _ = picker.blockReceived(from: 1, piece: 2, begin: block.begin) }
+    let again = picker.pickBlocks(for: 1, peerHas: full(4), maxBlocks: 64)
+    #expect(again.count == 48 && again.allSatisfy { $0.piece == 2 })
+}

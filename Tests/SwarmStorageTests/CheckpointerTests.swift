@@ -72,4 +72,54 @@ import Testing
         try checkpointer.checkpoint()
         #expect(ResumeRecord.load(directory: dir, metainfo: torrent.metainfo)?.verified.setIndices == [0])
     }
+
+    @Test func aFinalCheckpointClaimsUnsyncedPiecesForThisBootOnly() throws {
+        let temp = TemporaryDirectory()
+        let torrent = try TestTorrent(name: "cpu", files: [TestFile(path: ["f"], length: 40_000)], pieceLength: 4096,
+                                      directory: temp.path)
+        let dir = temp.path + "/cache"
+        let store = try PieceStore(layout: torrent.layout, directory: dir)
+        let checkpointer = Checkpointer(store: store, infoHash: torrent.metainfo.infoHash,
+                                        verified: Bitfield(count: torrent.layout.pieceCount))
+        try torrent.writePieces([0, 1], to: store)
+        for piece in [0, 1] { checkpointer.pieceWritten(piece) }
+        try checkpointer.checkpoint()
+        try torrent.writePieces([4, 6], to: store)
+        for piece in [4, 6] { checkpointer.pieceWritten(piece) }
+        try checkpointer.checkpoint(syncData: false)
+        store.close()
+        let record = try #require(ResumeRecord.load(directory: dir, metainfo: torrent.metainfo))
+        #expect(record.verified.setIndices == [0, 1])
+        #expect(record.unsynced.setIndices == [4, 6])
+        #expect(record.bootID == BootIdentity.current)
+
+        let reopened = try PieceStore(layout: torrent.layout, directory: dir)
+        // The same boot: the page cache still holds pieces 4 and 6, nothing is hashed.
+        let sameBoot = try Recheck.run(store: reopened, metainfo: torrent.metainfo, record: record)
+        #expect(sameBoot.verified.setIndices == [0, 1, 4, 6])
+        #expect(sameBoot.piecesHashed == 0)
+        // After a reboot only synced pieces are taken on trust; the others are hashed again.
+        let otherBoot = Array("00000000-0000-4000-8000-000000000000".utf8)
+        #expect(record.trustedPieces(store: reopened, boot: otherBoot).setIndices == [0, 1])
+        #expect(record.trustedPieces(store: reopened, boot: []).setIndices == [0, 1])
+    }
+
+    @Test func aSyncedCheckpointAfterAnUnsyncedOneMakesItsPiecesDurable() throws {
+        let temp = TemporaryDirectory()
+        let torrent = try TestTorrent(name: "cps", files: [TestFile(path: ["f"], length: 40_000)], pieceLength: 4096,
+                                      directory: temp.path)
+        let dir = temp.path + "/cache"
+        let store = try PieceStore(layout: torrent.layout, directory: dir)
+        let checkpointer = Checkpointer(store: store, infoHash: torrent.metainfo.infoHash,
+                                        verified: Bitfield(count: torrent.layout.pieceCount))
+        try torrent.writePieces([2, 3], to: store)
+        for piece in [2, 3] { checkpointer.pieceWritten(piece) }
+        try checkpointer.checkpoint(syncData: false)
+        #expect(ResumeRecord.load(directory: dir, metainfo: torrent.metainfo)?.verified.setIndices == [])
+        // Nothing new was reported, yet the next periodic checkpoint still syncs and claims them.
+        try checkpointer.checkpoint()
+        let record = try #require(ResumeRecord.load(directory: dir, metainfo: torrent.metainfo))
+        #expect(record.verified.setIndices == [2, 3])
+        #expect(record.unsynced.setIndices == [])
+    }
 }
