@@ -65,7 +65,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "swarmfs", dependencies: ["SwarmCLI"]),
+        .target(name: "CMallocTuning"),
+        .executableTarget(name: "swarmfs", dependencies: ["SwarmCLI", "CMallocTuning"]),
 
         .testTarget(name: "SwarmBencodeTests", dependencies: ["SwarmBencode"]),
         .testTarget(name: "SwarmMetainfoTests", dependencies: ["SwarmMetainfo", "SwarmBencode"],
@@ -84,7 +85,10 @@ let package = Package(
         .testTarget(name: "SwarmPiecesTests", dependencies: ["SwarmPieces"]),
         .testTarget(name: "SwarmStorageTests", dependencies: ["SwarmStorage"]),
         .testTarget(name: "SwarmSessionTests", dependencies: ["SwarmSession"]),
-        .testTarget(name: "SwarmFSTests", dependencies: ["SwarmFS", "SwarmFUSE", "SwarmMetainfo", "SwarmSession"]),
+        .testTarget(name: "SwarmFSTests", dependencies: [
+            "SwarmFS", "SwarmFUSE", "SwarmMetainfo", "SwarmSession",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,10 @@
 #ifndef SWARMFS_CFUSE3_SHIM_H
 #define SWARMFS_CFUSE3_SHIM_H
 // libfuse's headers need <stddef.h> first and an API version before inclusion.
+// 3.12 at least: below it, `fuse_session_loop_mt` is the 3.2 entry point, which reads the
+// `fuse_loop_cfg_create()` config below as the old two-field struct (clone_fd = its version
+// tag, max_idle_threads = 0), so every request started a worker thread with its own cloned
+// /dev/fuse fd and splice pipe, and the previous worker exited (0.1-0.4 ms per request).
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -9,7 +13,7 @@
 #include <string.h>
 #include <errno.h>
 #include <sys/xattr.h>
-#define FUSE_USE_VERSION 35
+#define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 
 // Small C helpers for what Swift cannot call directly (macros) or express cleanly

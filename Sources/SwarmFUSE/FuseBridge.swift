@@ -53,39 +53,41 @@ final class FuseBridge: Sendable {
     }
 
     func readdir(_ req: fuse_req_t, inode: UInt64, size: Int, offset: Int64, plus: Bool) {
+        // Recent kernels ask for up to 1 MiB per call. The buffer is left uninitialised: only
+        // the bytes the entries fill are touched (zeroing all of it cost more than the listing).
         let capacity = max(0, min(size, 1 << 20))
-        var buffer = [CChar](repeating: 0, count: max(1, capacity))
+        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: max(1, capacity))
+        defer { buffer.deallocate() }
         var used = 0
         var next = offset
         do {
             while let entry = try fileSystem.directoryEntry(of: inode, at: next) {
-                let needed: Int = buffer.withUnsafeMutableBufferPointer { raw in
-                    guard let base = raw.baseAddress else { return Int.max }
-                    let start = base + used
-                    let remaining = capacity - used
-                    if plus {
-                        var param = fuse_entry_param()
-                        if entry.name != "." && entry.name != "..",
-                           let attributes = try? fileSystem.attributes(of: entry.inode) {
-                            param = FuseAttributes.entry(attributes)
-                        } else {
-                            param.attr.st_ino = numericCast(entry.inode)
-                            param.attr.st_mode = FSAttributes.directoryType
-                        }
-                        return fuse_add_direntry_plus(req, start, remaining, entry.name, &param,
-                                                      off_t(entry.nextOffset))
+                let start = buffer + used
+                let remaining = capacity - used
+                let needed: Int
+                if plus {
+                    var param = fuse_entry_param()
+                    if entry.name != "." && entry.name != "..",
+                       let attributes = try? fileSystem.attributes(of: entry.inode) {
+                        param = FuseAttributes.entry(attributes)
+                    } else {
+                        param.attr.st_ino = numericCast(entry.inode)
+                        param.attr.st_mode = FSAttributes.directoryType
                     }
+                    needed = fuse_add_direntry_plus(req, start, remaining, entry.name, &param,
+                                                    off_t(entry.nextOffset))
+                } else {
                     var attributes = Glibc.stat()
                     attributes.st_ino = numericCast(entry.inode)
                     attributes.st_mode = entry.isDirectory ? FSAttributes.directoryType : FSAttributes.regularFileType
-                    return fuse_add_direntry(req, start, remaining, entry.name, &attributes,
-                                             off_t(entry.nextOffset))
+                    needed = fuse_add_direntry(req, start, remaining, entry.name, &attributes,
+                                               off_t(entry.nextOffset))
                 }
-                if needed == Int.max || needed > capacity - used { break }
+                if needed > remaining { break }
                 used += needed
                 next = entry.nextOffset
             }
-            buffer.withUnsafeBufferPointer { raw in _ = fuse_reply_buf(req, raw.baseAddress, used) }
+            fuse_reply_buf(req, buffer, used)
         } catch {
             fuse_reply_err(req, error.errno)
         }

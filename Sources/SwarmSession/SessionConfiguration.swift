@@ -29,8 +29,9 @@ public struct SessionConfiguration: Sendable {
     public var maxUploadRate: Int64 = 0
     /// Download limit in bytes per second (0: none).
     public var maxDownloadRate: Int64 = 0
-    /// Bytes of piece buffers held in memory at once; bounds pieces in flight.
-    public var pieceMemoryBudget: Int = 32 * 1024 * 1024
+    /// Bytes of piece buffers held in memory at once; bounds pieces in flight. 16 MiB in flight
+    /// is 50 ms at 300 MB/s, or 300 ms at 50 MB/s: deep enough for loopback and the Internet.
+    public var pieceMemoryBudget: Int = 16 * 1024 * 1024
     /// Whether to contact the torrent's trackers.
     public var useTrackers: Bool = true
     /// How often verified pieces are made durable and recorded for resume.

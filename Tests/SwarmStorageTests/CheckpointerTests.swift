@@ -4,14 +4,20 @@ import SwarmMetainfo
 import Testing
 
 @Suite struct CheckpointerTests {
-    @Test func recordClaimsOnlyPiecesReportedBeforeTheCheckpoint() throws {
-        let temp = TemporaryDirectory()
+    /// A 40,000-byte torrent in 4 KiB pieces, an empty cache for it, and its checkpointer.
+    private func emptyCache(in temp: TemporaryDirectory) throws -> (TestTorrent, String, PieceStore, Checkpointer) {
         let torrent = try TestTorrent(name: "cp", files: [TestFile(path: ["f"], length: 40_000)], pieceLength: 4096,
                                       directory: temp.path)
         let dir = temp.path + "/cache"
         let store = try PieceStore(layout: torrent.layout, directory: dir)
         let checkpointer = Checkpointer(store: store, infoHash: torrent.metainfo.infoHash,
                                         verified: Bitfield(count: torrent.layout.pieceCount))
+        return (torrent, dir, store, checkpointer)
+    }
+
+    @Test func recordClaimsOnlyPiecesReportedBeforeTheCheckpoint() throws {
+        let temp = TemporaryDirectory()
+        let (torrent, dir, store, checkpointer) = try emptyCache(in: temp)
         try torrent.writePieces([0, 1, 2], to: store)
         for piece in [0, 1, 2] { checkpointer.pieceWritten(piece) }
         try checkpointer.checkpoint()
@@ -75,12 +81,7 @@ import Testing
 
     @Test func aFinalCheckpointClaimsUnsyncedPiecesForThisBootOnly() throws {
         let temp = TemporaryDirectory()
-        let torrent = try TestTorrent(name: "cpu", files: [TestFile(path: ["f"], length: 40_000)], pieceLength: 4096,
-                                      directory: temp.path)
-        let dir = temp.path + "/cache"
-        let store = try PieceStore(layout: torrent.layout, directory: dir)
-        let checkpointer = Checkpointer(store: store, infoHash: torrent.metainfo.infoHash,
-                                        verified: Bitfield(count: torrent.layout.pieceCount))
+        let (torrent, dir, store, checkpointer) = try emptyCache(in: temp)
         try torrent.writePieces([0, 1], to: store)
         for piece in [0, 1] { checkpointer.pieceWritten(piece) }
         try checkpointer.checkpoint()
@@ -106,12 +107,7 @@ import Testing
 
     @Test func aSyncedCheckpointAfterAnUnsyncedOneMakesItsPiecesDurable() throws {
         let temp = TemporaryDirectory()
-        let torrent = try TestTorrent(name: "cps", files: [TestFile(path: ["f"], length: 40_000)], pieceLength: 4096,
-                                      directory: temp.path)
-        let dir = temp.path + "/cache"
-        let store = try PieceStore(layout: torrent.layout, directory: dir)
-        let checkpointer = Checkpointer(store: store, infoHash: torrent.metainfo.infoHash,
-                                        verified: Bitfield(count: torrent.layout.pieceCount))
+        let (torrent, dir, store, checkpointer) = try emptyCache(in: temp)
         try torrent.writePieces([2, 3], to: store)
         for piece in [2, 3] { checkpointer.pieceWritten(piece) }
         try checkpointer.checkpoint(syncData: false)
