@@ -45,7 +45,9 @@ static inline int swarmfs_session_loop_mt(struct fuse_session *se, unsigned max_
 
 /// Sets the connection parameters the read path wants (called from `init`).
 static inline void swarmfs_tune_connection(struct fuse_conn_info *conn, unsigned max_background,
-                                           unsigned congestion_threshold) {
+                                           unsigned congestion_threshold, unsigned max_read) {
+    // Must equal the max_read mount option, or libfuse refuses the session.
+    conn->max_read = max_read;
     // max_readahead stays at the kernel's offer: init cannot raise it (the bdi's read_ahead_kb
     // is raised after mounting instead).
     conn->max_background = max_background;

@@ -69,47 +69,28 @@ struct InfoCommand: ParsableCommand {
     /// The `--json` object; the key set is part of the CLI contract (CLI.md).
     static func json(_ metainfo: Metainfo) -> String {
         var fields: [(String, String)] = [
-            ("name", jsonString(metainfo.name)),
-            ("infoHash", jsonString(metainfo.infoHash.hex)),
+            ("name", JSONText.quote(metainfo.name)),
+            ("infoHash", JSONText.quote(metainfo.infoHash.hex)),
             ("totalLength", "\(metainfo.layout.totalLength)"),
             ("pieceLength", "\(metainfo.layout.pieceLength)"),
             ("pieceCount", "\(metainfo.layout.pieceCount)"),
             ("private", metainfo.isPrivate ? "true" : "false"),
             ("trackers", "[" + metainfo.trackers.map { tier in
-                "[" + tier.map(jsonString).joined(separator: ",") + "]"
+                "[" + tier.map(JSONText.quote).joined(separator: ",") + "]"
             }.joined(separator: ",") + "]"),
-            ("webSeeds", "[" + metainfo.webSeeds.map(jsonString).joined(separator: ",") + "]"),
+            ("webSeeds", "[" + metainfo.webSeeds.map(JSONText.quote).joined(separator: ",") + "]"),
             ("files", "[" + metainfo.userFiles.map { file in
-                "{\"path\":\(jsonString(file.joinedPath)),\"length\":\(file.length)}"
+                "{\"path\":\(JSONText.quote(file.joinedPath)),\"length\":\(file.length)}"
             }.joined(separator: ",") + "]"),
             ("isSingleFile", metainfo.isSingleFile ? "true" : "false"),
         ]
-        fields.append(("comment", metainfo.comment.map(jsonString) ?? "null"))
-        fields.append(("createdBy", metainfo.createdBy.map(jsonString) ?? "null"))
+        fields.append(("comment", metainfo.comment.map(JSONText.quote) ?? "null"))
+        fields.append(("createdBy", metainfo.createdBy.map(JSONText.quote) ?? "null"))
         fields.append(("creationDate", metainfo.creationDate.map { "\($0)" } ?? "null"))
         let magnet = MagnetLink(infoHash: metainfo.infoHash, displayName: metainfo.name,
                                 trackers: metainfo.trackers.flatMap { $0 }, exactLength: metainfo.layout.totalLength)
-        fields.append(("magnet", jsonString(magnet.uri)))
-        return "{" + fields.map { "\(jsonString($0.0)):\($0.1)" }.joined(separator: ",") + "}\n"
-    }
-
-    /// A JSON string literal (RFC 8259 escaping).
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        fields.append(("magnet", JSONText.quote(magnet.uri)))
+        return "{" + fields.map { "\(JSONText.quote($0.0)):\($0.1)" }.joined(separator: ",") + "}\n"
     }
 
     /// `1536` -> `1.50 KiB`; below 1 KiB exact bytes.

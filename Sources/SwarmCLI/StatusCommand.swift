@@ -65,6 +65,10 @@ struct StatusCommand: ParsableCommand {
             let length = int("length", file)
             lines.append("  \(percent(int("verifiedBytes", file), length))  \(ByteSize.format(length).padding(toLength: 10, withPad: " ", startingAt: 0))  \(file["path"] as? String ?? "?")")
         }
+        let omitted = int("filesOmitted")
+        if omitted > 0 {
+            lines.append("  … and \(omitted) more files (each file's user.swarmfs.progress attribute has its own)")
+        }
         return lines.joined(separator: "\n")
     }
 }

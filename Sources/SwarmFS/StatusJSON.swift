@@ -1,11 +1,18 @@
+import SwarmMetainfo
 import SwarmSession
 
 /// The `swarmfs status --json` document (keys as in CLI.md), also served as the root's
 /// `user.swarmfs.status` extended attribute. Hand-written so the key order is stable and no
 /// Foundation is needed in the filesystem.
 public enum StatusJSON {
-    /// Encodes `status`; `extra` adds string fields (e.g. the mountpoint) at the top level.
-    public static func encode(_ status: SessionStatus, extra: [(String, String)] = []) -> String {
+    /// The most an extended attribute value may hold on Linux (XATTR_SIZE_MAX).
+    public static let attributeLimit = 64 * 1024
+
+    /// Encodes `status`; `extra` adds string fields (e.g. the mountpoint) at the top level. With
+    /// `maxBytes`, the `files` list stops where the document would outgrow it and
+    /// `filesOmitted` says how many files were left out (a 20,000-file torrent does not fit in
+    /// an extended attribute; each file's own `user.swarmfs.progress` still answers).
+    public static func encode(_ status: SessionStatus, extra: [(String, String)] = [], maxBytes: Int? = nil) -> String {
         var out = "{"
         func key(_ name: String) { out += "\"\(name)\":" }
         func field(_ name: String, _ value: String, comma: Bool = true) {
@@ -26,14 +33,24 @@ public enum StatusJSON {
         field("pendingReads", String(status.pendingReads))
         field("piecesWaitingForReaders", String(status.piecesWaitingForReaders))
         for (name, value) in extra { field(name, quote(value)) }
-        key("files")
-        out += "["
-        for (position, file) in status.files.enumerated() {
-            if position > 0 { out += "," }
-            out += "{\"path\":\(quote(file.path)),\"length\":\(file.length),"
-            out += "\"verifiedBytes\":\(file.verifiedBytes)}"
+        let entries = status.files.map { file in
+            "{\"path\":\(quote(file.path)),\"length\":\(file.length),\"verifiedBytes\":\(file.verifiedBytes)}"
         }
-        out += "]}"
+        var kept = entries.count
+        if let maxBytes {
+            // Room for the list after the omission count (at its widest) and the closing bytes.
+            var room = maxBytes - out.utf8.count - "\"filesOmitted\":\(entries.count),\"files\":[]}".utf8.count
+            kept = 0
+            for entry in entries {
+                let cost = entry.utf8.count + (kept > 0 ? 1 : 0)
+                guard cost <= room else { break }
+                room -= cost
+                kept += 1
+            }
+        }
+        if kept < entries.count { field("filesOmitted", String(entries.count - kept)) }
+        key("files")
+        out += "[" + entries.prefix(kept).joined(separator: ",") + "]}"
         return out
     }
 
@@ -44,23 +61,5 @@ public enum StatusJSON {
         return String(value)
     }
 
-    /// A JSON string literal with every control character escaped.
-    public static func quote(_ text: String) -> String {
-        var out = "\""
-        out.reserveCapacity(text.utf8.count + 2)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ text: String) -> String { JSONText.quote(text) }
 }

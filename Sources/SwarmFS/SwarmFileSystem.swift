@@ -162,9 +162,9 @@ public final class SwarmFileSystem: Sendable {
         }
     }
 
-    /// The status document for the whole torrent.
+    /// The status document for the whole torrent, cut to fit an extended attribute.
     public func statusJSON() -> String {
-        StatusJSON.encode(source.statusSnapshot(), extra: statusExtras)
+        StatusJSON.encode(source.statusSnapshot(), extra: statusExtras, maxBytes: StatusJSON.attributeLimit)
     }
 
     /// "100.0" for a complete (or empty) file, otherwise one decimal, never rounded up to 100.

@@ -113,8 +113,11 @@ public struct PiecePicker {
         if have[piece] { return .none }
         if nowReferences[piece] != nil { return .now }
         for window in windows.values where window.contains(piece) { return .soon }
-        if edgeSet.contains(piece) { return .fileEdge }
-        return backgroundEnabled ? .background : .none
+        // Without background fill (`--download on-demand`) only what is read and read ahead is
+        // wanted: fetching the first and last piece of every file would download most of a
+        // torrent of many small files.
+        guard backgroundEnabled else { return .none }
+        return edgeSet.contains(piece) ? .fileEdge : .background
     }
 
     /// Whether a peer holding `peerHas` has anything we still need (our interest in it).
@@ -222,13 +225,11 @@ public struct PiecePicker {
                 if picked.count >= maxBlocks { return picked }
             }
         }
-        if !readsFirst {
+        if !readsFirst && backgroundEnabled {
             pickEdgePieces(for: peer, peerHas: peerHas, into: &picked, max: maxBlocks)
             if picked.count >= maxBlocks { return picked }
-            if backgroundEnabled {
-                pickBackground(for: peer, peerHas: peerHas, into: &picked, max: maxBlocks)
-                if picked.count >= maxBlocks { return picked }
-            }
+            pickBackground(for: peer, peerHas: peerHas, into: &picked, max: maxBlocks)
+            if picked.count >= maxBlocks { return picked }
         }
 
         // 3. Race slow peers: blocks of *now* pieces, or of anything once nothing is left to start.

@@ -46,7 +46,7 @@ import Testing
     @Test func libfuseOptionsAreReadOnlyAndNamed() {
         var options = FuseMountOptions(mountpoint: "/m", fsName: "/t/a.torrent")
         options.fuseOptions = ["allow_other"]
-        #expect(options.libfuseOptions == ["ro", "default_permissions", "fsname=/t/a.torrent", "subtype=swarmfs", "allow_other"])
+        #expect(options.libfuseOptions == ["ro", "default_permissions", "fsname=/t/a.torrent", "subtype=swarmfs", "max_read=524288", "allow_other"])
         #expect(FuseMountOptions(mountpoint: "/m", fsName: "a,b").libfuseOptions.contains("fsname=swarmfs"))
     }
 }

@@ -211,10 +211,28 @@ func bytes(of span: ReadableSpan) -> [UInt8] {
     }
 
     @Test func statusJSONEscapesHostileNames() throws {
-        let text = StatusJSON.quote("a\"b\\c\nd\u{01}é")
+        let text = JSONText.quote("a\"b\\c\nd\u{01}é")
         #expect(text == "\"a\\\"b\\\\c\\nd\\u0001é\"")
         let parsed = try JSONSerialization.jsonObject(with: Data("[\(text)]".utf8)) as? [String]
         #expect(parsed == ["a\"b\\c\nd\u{01}é"])
         #expect(StatusJSON.number(.nan) == "0" && StatusJSON.number(12.0) == "12" && StatusJSON.number(1.5) == "1.5")
+    }
+
+    @Test func statusOfATwentyThousandFileTorrentFitsAnExtendedAttribute() throws {
+        let files = (0..<20_000).map { FileStatus(path: "dir\($0 / 100)/file-\($0).dat", length: 4096, verifiedBytes: 0) }
+        let status = SessionStatus(infoHash: String(repeating: "a", count: 40), name: "many", totalLength: 20_000 * 4096,
+                                   verifiedBytes: 0, verifiedPieces: 0, pieceCount: 313, downloadedBytes: 0,
+                                   uploadedBytes: 0, downloadRate: 0, uploadRate: 0, peers: 0, cacheDiskBytes: 0,
+                                   pendingReads: 0, piecesWaitingForReaders: 0, files: files)
+        let text = StatusJSON.encode(status, maxBytes: StatusJSON.attributeLimit)
+        #expect(text.utf8.count <= StatusJSON.attributeLimit)
+        let document = try #require(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let listed = try #require(document["files"] as? [[String: Any]])
+        let omitted = try #require(document["filesOmitted"] as? Int)
+        #expect(listed.count > 100 && listed.count + omitted == 20_000)
+        #expect(listed.first?["path"] as? String == "dir0/file-0.dat")
+        // Without a limit, or when everything fits, nothing is omitted.
+        let whole = try #require(JSONSerialization.jsonObject(with: Data(StatusJSON.encode(status).utf8)) as? [String: Any])
+        #expect((whole["files"] as? [Any])?.count == 20_000 && whole["filesOmitted"] == nil)
     }
 }
