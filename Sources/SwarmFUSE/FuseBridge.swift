@@ -19,10 +19,13 @@ final class FuseBridge: Sendable {
     /// throughput).
     let maxBackground: UInt32 = 128
     let congestionThreshold: UInt32 = 96
+    /// The mount's `max_read`, which `init` must repeat to libfuse.
+    let maxRead: UInt32
 
-    init(fileSystem: SwarmFileSystem, logger: Logger) {
+    init(fileSystem: SwarmFileSystem, logger: Logger, maxRead: UInt32) {
         self.fileSystem = fileSystem
         self.logger = logger
+        self.maxRead = maxRead
     }
 
     // MARK: Metadata

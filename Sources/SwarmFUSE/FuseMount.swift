@@ -33,11 +33,21 @@ public struct FuseMountOptions: Sendable {
         self.fsName = fsName
     }
 
-    /// The options handed to libfuse: read-only, kernel permission checks, our name and type.
+    /// The largest read the kernel sends: the user's `-o max_read=N` if given (the last one wins),
+    /// else `largestSplicedRead`.
+    public var maxRead: Int {
+        for option in fuseOptions.reversed() where option.hasPrefix("max_read=") {
+            if let value = Int(option.dropFirst("max_read=".count)), value > 0 { return value }
+        }
+        return Self.largestSplicedRead
+    }
+
+    /// The options handed to libfuse: read-only, kernel permission checks, our name and type, and
+    /// exactly one `max_read` (libfuse refuses a session whose `init` disagrees with it).
     public var libfuseOptions: [String] {
         let safeName = fsName.contains(",") || fsName.contains("\\") || fsName.isEmpty ? "swarmfs" : fsName
-        return ["ro", "default_permissions", "fsname=\(safeName)", "subtype=swarmfs",
-                "max_read=\(Self.largestSplicedRead)"] + fuseOptions
+        return ["ro", "default_permissions", "fsname=\(safeName)", "subtype=swarmfs", "max_read=\(maxRead)"]
+            + fuseOptions.filter { !$0.hasPrefix("max_read=") }
     }
 }
 
@@ -60,7 +70,7 @@ public final class FuseMount {
         self.options = options
         self.fileSystem = fileSystem
         self.logger = logger
-        bridge = FuseBridge(fileSystem: fileSystem, logger: logger)
+        bridge = FuseBridge(fileSystem: fileSystem, logger: logger, maxRead: UInt32(clamping: options.maxRead))
         retainedBridge = Unmanaged.passRetained(bridge)
 
         var arguments = ["swarmfs", "-o", options.libfuseOptions.joined(separator: ",")]

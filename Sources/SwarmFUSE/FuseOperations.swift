@@ -26,8 +26,7 @@ enum FuseOperations {
         ops.`init` = { userdata, conn in
             guard let userdata, let conn else { return }
             let bridge = Unmanaged<FuseBridge>.fromOpaque(userdata).takeUnretainedValue()
-            swarmfs_tune_connection(conn, bridge.maxBackground, bridge.congestionThreshold,
-                                    UInt32(FuseMountOptions.largestSplicedRead))
+            swarmfs_tune_connection(conn, bridge.maxBackground, bridge.congestionThreshold, bridge.maxRead)
         }
         ops.lookup = { req, parent, name in
             guard let (req, bridge) = bridge(req) else { return }

@@ -49,4 +49,13 @@ import Testing
         #expect(options.libfuseOptions == ["ro", "default_permissions", "fsname=/t/a.torrent", "subtype=swarmfs", "max_read=524288", "allow_other"])
         #expect(FuseMountOptions(mountpoint: "/m", fsName: "a,b").libfuseOptions.contains("fsname=swarmfs"))
     }
+
+    @Test func aUserMaxReadReplacesOursAndIsWhatInitRepeats() {
+        var options = FuseMountOptions(mountpoint: "/m", fsName: "t")
+        #expect(options.maxRead == FuseMountOptions.largestSplicedRead)
+        options.fuseOptions = ["max_read=65536", "allow_other", "max_read=131072"]
+        #expect(options.maxRead == 131072)
+        #expect(options.libfuseOptions.filter { $0.hasPrefix("max_read=") } == ["max_read=131072"])
+        #expect(options.libfuseOptions.last == "allow_other")
+    }
 }
