@@ -52,6 +52,9 @@ public struct PiecePicker {
     private var hashing: Set<Int> = []
 
     private var nowReferences: [Int: Int] = [:]
+    /// *Now* pieces that nobody had started when a read asked for them (a seek), until all their
+    /// blocks have arrived.
+    private var seekPieces: Set<Int> = []
     private var windows: [UInt64: Range<Int>] = [:]
     private let edgePieces: [Int]
     private let edgeSet: Set<Int>
@@ -173,6 +176,7 @@ public struct PiecePicker {
         for piece in pieces {
             guard let count = nowReferences[piece] else { continue }
             nowReferences[piece] = count > 1 ? count - 1 : nil
+            if count == 1 { seekPieces.remove(piece) }
         }
     }
 
@@ -214,11 +218,15 @@ public struct PiecePicker {
 
         // 2. New pieces, highest priority first.
         for piece in nowReferences.keys.sorted() where peerHas[piece] {
+            if isStartable(piece) { seekPieces.insert(piece) }
             startIfPossible(piece, for: peer, into: &picked, max: min(maxBlocks, picked.count + nowShare(of: piece)),
                             bypassLimit: true)
             if picked.count >= maxBlocks { return picked }
         }
-        for window in windows.values.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+        // After a seek, readahead starts once the sought piece is in: peers read (and in seed mode
+        // hash) a whole piece before they send from it, and the next piece asked for at the same
+        // time would make every one of them read two while the reader waits for the first.
+        for window in windows.values.sorted(by: { $0.lowerBound < $1.lowerBound }) where !isSeekArriving {
             for piece in window where peerHas[piece] {
                 guard piecesInProgress < maxPiecesInProgress else { break }
                 startIfPossible(piece, for: peer, into: &picked, max: maxBlocks, bypassLimit: false)
@@ -241,6 +249,14 @@ public struct PiecePicker {
             if picked.count >= maxBlocks { break }
         }
         return picked
+    }
+
+    /// Whether blocks of a sought piece are on their way (requested and not yet here).
+    private var isSeekArriving: Bool {
+        seekPieces.contains { piece in
+            guard let partial = partials[piece] else { return false }
+            return partial.blockCount - partial.receivedCount - partial.unrequested > 0
+        }
     }
 
     private func isRaceable(_ piece: Int, by peer: PeerKey) -> Bool {
@@ -360,6 +376,7 @@ public struct PiecePicker {
         if complete {
             partials[piece] = nil
             hashing.insert(piece)
+            seekPieces.remove(piece)
         }
         return .accepted(pieceComplete: complete, alsoRequestedFrom: other)
     }
@@ -387,12 +404,14 @@ public struct PiecePicker {
         partials[piece] = nil
         have[piece] = true
         nowReferences[piece] = nil
+        seekPieces.remove(piece)
     }
 
     /// The piece's hash did not match: forget its blocks so it is fetched again.
     public mutating func pieceFailed(_ piece: Int) {
         hashing.remove(piece)
         partials[piece] = nil
+        seekPieces.remove(piece)
     }
 
     /// A verified piece was evicted from the cache (a size limit): it is wanted again when read.

@@ -43,6 +43,10 @@ final class Foreman {
 
     private var waiters: [UInt64: ReadWaiter] = [:]
     private var waitersByPiece: [Int: [UInt64]] = [:]
+    /// Waiters handed to the job of the one piece they still need: that job answers them as
+    /// soon as the piece is stored. Keyed by waiter id; the value says whether the reader
+    /// cancelled meanwhile (honoured if the piece fails and they come back).
+    private var waitersInJobs: [UInt64: (waiter: ReadWaiter, cancelled: Bool)] = [:]
     private var readers: [ReaderID: ReaderState] = [:]
 
     private(set) var downloadMeter = RateMeter()
@@ -231,7 +235,60 @@ final class Foreman {
     }
 
     func cancelWaiter(_ id: UInt64) {
+        if waitersInJobs[id] != nil {
+            waitersInJobs[id]?.cancelled = true
+            return
+        }
         resolve(id, with: .failure(.cancelled))
+    }
+
+    private func logWait(_ waiter: ReadWaiter) {
+        logger.debug("read waited for pieces", metadata: [
+            "file": "\(waiter.fileIndex)", "offset": "\(waiter.offset)", "pieces": "\(waiter.pieces)",
+            "ms": "\(Double((NIODeadline.now() - waiter.since).nanoseconds) / 1e6)"])
+    }
+
+    /// Takes out the waiters for which `piece` is the last missing one, to be answered by the
+    /// piece's own job the moment it is stored: a reader then waits for no hop back to this loop
+    /// and out to the pool again. They stay registered in the picker until the job reports.
+    private func takeWaitersCompletedBy(_ piece: Int) -> [PieceJobRead] {
+        guard let ids = waitersByPiece[piece] else { return [] }
+        var reads: [PieceJobRead] = []
+        var rest: [UInt64] = []
+        for id in ids {
+            guard let waiter = waiters[id] else { continue }
+            guard waiter.missing == 1 else {
+                rest.append(id)
+                continue
+            }
+            waiters[id] = nil
+            waitersInJobs[id] = (waiter, false)
+            reads.append(PieceJobRead(id: id, fileIndex: waiter.fileIndex, offset: waiter.offset,
+                                      length: waiter.length, pieces: waiter.pieces, completion: waiter.completion))
+        }
+        waitersByPiece[piece] = rest.isEmpty ? nil : rest
+        return reads
+    }
+
+    /// The job of `piece` has finished with the reads it was given: `served` were answered;
+    /// the others wait again (the piece failed), or start over if the reader cancelled meanwhile.
+    private func settleJobReads(_ reads: [PieceJobRead], piece: Int, served: Set<UInt64>) {
+        for read in reads {
+            guard let (waiter, cancelled) = waitersInJobs.removeValue(forKey: read.id) else { continue }
+            if served.contains(read.id) {
+                waiter.timeout?.cancel()
+                picker.removeWaitingRead(pieces: waiter.pieces)
+                logWait(waiter)
+            } else {
+                waiters[read.id] = waiter
+                waitersByPiece[piece, default: []].append(read.id)
+                if stopped {
+                    resolve(read.id, with: .failure(.shutdown))
+                } else if cancelled {
+                    resolve(read.id, with: .failure(.cancelled))
+                }
+            }
+        }
     }
 
     private func resolve(_ id: UInt64, with result: Result<ReadableSpan, ContentReadError>) {
@@ -241,6 +298,7 @@ final class Foreman {
         picker.removeWaitingRead(pieces: waiter.pieces)
         switch result {
         case .success:
+            logWait(waiter)
             serve(reader: waiter.reader, fileIndex: waiter.fileIndex, offset: waiter.offset, length: waiter.length,
                   completion: waiter.completion)
         case .failure:
@@ -547,45 +605,62 @@ final class Foreman {
     }
 
     private enum PieceOutcome: Sendable {
-        case stored
+        /// Hashed and written; `served` are the ids of the reads the job answered.
+        case stored(served: Set<UInt64>)
         case hashMismatch
         case storageFailed(StorageError)
     }
 
-    /// Hashes the piece on the thread pool and, if it matches, writes it to the cache.
+    /// Hashes the piece on the thread pool and, if it matches, writes it to the cache and answers
+    /// the reads that were waiting for it alone.
     private func verifyAndStore(piece: Int, buffer: PieceBuffer, senders: Set<PeerKey>) {
         hashJobsInFlight += 1
         let size = layout.pieceSize(piece)
         let expected = metainfo.pieceHash(piece)
         let store = self.store
         let checkpointer = self.checkpointer
+        let verified = self.verified
+        let reads = takeWaitersCompletedBy(piece)
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         threadPool.runIfActive(eventLoop: eventLoop) { () -> PieceOutcome in
             let bytes = buffer.prefix(size)
             guard PieceHasher.verify(bytes, expected: expected) else { return .hashMismatch }
             do throws(StorageError) {
                 try store.writePiece(piece, from: bytes)
-                checkpointer.pieceWritten(piece)
-                return .stored
             } catch {
                 return .storageFailed(error)
             }
+            checkpointer.pieceWritten(piece)
+            verified.insert(piece)
+            var served = Set<UInt64>()
+            for read in reads where verified.beginRead(read.pieces) {
+                read.completion(Self.span(store: store, fileIndex: read.fileIndex, offset: read.offset, length: read.length))
+                verified.endRead(read.pieces)
+                served.insert(read.id)
+            }
+            return .stored(served: served)
         }.whenComplete { result in
             let foreman = bound.value
             switch result {
             case let .success(outcome):
-                foreman.pieceChecked(piece, outcome: outcome, buffer: buffer, senders: senders)
+                foreman.pieceChecked(piece, outcome: outcome, buffer: buffer, senders: senders, reads: reads)
             case let .failure(error):
                 foreman.logger.error("piece job did not run", metadata: ["piece": "\(piece)", "error": "\(error)"])
                 foreman.pieceChecked(piece, outcome: .storageFailed(.io(operation: "hash", path: "", piece: piece, errno: EIO)),
-                                     buffer: buffer, senders: senders)
+                                     buffer: buffer, senders: senders, reads: reads)
             }
         }
     }
 
-    private func pieceChecked(_ piece: Int, outcome: PieceOutcome, buffer: PieceBuffer, senders: Set<PeerKey>) {
+    private func pieceChecked(_ piece: Int, outcome: PieceOutcome, buffer: PieceBuffer, senders: Set<PeerKey>,
+                              reads: [PieceJobRead]) {
         hashJobsInFlight -= 1
         bufferPool.give(buffer)
+        if case let .stored(served) = outcome {
+            settleJobReads(reads, piece: piece, served: served)
+        } else {
+            settleJobReads(reads, piece: piece, served: [])
+        }
         switch outcome {
         case .stored:
             picker.pieceVerified(piece)

@@ -11,6 +11,19 @@ struct ReadWaiter {
     var missing: Int
     let completion: @Sendable (Result<ReadableSpan, ContentReadError>) -> Void
     var timeout: Scheduled<Void>?
+    /// When the read started waiting: how long readers wait is the figure that matters most.
+    let since = NIODeadline.now()
+}
+
+/// A waiting read handed to the job of the last piece it needs, which answers it from the pool
+/// thread once the piece is stored.
+struct PieceJobRead: Sendable {
+    let id: UInt64
+    let fileIndex: Int
+    let offset: Int64
+    let length: Int
+    let pieces: Range<Int>
+    let completion: @Sendable (Result<ReadableSpan, ContentReadError>) -> Void
 }
 
 /// One open file handle's reading pattern: its readahead window doubles while it reads on from

@@ -182,11 +182,34 @@ private func full(_ count: Int) -> Bitfield { Bitfield.full(count: count) }
     picker.addWaitingRead(pieces: 6..<7)
     picker.setWindow(reader: 1, pieces: 7..<8)
     let blocks = picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 100)
-    // The read's piece, its readahead, and racing duplicates of nothing else: no edges, no fill.
-    #expect(Set(blocks.map(\.piece)) == [6, 7])
+    // A seek: the sought piece alone, its readahead once it is in.
+    #expect(Set(blocks.map(\.piece)) == [6])
+    for block in blocks { _ = picker.blockReceived(from: 1, piece: block.piece, begin: block.begin) }
+    // The read still waits (piece 6 is being hashed): its readahead, and no edges, no fill.
+    #expect(Set(picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 100).map(\.piece)) == [7])
     picker.removeWaitingRead(pieces: 6..<7)
     // Once nobody waits, the rest of the torrent is fair game again.
     #expect(picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 100).contains { $0.piece == 0 })
+}
+
+@Test func aSeekHoldsNewReadaheadOnlyWhileItsPieceIsOnTheWay() {
+    var picker = makePicker()
+    picker.peerAdded(bitfield: full(10))
+    // A window piece already under way keeps going when the reader seeks elsewhere.
+    picker.setWindow(reader: 1, pieces: 2..<3)
+    let windowBlocks = picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 2)
+    #expect(windowBlocks.map(\.piece) == [2, 2])
+    picker.setWindow(reader: 1, pieces: 2..<4)
+    picker.addWaitingRead(pieces: 6..<7)
+    let seek = picker.pickBlocks(for: 2, peerHas: full(10), maxBlocks: 100)
+    #expect(Set(seek.map(\.piece)) == [2, 6], "\(seek)")
+    var allButSix = full(10)
+    allButSix[6] = false
+    #expect(picker.pickBlocks(for: 3, peerHas: allButSix, maxBlocks: 100).isEmpty)
+    // The peer sending the sought piece went quiet and its requests were released: nothing is
+    // on the way, so the reader's readahead is not held for it.
+    for block in seek where block.piece == 6 { picker.requestReleased(by: 2, piece: 6, begin: block.begin) }
+    #expect(Set(picker.pickBlocks(for: 3, peerHas: allButSix, maxBlocks: 100).map(\.piece)) == [3])
 }
 
 @Test func aReadWaitingForAPieceNobodyHasDoesNotStallTheRest() {
