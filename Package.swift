@@ -52,7 +52,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Collections", package: "swift-collections"),
         ]),
-        .target(name: "SwarmFS", dependencies: ["SwarmMetainfo", "SwarmSession"]),
+        .target(name: "SwarmFS", dependencies: ["SwarmMetainfo", "SwarmStorage", "SwarmSession"]),
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3",
                        providers: [.apt(["libfuse3-dev"])]),
         .target(name: "SwarmFUSE", dependencies: [
@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "SwarmStorageTests", dependencies: ["SwarmStorage"]),
         .testTarget(name: "SwarmSessionTests", dependencies: ["SwarmSession"]),
         .testTarget(name: "SwarmFSTests", dependencies: [
-            "SwarmFS", "SwarmFUSE", "SwarmMetainfo", "SwarmSession",
+            "SwarmFS", "SwarmFUSE", "SwarmMetainfo", "SwarmSession", "SwarmStorage",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ],

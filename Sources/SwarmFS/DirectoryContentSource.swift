@@ -6,11 +6,17 @@ import Darwin
 import Dispatch
 import SwarmMetainfo
 import SwarmSession
+import SwarmStorage
 import Synchronization
 
 /// A `TorrentContentSource` over a directory that already holds the complete payload in the
 /// torrent's layout (`DIR/<path...>`): serves a finished cache without a swarm, and lets tests
 /// exercise the filesystem without the engine.
+///
+/// Nothing is served unchecked: the first read of a piece hashes it from the files (off the
+/// caller's thread) and a piece that does not match the torrent fails its reads with EIO, so a
+/// cache damaged behind our back is never passed off as the torrent. Mounting stays instant
+/// whatever the payload's size, and each piece is hashed once.
 ///
 /// Reads can be *held* (parked until released) — programmatically with `hold()`/`release()`, or
 /// while a marker file exists — so tests can block readers, interrupt them, and unmount under
@@ -20,8 +26,10 @@ public final class DirectoryContentSource: TorrentContentSource {
     /// The download DIR holding the payload.
     public let directory: String
     private let holdMarker: String?
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let queue = DispatchQueue(label: "swarmfs.directory-source")
+    /// Where pieces are read for their hash check (read-only: nothing is created or changed).
+    private let store: PieceStore?
 
     private struct OpenedFile {
         let fd: Int32
@@ -37,6 +45,10 @@ public final class DirectoryContentSource: TorrentContentSource {
 
     private struct State {
         var files: [Int: OpenedFile] = [:]
+        /// Pieces hashed and found to match the torrent.
+        var verified: Bitfield
+        /// Pieces hashed and found damaged (or unreadable): their reads fail.
+        var damaged: Set<Int> = []
         var nextReader: UInt64 = 1
         var openReaders: Set<ReaderID> = []
         var held = false
@@ -52,6 +64,9 @@ public final class DirectoryContentSource: TorrentContentSource {
         self.metainfo = metainfo
         self.directory = directory
         holdMarker = holdReadsWhileExists
+        state = Mutex(State(verified: Bitfield(count: metainfo.layout.pieceCount)))
+        // A layout PieceStore refuses (unsafe paths) is one whose files cannot be opened either.
+        store = try? PieceStore(layout: metainfo.layout, directory: directory, mode: .readOnly, maxOpenFiles: 64)
     }
 
     deinit {
@@ -143,27 +158,92 @@ public final class DirectoryContentSource: TorrentContentSource {
 
     public func statusSnapshot() -> SessionStatus {
         let layout = metainfo.layout
+        let verified = state.withLock { $0.verified }
         var verifiedTotal: Int64 = 0
+        var diskTotal: Int64 = 0
         let files = metainfo.userFiles.map { file in
-            let size = (try? opened(file.index).size) ?? 0
-            let verified = min(Int64(file.length), size)
-            verifiedTotal += verified
+            diskTotal += min(Int64(file.length), (try? opened(file.index).size) ?? 0)
+            let bytes = Self.verifiedBytes(of: file.index, in: layout, verified: verified)
+            verifiedTotal += bytes
             return FileStatus(path: file.path.joined(separator: "/"), length: Int64(file.length),
-                              verifiedBytes: verified)
+                              verifiedBytes: bytes)
         }
         let pending = state.withLock { $0.pending.count }
-        let complete = verifiedTotal >= Int64(layout.totalLength)
         return SessionStatus(
             infoHash: metainfo.infoHash.hex, name: metainfo.name, totalLength: Int64(layout.totalLength),
-            verifiedBytes: verifiedTotal, verifiedPieces: complete ? layout.pieceCount : 0,
+            verifiedBytes: verifiedTotal, verifiedPieces: verified.setCount,
             pieceCount: layout.pieceCount, downloadedBytes: 0, uploadedBytes: 0, downloadRate: 0,
-            uploadRate: 0, peers: 0, cacheDiskBytes: verifiedTotal, pendingReads: pending,
+            uploadRate: 0, peers: 0, cacheDiskBytes: diskTotal, pendingReads: pending,
             piecesWaitingForReaders: 0, files: files)
+    }
+
+    /// Bytes of file `index` that lie in verified pieces.
+    private static func verifiedBytes(of index: Int, in layout: FileLayout, verified: Bitfield) -> Int64 {
+        let file = layout.files[index]
+        guard file.length > 0 else { return 0 }
+        var bytes: Int64 = 0
+        for piece in layout.pieces(file: index, offset: 0, length: Int64(file.length)) where verified[piece] {
+            for slice in layout.slices(piece: piece) where slice.fileIndex == index {
+                bytes += Int64(slice.length)
+            }
+        }
+        return bytes
     }
 
     // MARK: Private
 
+    /// Serves a read whose pieces are checked at once; otherwise checks them on a background
+    /// queue first (hashing reads the disk: the caller may be a FUSE thread).
     private func serve(_ read: PendingRead) {
+        let pieces = read.length > 0
+            ? metainfo.layout.pieces(file: read.fileIndex, offset: read.offset, length: Int64(read.length))
+            : 0..<0
+        let unchecked = state.withLock { state in pieces.filter { !state.verified[$0] } }
+        guard !unchecked.isEmpty else {
+            reply(read)
+            return
+        }
+        DispatchQueue.global().async { [self] in
+            for piece in unchecked {
+                if let failure = check(piece, for: read.fileIndex) {
+                    read.completion(.failure(failure))
+                    return
+                }
+            }
+            reply(read)
+        }
+    }
+
+    /// Hashes `piece` from the files once; nil when it matches the torrent.
+    private func check(_ piece: Int, for fileIndex: Int) -> ContentReadError? {
+        let known = state.withLock { state -> Bool? in
+            state.verified[piece] ? true : (state.damaged.contains(piece) ? false : nil)
+        }
+        if let known {
+            return known ? nil : damagedError(piece, file: fileIndex, detail: "does not match the torrent")
+        }
+        guard let store else { return damagedError(piece, file: fileIndex, detail: "cannot be opened") }
+        let size = metainfo.layout.pieceSize(piece)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+        defer { buffer.deallocate() }
+        do throws(StorageError) {
+            try store.readPiece(piece, into: buffer)
+        } catch {
+            state.withLock { _ = $0.damaged.insert(piece) }
+            return .storage(file: fileIndex, errno: error.errnoValue, detail: "\(error)")
+        }
+        let matches = PieceHasher.verify(UnsafeRawBufferPointer(buffer), expected: metainfo.pieceHash(piece))
+        state.withLock { state in
+            if matches { state.verified[piece] = true } else { state.damaged.insert(piece) }
+        }
+        return matches ? nil : damagedError(piece, file: fileIndex, detail: "does not match the torrent")
+    }
+
+    private func damagedError(_ piece: Int, file: Int, detail: String) -> ContentReadError {
+        .storage(file: file, errno: EIO, detail: "piece \(piece) of the cache in \(directory) \(detail)")
+    }
+
+    private func reply(_ read: PendingRead) {
         do {
             let file = try opened(read.fileIndex)
             guard read.offset + Int64(read.length) <= file.size else {

@@ -2,8 +2,8 @@ import Glibc
 import SwarmStorage
 
 extension StorageError {
-    /// The errno a reader should see for this failure.
-    var errnoValue: Int32 {
+    /// The errno a reader should see for this failure (carried in `ContentReadError.storage`).
+    public var errnoValue: Int32 {
         switch self {
         case .diskFull: ENOSPC
         case let .io(_, _, _, code): code == 0 ? EIO : code

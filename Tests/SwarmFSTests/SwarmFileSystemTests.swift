@@ -12,6 +12,14 @@ final class CompletionRecorder: Sendable {
     var callback: @Sendable (Result<ReadableSpan, ContentReadError>) -> Void {
         { [self] result in results.withLock { $0.append(result) } }
     }
+
+    /// Waits (up to 5 s) until `count` completions arrived: the first read of a piece is
+    /// answered from another thread once the piece is hash-checked.
+    @discardableResult
+    func wait(for count: Int) -> [Result<ReadableSpan, ContentReadError>] {
+        for _ in 0..<500 where all.count < count { usleep(10_000) }
+        return all
+    }
 }
 
 /// Reads `span` from its descriptor.
@@ -70,7 +78,7 @@ func bytes(of span: ReadableSpan) -> [UInt8] {
         for (offset, size) in [(0, 4096), (16380, 10), (39_990, 4096), (40_000, 100), (50_000, 1), (0, 1 << 20)] {
             let recorder = CompletionRecorder()
             _ = try fileSystem.read(handle, offset: Int64(offset), size: size, completion: recorder.callback)
-            #expect(recorder.all.count == 1)
+            #expect(recorder.wait(for: 1).count == 1)
             let span = try #require(try recorder.all.first?.get())
             let wanted = Array(expected[min(offset, 40_000)..<min(40_000, offset + size)])
             #expect(span.length == wanted.count)
@@ -116,7 +124,7 @@ func bytes(of span: ReadableSpan) -> [UInt8] {
         source.release()
         ticket.cancel()
         #expect(cancelled.all.count == 1)
-        #expect(released.all.count == 1)
+        #expect(released.wait(for: 1).count == 1)
         let span = try released.all[0].get()
         #expect(bytes(of: span) == Array(TestTorrent.content(of: ["pack", "sub", "b.bin"], length: 5000)[100..<300]))
         #expect(ContentReadError.cancelled.errno == EINTR)
@@ -166,11 +174,42 @@ func bytes(of span: ReadableSpan) -> [UInt8] {
         let (handle, _) = try fileSystem.open(try inode(fileSystem, ["pack", "a.bin"]), flags: O_RDONLY)
         let recorder = CompletionRecorder()
         _ = try fileSystem.read(handle, offset: 900, size: 200, completion: recorder.callback)
-        guard case let .failure(.storage(file, code, _)) = recorder.all.first else {
+        guard case let .failure(.storage(file, code, _)) = recorder.wait(for: 1).first else {
             Issue.record("expected a storage error, got \(recorder.all)")
             return
         }
         #expect(file == 0 && code == EIO)
+    }
+
+    @Test func aDamagedPieceFailsItsReadsAndOnlyThose() throws {
+        let torrent = try makeTorrent()
+        defer { torrent.remove() }
+        // Flip one byte of a.bin's second piece behind swarmfs's back.
+        let path = torrent.directory + "/pack/a.bin"
+        let fd = open(path, O_RDWR)
+        #expect(fd >= 0)
+        var byte: UInt8 = 0
+        #expect(pread(fd, &byte, 1, 20_000) == 1)
+        byte ^= 0xFF
+        #expect(pwrite(fd, &byte, 1, 20_000) == 1)
+        close(fd)
+        let (fileSystem, _) = makeFileSystem(torrent)
+        let (handle, _) = try fileSystem.open(try inode(fileSystem, ["pack", "a.bin"]), flags: O_RDONLY)
+        for _ in 0..<2 {  // the second time from what the first check found
+            let damaged = CompletionRecorder()
+            _ = try fileSystem.read(handle, offset: 16_384, size: 10, completion: damaged.callback)
+            guard case let .failure(.storage(file, code, _)) = damaged.wait(for: 1).first else {
+                Issue.record("expected a storage error, got \(damaged.all)")
+                return
+            }
+            #expect(file == 0 && code == EIO)
+        }
+        let intact = CompletionRecorder()
+        _ = try fileSystem.read(handle, offset: 0, size: 16_384, completion: intact.callback)
+        let span = try #require(try intact.wait(for: 1).first?.get())
+        #expect(bytes(of: span) == Array(TestTorrent.content(of: ["pack", "a.bin"], length: 40_000)[0..<16_384]))
+        let status = fileSystem.source.statusSnapshot()
+        #expect(status.verifiedBytes == 16_384)
     }
 
     @Test func extendedAttributesDescribeFilesAndTheTorrent() throws {
@@ -179,6 +218,15 @@ func bytes(of span: ReadableSpan) -> [UInt8] {
         let (fileSystem, _) = makeFileSystem(torrent)
         let b = try inode(fileSystem, ["pack", "sub", "b.bin"])
         #expect(try fileSystem.attributeNames(of: b) == ["user.swarmfs.progress", "user.swarmfs.pieces"])
+        // Verified means hash-checked: nothing is until it is read.
+        #expect(String(decoding: try fileSystem.attribute("user.swarmfs.progress", of: b), as: UTF8.self) == "0.0")
+        for (path, length) in [(["pack", "a.bin"], 40_000), (["pack", "sub", "b.bin"], 5000)] {
+            let (handle, _) = try fileSystem.open(try inode(fileSystem, path), flags: O_RDONLY)
+            let recorder = CompletionRecorder()
+            _ = try fileSystem.read(handle, offset: 0, size: length, completion: recorder.callback)
+            #expect(try recorder.wait(for: 1).first?.get().length == length)
+            fileSystem.release(handle)
+        }
         #expect(String(decoding: try fileSystem.attribute("user.swarmfs.progress", of: b), as: UTF8.self) == "100.0")
         // a.bin is 40,000 bytes + 9,152 padding: b.bin starts at 49,152 = piece 3.
         #expect(String(decoding: try fileSystem.attribute("user.swarmfs.pieces", of: b), as: UTF8.self) == "3-3")

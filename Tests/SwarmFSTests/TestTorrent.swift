@@ -1,9 +1,10 @@
 import Foundation
 import SwarmMetainfo
+import SwarmStorage
 
 /// Builds small torrents and their payload directories for tests: a bencoded info dictionary
-/// written by hand (piece hashes are zeros — nothing here verifies them), and files whose bytes
-/// are a deterministic function of their path and offset.
+/// written by hand, with the real piece hashes of files whose bytes are a deterministic function
+/// of their path and offset (padding files are zeros).
 struct TestTorrent {
     struct File {
         let path: [String]
@@ -36,9 +37,17 @@ struct TestTorrent {
         }
         info += "4:name\(name.utf8.count):\(name)12:piece lengthi\(pieceLength)e"
         let pieceCount = max(1, (total + pieceLength - 1) / pieceLength)
+        var payload: [UInt8] = []
+        for file in files {
+            let path = single ? [name] : [name] + file.path
+            payload += file.isPadding ? [UInt8](repeating: 0, count: file.length) : Self.content(of: path, length: file.length)
+        }
         var bytes = Array(info.utf8)
         bytes += Array("6:pieces\(pieceCount * 20):".utf8)
-        bytes += [UInt8](repeating: 0, count: pieceCount * 20)
+        for piece in 0..<pieceCount {
+            let range = piece * pieceLength ..< min(payload.count, (piece + 1) * pieceLength)
+            bytes += payload[range].withUnsafeBytes { PieceHasher.sha1($0) }
+        }
         bytes += Array("e".utf8)
         metainfo = try Metainfo(infoDictionary: bytes)
 
