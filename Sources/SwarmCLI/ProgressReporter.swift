@@ -38,8 +38,7 @@ final class ProgressReporter: Sendable {
             + "  ↓ \(ByteSize.format(Int64(status.downloadRate)))/s  ↑ \(ByteSize.format(Int64(status.uploadRate)))/s"
             + "  \(status.peers) peers"
         if status.uploadedBytes > 0 {
-            let base = max(status.downloadedBytes, status.verifiedBytes)
-            text += String(format: "  ratio %.2f", base > 0 ? Double(status.uploadedBytes) / Double(base) : 0)
+            text += String(format: "  ratio %.2f", status.shareRatio)
         }
         if status.downloadRate > 0, status.verifiedBytes < status.totalLength {
             let seconds = Int(Double(status.totalLength - status.verifiedBytes) / status.downloadRate)

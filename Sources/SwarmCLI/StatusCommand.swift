@@ -57,7 +57,8 @@ struct StatusCommand: ParsableCommand {
         lines.append("rates     down \(ByteSize.format(Int64(double("downloadRate"))))/s"
             + "  up \(ByteSize.format(Int64(double("uploadRate"))))/s  peers \(int("peers"))")
         lines.append("traffic   downloaded \(ByteSize.format(int("downloadedBytes")))"
-            + "  uploaded \(ByteSize.format(int("uploadedBytes")))  cache \(ByteSize.format(int("cacheDiskBytes")))")
+            + "  uploaded \(ByteSize.format(int("uploadedBytes")))" + String(format: "  ratio %.2f", double("shareRatio"))
+            + "  cache \(ByteSize.format(int("cacheDiskBytes")))")
         lines.append("readers   \(int("pendingReads")) reads waiting, \(int("piecesWaitingForReaders")) pieces wanted now")
         let files = document["files"] as? [[String: Any]] ?? []
         if !files.isEmpty { lines.append("files:") }

@@ -26,6 +26,7 @@ public enum StatusJSON {
         field("pieceCount", String(status.pieceCount))
         field("downloadedBytes", String(status.downloadedBytes))
         field("uploadedBytes", String(status.uploadedBytes))
+        field("shareRatio", number(status.shareRatio))
         field("downloadRate", number(status.downloadRate))
         field("uploadRate", number(status.uploadRate))
         field("peers", String(status.peers))

@@ -123,6 +123,12 @@ public struct PiecePicker {
         return edgeSet.contains(piece) ? .fileEdge : .background
     }
 
+    /// Whether a waiting read or a reader's readahead window covers `piece`, verified or not
+    /// (what a cache size limit must not evict).
+    public func isReadOrReadAhead(_ piece: Int) -> Bool {
+        nowReferences[piece] != nil || windows.values.contains { $0.contains(piece) }
+    }
+
     /// Whether a peer holding `peerHas` has anything we still need (our interest in it).
     public func wantsAnything(from peerHas: Bitfield) -> Bool {
         var piece = 0
@@ -285,12 +291,28 @@ public struct PiecePicker {
         }
     }
 
+    /// How many startable pieces ahead of the background cursor compete on rarity.
+    static let rarityLookahead = 8
+
+    /// The rest in order, a few pieces at a time: within each group the rarest piece starts first,
+    /// so the cache fills sequentially at that grain while pieces few peers hold are not left
+    /// until those peers are gone.
     private mutating func pickBackground(for peer: PeerKey, peerHas: Bitfield, into picked: inout [BlockSpec], max: Int) {
         while backgroundCursor < pieceCount, have[backgroundCursor] { backgroundCursor += 1 }
         var piece = backgroundCursor
+        var group: [Int] = []
+        group.reserveCapacity(Self.rarityLookahead)
         while piece < pieceCount, piecesInProgress < maxPiecesInProgress, picked.count < max {
-            if peerHas[piece] { startIfPossible(piece, for: peer, into: &picked, max: max, bypassLimit: false) }
-            piece += 1
+            group.removeAll(keepingCapacity: true)
+            while piece < pieceCount, group.count < Self.rarityLookahead {
+                if peerHas[piece] && isStartable(piece) { group.append(piece) }
+                piece += 1
+            }
+            group.sort { (availability[$0], $0) < (availability[$1], $1) }
+            for candidate in group {
+                guard piecesInProgress < maxPiecesInProgress, picked.count < max else { return }
+                startIfPossible(candidate, for: peer, into: &picked, max: max, bypassLimit: false)
+            }
         }
     }
 

@@ -50,9 +50,23 @@ final class Announcer: Sendable {
             case let .failure(error):
                 logger.warning("announce failed", metadata: ["error": "\(error)"])
             }
-            let needMorePeers = await peerCount() < 10
-            let delay = await trackers.nextAnnounceDelay(needMorePeers: needMorePeers)
-            try? await Task.sleep(for: delay)
+            await waitForNextAnnounce()
+        }
+    }
+
+    /// Fewer connected peers than this and we ask the trackers again as soon as they allow.
+    private static let wantedPeers = 10
+    /// How often the peer count is looked at between announces.
+    private static let peerCheckInterval = Duration.seconds(10)
+
+    /// Sleeps until the tracker's interval is up, or — once its minimum interval has passed —
+    /// as soon as we are short of peers: peers can drop at any time of a 30-minute interval.
+    private func waitForNextAnnounce() async {
+        while !Task.isCancelled {
+            let hungry = await peerCount() < Self.wantedPeers
+            let delay = await trackers.nextAnnounceDelay(needMorePeers: hungry)
+            if delay == .zero { return }
+            try? await Task.sleep(for: min(delay, Self.peerCheckInterval))
         }
     }
 

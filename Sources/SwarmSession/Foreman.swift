@@ -61,12 +61,15 @@ final class Foreman {
     /// Storage failed (a full disk): no new pieces are fetched until this time.
     private var storagePausedUntil: NIODeadline?
     private var storageFailure: ContentReadError?
+    /// The storage error that started the current episode of failures, until a piece is stored
+    /// again: the episode is logged once, not once per retry.
+    private var storageTrouble: StorageError?
 
     var listenPort: UInt16 = 0
     /// Bytes of verified pieces in the cache (what a size limit counts).
     private var verifiedByteCount: Int64 = 0
-    /// When each piece was last verified or read, in ticks: eviction takes the coldest first.
-    private var lastTouched: [UInt32]
+    /// Under `--cache-size`: which verified pieces are coldest (touched when verified or read).
+    private var eviction: EvictionPlanner
     private var tickCount: UInt32 = 1
     private var evictionRunning = false
     /// Pieces withdrawn from readers whose holes are being punched: not fetched again until done.
@@ -104,7 +107,9 @@ final class Foreman {
         directory = PeerDirectory()
         uploadBucket = TokenBucket(bytesPerSecond: configuration.maxUploadRate)
         downloadBucket = TokenBucket(bytesPerSecond: configuration.maxDownloadRate)
-        lastTouched = Array(repeating: 0, count: metainfo.layout.pieceCount)
+        // Evicting down to 90 % of the limit makes eviction run in batches, not once per piece.
+        let limit = configuration.cacheSizeLimit ?? .max
+        eviction = EvictionPlanner(pieceCount: metainfo.layout.pieceCount, limit: limit, hysteresis: limit / 10)
         for piece in 0..<metainfo.layout.pieceCount where have[piece] {
             verifiedByteCount += Int64(metainfo.layout.pieceSize(piece))
         }
@@ -138,6 +143,7 @@ final class Foreman {
         tickTask?.cancel()
         for id in Array(waiters.keys) { resolve(id, with: .failure(.shutdown)) }
         for peer in peers.values { peer.close() }
+        for peer in handshaking.values { peer.close() }
         for promise in completionPromises { promise.fail(SessionError.shutDown) }
         completionPromises.removeAll()
         let drained: EventLoopFuture<Void>
@@ -181,7 +187,7 @@ final class Foreman {
     /// Moves the reader's readahead window to follow a read.
     func noteRead(_ reader: ReaderID, fileIndex: Int, offset: Int64, length: Int) {
         if length > 0 {
-            for piece in layout.pieces(file: fileIndex, offset: offset, length: Int64(length)) { lastTouched[piece] = tickCount }
+            for piece in layout.pieces(file: fileIndex, offset: offset, length: Int64(length)) { eviction.touch(piece) }
         }
         var state = readers[reader] ?? ReaderState(fileIndex: fileIndex)
         state.note(offset: offset, length: length)
@@ -359,12 +365,26 @@ final class Foreman {
         return nextPeerKey
     }
 
-    /// An outbound TCP connection is up: introduce ourselves.
-    func peerConnected(_ peer: PeerConnection) {
-        peer.sendHandshake(Handshake.ours(infoHash: metainfo.infoHash, peerID: ourPeerID))
+    /// A TCP connection is up. Until its handshake arrives it counts against the connection limit
+    /// and has `handshakeTimeout` to complete; an outbound one introduces itself first.
+    func connectionOpened(_ peer: PeerConnection) {
+        handshaking[peer.key] = peer
+        if peer.isOutbound {
+            peer.sendHandshake(Handshake.ours(infoHash: metainfo.infoHash, peerID: ourPeerID))
+        }
     }
 
+    /// Connections whose handshake has not arrived yet.
+    private var handshaking: [PeerKey: PeerConnection] = [:]
+    /// How long a new connection may take to send its handshake.
+    static let handshakeTimeout = TimeAmount.seconds(10)
+    /// Silence after which we send a keep-alive (peers drop links quiet for two minutes).
+    static let keepAliveInterval = TimeAmount.seconds(90)
+    /// Silence after which we give up on a peer (BEP 3 peers send a keep-alive every two minutes).
+    static let idleTimeout = TimeAmount.seconds(180)
+
     func peer(_ peer: PeerConnection, sentHandshake handshake: Handshake) {
+        handshaking[peer.key] = nil
         guard handshake.infoHash == metainfo.infoHash else {
             logger.info("peer sent a handshake for another torrent", metadata: ["peer": "\(peer.address)"])
             peer.close()
@@ -475,11 +495,18 @@ final class Foreman {
         fillPipeline(peer)
     }
 
+    /// The peer sent bytes that are not the protocol (an oversized or malformed frame, garbage
+    /// for a handshake): said at warning level, and the address is not tried again.
+    func peer(_ peer: PeerConnection, brokeProtocol violation: PeerWireError) {
+        misbehaved(peer, "\(violation)")
+    }
+
     func peer(_ peer: PeerConnection, failed reason: String) {
         logger.debug("peer connection failed", metadata: ["peer": "\(peer.address)", "reason": "\(reason)"])
     }
 
     func peerDisconnected(_ peer: PeerConnection) {
+        handshaking[peer.key] = nil
         guard peers.removeValue(forKey: peer.key) != nil else {
             directory.disconnected(peer.address, wasUseful: false)
             return
@@ -663,10 +690,14 @@ final class Foreman {
         }
         switch outcome {
         case .stored:
+            if storageTrouble != nil {
+                storageTrouble = nil
+                logger.info("storing pieces again after a storage error")
+            }
             picker.pieceVerified(piece)
             verified.insert(piece)
             verifiedByteCount += Int64(layout.pieceSize(piece))
-            lastTouched[piece] = tickCount
+            eviction.touch(piece)
             if let limit = configuration.cacheSizeLimit, verifiedByteCount > limit { enforceCacheLimit() }
             verifiedSinceCheckpoint += 1
             logger.trace("piece verified", metadata: ["piece": "\(piece)"])
@@ -693,8 +724,9 @@ final class Foreman {
             for key in senders {
                 guard let peer = peers[key] else { continue }
                 peer.hashFailures += 1
-                // A peer that alone sent a bad piece, or took part in three, is lying or broken.
-                if senders.count == 1 || peer.hashFailures >= 3 {
+                // A peer that alone sent two bad pieces, or took part in three, is lying or
+                // broken (one bad piece may be bad luck; libtorrent also bans on a score).
+                if peer.hashFailures >= (senders.count == 1 ? 2 : 3) {
                     misbehaved(peer, "sent data for \(peer.hashFailures) piece(s) that failed the hash check")
                 }
             }
@@ -710,18 +742,37 @@ final class Foreman {
         fillAllPipelines()
     }
 
-    /// A full disk or I/O error: stop fetching for a while (no re-request loop), fail the waiting
-    /// reads with the storage error, and retry later by itself.
+    /// A full disk or I/O error: stop fetching (no re-request loop), fail the waiting reads with
+    /// the storage error, and resume by itself — a full disk once space is back, other errors
+    /// after a pause. One message per episode, however many retries fail.
     private func storageFailed(_ error: StorageError, piece: Int) {
         let errnoValue = error.errnoValue
         let failure = ContentReadError.storage(file: layout.slices(piece: piece).first?.fileIndex ?? 0,
                                                errno: errnoValue, detail: "\(error)")
-        if !isStoragePaused {
-            logger.error("cannot store piece; pausing downloads for 5 s", metadata: ["piece": "\(piece)", "error": "\(error)"])
+        if storageTrouble == nil {
+            let until = if case .diskFull = error { "until space is freed" } else { "for a while" }
+            logger.error("cannot store piece; downloads pause \(until) and reads of missing data fail",
+                         metadata: ["piece": "\(piece)", "error": "\(error)"])
+        } else {
+            logger.debug("storing failed again", metadata: ["piece": "\(piece)", "error": "\(error)"])
         }
+        storageTrouble = error
         storageFailure = failure
         storagePausedUntil = .now() + .seconds(5)
         for (id, _) in waiters { resolve(id, with: .failure(failure)) }
+    }
+
+    /// The pause after a storage error is over: a full disk stays paused (checked every second)
+    /// until a few pieces fit again; any other error is simply retried.
+    private func resumeAfterStorageFailure(now: NIODeadline) {
+        if case .diskFull = storageTrouble, let free = store.availableBytes(),
+           free < Int64(layout.pieceLength) * 4 {
+            storagePausedUntil = now + .seconds(1)
+            return
+        }
+        storagePausedUntil = nil
+        storageFailure = nil
+        logger.debug("retrying downloads after a storage error")
     }
 
     private func torrentCompleted() {
@@ -803,13 +854,25 @@ final class Foreman {
 
     private func sendBlock(_ block: ByteBuffer, for request: BlockRequest, to peer: PeerConnection) {
         peer.servingRequests -= 1
-        if peer.cancelledRequests.remove(request) != nil { return }
-        guard !peer.amChoking, block.readableBytes > 0 else { return }
+        // A cancelled request, or one we choked before answering: BEP 6 peers hear it was refused.
+        guard peer.cancelledRequests.remove(request) == nil, !peer.amChoking, block.readableBytes > 0 else {
+            refuse(request, to: peer)
+            return
+        }
         peer.send(.piece(index: request.piece, begin: request.begin, block: block))
         peer.flush()
         peer.upload.add(block.readableBytes)
         uploadMeter.add(block.readableBytes)
         uploadBucket.spend(block.readableBytes)
+    }
+
+    /// Tells a fast-extension peer that `request` will not be served (others just never get it).
+    /// Nothing is queued for a peer that does not read: a flood of refusals may not grow our
+    /// send buffer either.
+    private func refuse(_ request: BlockRequest, to peer: PeerConnection) {
+        guard peer.supportsFast, peer.isWritable else { return }
+        peer.send(.reject(request))
+        peer.flush()
     }
 
     /// Serves a block of a verified piece from the cache, read on the thread pool.
@@ -821,14 +884,18 @@ final class Foreman {
         // backlog may not grow our memory.
         guard valid, !peer.amChoking, picker.hasPiece(piece), peer.servingRequests < 256, peer.isWritable,
               let buffer = peer.allocateBuffer(capacity: length) else {
-            if peer.supportsFast { peer.send(.reject(request)); peer.flush() }
+            refuse(request, to: peer)
             return
         }
         peer.servingRequests += 1
         let store = self.store
+        let verified = self.verified
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let key = peer.key
         threadPool.runIfActive(eventLoop: eventLoop) { () -> ByteBuffer? in
+            // Pinned like a reader's reply: eviction may be punching this piece's hole right now.
+            guard verified.beginRead(piece..<(piece + 1)) else { return nil }
+            defer { verified.endRead(piece..<(piece + 1)) }
             var block = buffer
             do {
                 try block.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { pointer in
@@ -846,6 +913,7 @@ final class Foreman {
             guard let block else {
                 peer.servingRequests -= 1
                 peer.cancelledRequests.remove(request)
+                foreman.refuse(request, to: peer)
                 return
             }
             if foreman.uploadBucket.canSpend && foreman.pendingSendsHead == foreman.pendingSends.count {
@@ -915,7 +983,26 @@ final class Foreman {
 
     /// Accepts an incoming connection if there is room for it.
     func acceptsIncoming() -> Bool {
-        !stopped && peers.count + connecting < configuration.maxPeers
+        !stopped && peers.count + connecting + handshaking.count < configuration.maxPeers
+    }
+
+    /// Closes connections that never completed their handshake or went silent, and keeps quiet
+    /// links alive.
+    private func checkConnectionTimeouts(now: NIODeadline) {
+        for peer in handshaking.values where now - peer.connectedAt > Self.handshakeTimeout {
+            logger.debug("peer sent no handshake in time", metadata: ["peer": "\(peer.address)"])
+            handshaking[peer.key] = nil
+            peer.close()
+        }
+        for peer in peers.values {
+            if now - peer.lastReceivedAt > Self.idleTimeout {
+                logger.debug("peer silent for too long", metadata: ["peer": "\(peer.address)"])
+                peer.close()
+            } else if now - peer.lastSentAt > Self.keepAliveInterval {
+                peer.send(.keepAlive)
+                peer.flush()
+            }
+        }
     }
 
     // MARK: - Housekeeping
@@ -932,6 +1019,7 @@ final class Foreman {
         downloadBucket.refill(seconds: seconds)
         drainPendingSends()
         if tickCount % 40 == 0 { runChoker(rotateOptimistic: tickCount % 120 == 0) }
+        if tickCount % 4 == 0 { checkConnectionTimeouts(now: now) }
         for peer in peers.values {
             peer.download.tick(seconds: seconds)
             peer.upload.tick(seconds: seconds)
@@ -951,9 +1039,7 @@ final class Foreman {
             }
         }
         if isStoragePaused == false, storagePausedUntil != nil {
-            storagePausedUntil = nil
-            storageFailure = nil
-            logger.info("retrying downloads after a storage error")
+            resumeAfterStorageFailure(now: now)
         }
         if picker.holdBackground, backgroundHeldUntil < now { picker.holdBackground = false }
         fillAllPipelines()
@@ -984,16 +1070,14 @@ final class Foreman {
     private func enforceCacheLimit() {
         defer { updateBackgroundFill() }
         guard let limit = configuration.cacheSizeLimit, verifiedByteCount > limit, !evictionRunning else { return }
-        let target = limit - limit / 10
-        var candidates: [Int] = []
-        for piece in 0..<layout.pieceCount where picker.hasPiece(piece) && !evicting.contains(piece) {
-            if picker.priority(of: piece) != .none && picker.priority(of: piece) >= .soon { continue }
-            candidates.append(piece)
+        // Never what a reader waits for or reads ahead into; a piece being replied from right now
+        // refuses to be withdrawn and stays too.
+        let candidates = eviction.victims(allocated: verifiedByteCount, verified: picker.have, layout: layout) { piece in
+            evicting.contains(piece) || picker.isReadOrReadAhead(piece)
         }
-        candidates.sort { lastTouched[$0] < lastTouched[$1] }
         var victims: [Int] = []
         var bytes = verifiedByteCount
-        for piece in candidates where bytes > target {
+        for piece in candidates {
             guard verified.withdraw(piece) else { continue }
             bytes -= Int64(layout.pieceSize(piece))
             victims.append(piece)

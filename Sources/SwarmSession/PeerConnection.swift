@@ -43,6 +43,11 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// Requests the peer cancelled while we were reading them from disk (bounded by
     /// `servingRequests`): dropped instead of sent.
     var cancelledRequests: Set<BlockRequest> = []
+    /// When the TCP connection came up (the handshake has a deadline from then).
+    private(set) var connectedAt = NIODeadline.now()
+    /// When the peer last sent us anything, and when we last sent it anything (keep-alives).
+    private(set) var lastReceivedAt = NIODeadline.now()
+    private(set) var lastSentAt = NIODeadline.now()
 
     init(key: PeerKey, address: String, isOutbound: Bool, pieceCount: Int, foreman: Foreman) {
         self.key = key
@@ -59,7 +64,9 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        if isOutbound { foreman.peerConnected(self) }
+        connectedAt = .now()
+        lastReceivedAt = connectedAt
+        foreman.connectionOpened(self)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -72,12 +79,17 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        lastReceivedAt = .now()
         foreman.peerReadBatchEnded(self)
         context.flush()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        foreman.peer(self, failed: "\(error)")
+        if let violation = error as? PeerWireError {
+            foreman.peer(self, brokeProtocol: violation)
+        } else {
+            foreman.peer(self, failed: "\(error)")
+        }
         context.close(promise: nil)
     }
 
@@ -96,10 +108,12 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
 
     func sendHandshake(_ handshake: Handshake) {
         context?.writeAndFlush(wrapOutboundOut(.handshake(handshake)), promise: nil)
+        lastSentAt = .now()
     }
 
     func flush() {
         context?.flush()
+        lastSentAt = .now()
     }
 
     func close() {

@@ -98,6 +98,13 @@ public struct SessionStatus: Sendable, Equatable {
     public var piecesWaitingForReaders: Int
     public var files: [FileStatus]
 
+    /// Uploaded bytes per byte we hold, as clients show the share ratio: over what we downloaded,
+    /// or over what is verified when the data came from the cache (a seed of adopted data).
+    public var shareRatio: Double {
+        let base = max(downloadedBytes, verifiedBytes)
+        return base > 0 ? Double(uploadedBytes) / Double(base) : 0
+    }
+
     public init(infoHash: String, name: String, totalLength: Int64, verifiedBytes: Int64,
                 verifiedPieces: Int, pieceCount: Int, downloadedBytes: Int64, uploadedBytes: Int64,
                 downloadRate: Double, uploadRate: Double, peers: Int, cacheDiskBytes: Int64,

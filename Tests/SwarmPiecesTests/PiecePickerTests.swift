@@ -21,6 +21,18 @@ private func full(_ count: Int) -> Bitfield { Bitfield.full(count: count) }
     #expect(blocks.first == BlockSpec(piece: 0, begin: 0, length: 16384))
 }
 
+@Test func backgroundBreaksTiesByRarityWithinAFewPieces() {
+    var picker = makePicker()
+    var allButTwo = full(10)
+    allButTwo[2] = false
+    picker.peerAdded(bitfield: full(10))
+    picker.peerAdded(bitfield: allButTwo)
+    // Piece 2 is on one peer, every other on two: after the file's edges it comes first, and the
+    // rest stays in order.
+    let blocks = picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 16)
+    #expect(blocks.map(\.piece) == [0, 0, 0, 0, 9, 9, 9, 9, 2, 2, 2, 2, 1, 1, 1, 1])
+}
+
 @Test func waitingReadJumpsAhead() {
     var picker = makePicker()
     picker.addWaitingRead(pieces: 6..<7)
