@@ -222,9 +222,19 @@ final class Foreman {
                                 pieces: pieces, missing: missing.count, completion: completion)
         if let timeout = configuration.readTimeout {
             let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+            let limit = TimeAmount.nanoseconds(Int64(seconds * 1e9))
+            // The kernel retries a failed readahead page by page: a read of pieces that just
+            // timed out, which still no connected peer has, fails now instead of waiting again.
+            let now = NIODeadline.now()
+            if missing.allSatisfy({ piece in
+                picker.availability(of: piece) == 0 && (timedOutAt[piece].map { now - $0 < limit } ?? false)
+            }) {
+                complete(completion, with: .failure(.timedOut(file: fileIndex, offset: offset, seconds: seconds)))
+                return
+            }
             let bound = NIOLoopBound(self, eventLoop: eventLoop)
-            waiter.timeout = eventLoop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) {
-                bound.value.resolve(id, with: .failure(.timedOut(file: fileIndex, offset: offset, seconds: seconds)))
+            waiter.timeout = eventLoop.scheduleTask(in: limit) {
+                bound.value.readTimedOut(id, seconds: seconds)
             }
         }
         waiters[id] = waiter
@@ -238,6 +248,19 @@ final class Foreman {
         picker.addWaitingRead(pieces: pieces)
         if newlyWanted { preemptQueuedRequests() }
         fillAllPipelines()
+    }
+
+    /// When reads last gave up on each piece (`--read-timeout`); entries older than the timeout
+    /// no longer count and are dropped as new ones come.
+    private var timedOutAt: [Int: NIODeadline] = [:]
+
+    private func readTimedOut(_ id: UInt64, seconds: Double) {
+        guard let waiter = waiters[id] else { return }
+        let now = NIODeadline.now()
+        let limit = TimeAmount.nanoseconds(Int64(seconds * 1e9))
+        timedOutAt = timedOutAt.filter { now - $0.value < limit }
+        for piece in waiter.pieces where !picker.hasPiece(piece) { timedOutAt[piece] = now }
+        resolve(id, with: .failure(.timedOut(file: waiter.fileIndex, offset: waiter.offset, seconds: seconds)))
     }
 
     func cancelWaiter(_ id: UInt64) {
