@@ -23,8 +23,9 @@ import time
 
 import pytest
 
-from swarmkit import (KiB, MiB, fuse_daemon_pids, is_mounted, make_multi_payload,
-                      make_single_payload, make_torrent, mounted, pid_alive, wait_until)
+from swarmkit import (KiB, MiB, call_with_deadline, fuse_daemon_pids, is_mounted,
+                      make_multi_payload, make_single_payload, make_torrent, mounted, pid_alive,
+                      wait_until)
 from swarmkit.payload import Payload, PayloadFile
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -213,6 +214,32 @@ def test_eight_parallel_readers(swarmfs_mount, multi):
     assert errors == []
 
 
+def test_a_complete_folder_damaged_behind_our_back_is_never_served(swarmfs_mount, single):
+    payload, torrent = single
+    f = payload.files[0]
+    path = os.path.join(payload.save_path, f.path)
+    damaged_at = torrent.piece_length + 100  # inside the second piece
+    with open(path, "r+b") as handle:
+        handle.seek(damaged_at)
+        original = handle.read(1)
+        handle.seek(damaged_at)
+        handle.write(bytes([original[0] ^ 0xFF]))
+    m = serve_complete(swarmfs_mount, payload, torrent)
+    expected = payload.read(f)
+    with open(m.join(f.path), "rb", buffering=0) as handle:
+        # The damaged piece fails with EIO, each time; its neighbours read back exact.
+        for _ in range(2):
+            with pytest.raises(OSError) as info:
+                os.pread(handle.fileno(), 10, torrent.piece_length)
+            assert info.value.errno == errno.EIO
+        assert os.pread(handle.fileno(), torrent.piece_length, 0) == expected[:torrent.piece_length]
+        third = 2 * torrent.piece_length
+        assert os.pread(handle.fileno(), 4096, third) == expected[third:third + 4096]
+    # What was read is verified (the kernel may have read ahead a little); the damaged piece never.
+    verified = m.status()["verifiedBytes"]
+    assert 2 * torrent.piece_length <= verified <= payload.total_size - torrent.piece_length
+
+
 def test_writes_are_refused_with_erofs(swarmfs_mount, multi):
     payload, torrent = multi
     m = serve_complete(swarmfs_mount, payload, torrent)
@@ -248,6 +275,12 @@ def test_status_and_extended_attributes(swarmfs_mount, run, multi):
         assert key in status, key
     assert status["infoHash"] == torrent.info_hash
     assert status["totalLength"] == payload.total_size
+    # A complete folder is hash-checked as it is read: nothing counts as verified before.
+    assert status["verifiedBytes"] == 0
+    for f in payload.files:
+        with open(m.join(f.path), "rb") as handle:
+            assert handle.read() == payload.read(f)
+    status = m.status()
     assert status["verifiedBytes"] == payload.total_size
     assert [f["path"] for f in status["files"]] == [f.path for f in payload.files]
     assert [f["length"] for f in status["files"]] == [f.size for f in payload.files]
@@ -558,3 +591,122 @@ def test_read_timeout_answers_eio_when_no_peer_has_the_data(swarmfs_mount, workd
     elapsed = time.monotonic() - start
     assert info.value.errno == errno.EIO
     assert 0.9 <= elapsed < 5.0, elapsed
+
+
+def engine_argv(swarmfs_bin, pool, torrent, mnt, cache, *extra):
+    """A foreground mount through the real engine (no trackers; peers given with --peer)."""
+    return [swarmfs_bin, "mount", torrent.path, mnt, "--cache-dir", cache, "--listen-host", pool.ip(),
+            "--listen-port", str(pool.port()), "--no-trackers", "--download", "on-demand", "-f",
+            *map(str, extra)]
+
+
+@pytest.mark.parametrize("how", ["swarmfs-unmount", "sigterm"])
+def test_engine_reader_killed_while_blocked_dies_at_once(how, swarmfs_bin, procs, pool, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed-absent"), size=2 * MiB + 5)
+    torrent = make_torrent(payload, piece_size=64 * KiB, trackers=[],
+                           out_path=os.path.join(workdir, "absent.torrent"))
+    # The only seeder is not running: its address is leased and nobody listens there, so every
+    # read waits (no --read-timeout) for data that never comes.
+    dead_ip, dead_port = pool.endpoint()
+    mnt = os.path.join(workdir, "mnt")
+    argv = engine_argv(swarmfs_bin, pool, torrent, mnt, os.path.join(workdir, "cache"),
+                       "--peer", f"{dead_ip}:{dead_port}")
+    f = payload.files[0]
+    with mounted(argv, mnt, procs=procs, swarmfs_bin=swarmfs_bin) as m:
+        assert m.status()["verifiedBytes"] == 0
+        reader = start_blocked_reader(m.join(f.path))
+        try:
+            wait_blocked(reader.pid)
+            time.sleep(0.5)
+            assert reader.poll() is None, "the read should be waiting for the absent seeder"
+            start = time.monotonic()
+            reader.kill()
+            reader.wait(timeout=5)
+            reaped = time.monotonic() - start
+            assert reaped < 1.0, f"the killed reader took {reaped:.2f} s to go"
+        finally:
+            if reader.poll() is None:
+                reader.kill()
+                reader.wait(5)
+        # The mount still answers (metadata never waits for peers).
+        assert m.stat(f.path, timeout=5).st_size == f.size
+
+        reader = start_blocked_reader(m.join(f.path))
+        try:
+            wait_blocked(reader.pid)
+            time.sleep(0.5)
+            assert reader.poll() is None, "the second read should be waiting too"
+            start = time.monotonic()
+            if how == "sigterm":
+                m.command.popen.send_signal(signal.SIGTERM)
+            else:
+                result = subprocess.run([swarmfs_bin, "unmount", mnt], capture_output=True,
+                                        text=True, timeout=20)
+                assert result.returncode == 0, result.stderr
+            out, _ = reader.communicate(timeout=10)
+            reader_seconds = time.monotonic() - start
+            assert out.startswith("error"), f"a read with no data must fail, got {out!r}"
+            assert reader_seconds < 2.0, f"the blocked reader waited {reader_seconds:.2f} s"
+            assert m.command.wait(10) == 0, m.command.tail()
+            assert time.monotonic() - start < 2.0
+            assert not is_mounted(mnt)
+        finally:
+            if reader.poll() is None:
+                reader.kill()
+                reader.wait(5)
+
+
+def read_direct(path: str, offset: int, length: int) -> bytes:
+    """One O_DIRECT pread (page-aligned buffer; `offset` and `length` multiples of 4 KiB)."""
+    import mmap
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+    try:
+        buf = mmap.mmap(-1, length)
+        count = os.preadv(fd, [buf], offset)
+        return bytes(buf[:count])
+    finally:
+        os.close(fd)
+
+
+def test_all_peers_gone_reads_time_out_never_wrong(swarmfs_mount, lt_seeder, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed-leaving"), size=8 * MiB + 3)
+    torrent = make_torrent(payload, piece_size=64 * KiB, trackers=[],
+                           out_path=os.path.join(workdir, "leaving.torrent"))
+    seeder = lt_seeder(torrent, payload.save_path, use_tracker=False)
+    timeout = 2.0
+    m = swarmfs_mount(torrent, "--peer", seeder.endpoint, "--no-trackers", "--download", "on-demand",
+                      "--read-timeout", timeout)
+    f = payload.files[0]
+    head = 256 * KiB
+    assert m.read(f.path, 0, head, timeout=60) == payload.read(f, 0, head)
+    time.sleep(1.5)  # let any readahead land
+    seeder.stop()  # every peer is gone
+    fetched = m.status()["verifiedBytes"]
+    # Only the head and its readahead are here; the regions read below are not.
+    assert head <= fetched <= 3 * MiB, fetched
+    # One O_DIRECT read (a single FUSE request), then a plain buffered read (the kernel's
+    # readahead request, then its retry of the page): each fails with EIO in about the timeout.
+    seconds = {}
+    for offset, how in ((6 * MiB, "direct"), (4 * MiB + 12_345, "buffered")):
+        start = time.monotonic()
+        try:
+            if how == "direct":
+                got = call_with_deadline(lambda: read_direct(m.join(f.path), offset, 64 * KiB), 30,
+                                         m.abort)
+            else:
+                got = m.read(f.path, offset, 64 * KiB, timeout=30)
+        except OSError as exc:
+            got = exc
+        elapsed = time.monotonic() - start
+        assert isinstance(got, OSError), (
+            f"a {how} read of data nobody has returned {len(got)} bytes "
+            f"({'right' if got == payload.read(f, offset, len(got)) else 'WRONG'}) instead of failing")
+        assert got.errno == errno.EIO, (how, got)
+        seconds[how] = elapsed
+    # What was read before the peers left still reads back exactly, through swarmfs (the
+    # kernel's cached pages are dropped first).
+    with open("/proc/sys/vm/drop_caches", "w") as fh:
+        fh.write("1\n")
+    assert m.read(f.path, 0, head, timeout=30) == payload.read(f, 0, head)
+    slow = {how: round(t, 2) for how, t in seconds.items() if t >= timeout + 2.0}
+    assert not slow, f"EIO took longer than --read-timeout {timeout} + 2 s: {slow}"

@@ -7,6 +7,8 @@ import json
 import os
 import shutil
 
+import pytest
+
 from swarmkit.torrents import make_torrent
 
 
@@ -175,68 +177,122 @@ def _record_claims(path: str, piece_count: int):
     return bits(synced) | (bits(unsynced) if boot == this_boot else set())
 
 
-def _start_download(swarmfs_bin, procs, torrent, out, seeder, pool, name):
+def _start_download(swarmfs_bin, procs, torrent, out, seeder, ip, name, *extra):
     return procs.spawn(name, [swarmfs_bin, "download", torrent.path, "-o", out, "--peer", seeder.endpoint,
-                              "--no-trackers", "--listen-host", pool.ip(), "--log-level", "info"])
+                              "--no-trackers", "--listen-host", ip, "--log-level", "info", *extra])
 
 
+def _pieces_equal_to_payload(torrent, payload, path: str, pieces) -> set[int]:
+    """Of `pieces`, those whose bytes in `path` are exactly the payload's (compared byte for byte,
+    not by hash)."""
+    expected = payload.read(payload.files[0])
+    same = set()
+    with open(path, "rb") as f:
+        for index in pieces:
+            start = index * torrent.piece_length
+            f.seek(start)
+            if f.read(torrent.piece_size(index)) == expected[start:start + torrent.piece_size(index)]:
+                same.add(index)
+    return same
+
+
+# (RNG seed, what is done to the resume record at the second kill). Each seed downloads into its
+# own folder from scratch: a kill at a random point (these seeds draw 5.1 s, 2.2 s and 5.8 s:
+# around, before and after the run's first checkpoint, which comes 5 s in), then a kill once a
+# sealed record is on disk (waiting for a checkpoint if there is none), which is then damaged.
+KILL_9_SEEDS = ((20261125, "truncate"), (7, "corrupt"), (2, "truncate-and-corrupt"))
+
+
+@pytest.mark.timeout(170)
 def test_kill_9_at_random_points_never_loses_or_misclaims(swarmfs_bin, procs, lt_seeder, pool, workdir):
     import random
     import signal
     import time
 
-    from swarmkit import make_single_payload
+    from swarmkit import assert_tree_matches, make_single_payload, wait_until
 
-    payload = make_single_payload(os.path.join(workdir, "seed"), size=12 * MiB + 4_321)
+    # Killed runs download at most 1 MiB/s (their own limit), so every kill lands mid-download;
+    # the last run of each seed has no limit and finishes at once.
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=16 * MiB + 4_321)
     torrent = make_torrent(payload, piece_size=64 * 1024, trackers=[],
                            out_path=os.path.join(workdir, "t.torrent"))
-    seeder = lt_seeder(torrent, payload.save_path, use_tracker=False, upload_limit=1 * MiB)
-    out = os.path.join(workdir, "out")
-    data_path = os.path.join(out, payload.name)
-    record_path = os.path.join(out, ".swarmfs", "resume")
-    rng = random.Random(20261125)
-    on_disk = 0
-    for round_number in range(4):
-        proc = _start_download(swarmfs_bin, procs, torrent, out, seeder, pool, f"run{round_number}")
-        # Whatever was verified on disk at the last kill is adopted at start, whatever the record
-        # says (missing, stale, torn or corrupt): nothing written is fetched again.
-        adopted = int(proc.wait_for_output(r"cache checked .*verifiedPieces=(\d+)", 30).group(1))
-        assert adopted == on_disk, f"run {round_number} adopted {adopted} of {on_disk} pieces on disk"
-        # Checkpoints come every 5 s: kill both before and after the first one of a run.
-        time.sleep(rng.uniform(0.5, 7.0))
-        if proc.popen.poll() is not None:
-            on_disk = len(_valid_pieces(torrent, data_path))
-            break  # finished early: nothing left to interrupt
-        proc.popen.send_signal(signal.SIGKILL)
-        proc.wait(10)
-        valid = _valid_pieces(torrent, data_path)
-        claims = _record_claims(record_path, torrent.num_pieces)
-        print(f"kill {round_number}: {len(valid)} pieces on disk, record claims "
-              f"{'none' if claims is None else len(claims)}")
-        if claims is not None:
-            assert claims <= valid, f"record claims pieces not on disk: {sorted(claims - valid)[:10]}"
-        if round_number == 1 and os.path.exists(record_path):
-            with open(record_path, "r+b") as f:  # a torn record: re-check, never trust, never crash
-                f.truncate(os.path.getsize(record_path) // 2)
-        if round_number == 2 and os.path.exists(record_path):
-            with open(record_path, "r+b") as f:
-                f.seek(20)
-                f.write(b"\xff\xff\xff")
-        on_disk = len(valid)
-        # `verify` (a full re-hash, read-only) agrees with the piece count Python computes.
-        result = subprocess_run_verify(swarmfs_bin, torrent.path, out)
-        assert f"{len(valid)}/{torrent.num_pieces} pieces valid" in result.stdout, result.stdout
+    seeder = lt_seeder(torrent, payload.save_path, use_tracker=False)
+    slow = ("--max-download-rate", "1M")
+    in_flight_bound = 40 * 64 * 1024  # fetched again per kill, at most
+    uploads = []  # per seed: (listen addresses of its runs, kills)
+    for seed, damage in KILL_9_SEEDS:
+        rng = random.Random(seed)
+        out = os.path.join(workdir, f"out-{seed}")
+        data_path = os.path.join(out, payload.name)
+        record_path = os.path.join(out, ".swarmfs", "resume")
+        ips = []
+        on_disk = 0
+        for kill in ("random", damage):
+            ips.append(pool.ip())
+            proc = _start_download(swarmfs_bin, procs, torrent, out, seeder, ips[-1],
+                                   f"seed{seed}-{kill}", *slow)
+            # Whatever was verified on disk at the last kill is adopted at start, whatever the
+            # record says (missing, stale, torn or corrupt): nothing written is fetched again.
+            adopted = int(proc.wait_for_output(r"cache checked .*verifiedPieces=(\d+)", 30).group(1))
+            assert adopted == on_disk, f"seed {seed} {kill}: adopted {adopted} of {on_disk} pieces on disk"
+            if kill == "random":
+                time.sleep(rng.uniform(0.3, 6.0))  # before or after the run's first checkpoint
+            else:
+                # The record to damage must be a sealed one: wait for a checkpoint if none yet.
+                wait_until(lambda: not proc.running() or _record_claims(record_path, torrent.num_pieces) is not None,
+                           30, 0.05)
+                time.sleep(rng.uniform(0.0, 1.5))
+            assert proc.running(), (f"seed {seed}: the download ended before the {kill} kill "
+                                    f"(exit {proc.returncode()}); make the payload bigger:\n{proc.tail()}")
+            proc.popen.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            valid = _valid_pieces(torrent, data_path)
+            # What passes its SHA-1 is byte for byte the payload.
+            assert _pieces_equal_to_payload(torrent, payload, data_path, valid) == valid
+            claims = _record_claims(record_path, torrent.num_pieces)
+            print(f"seed {seed} {kill} kill: {len(valid)} pieces on disk, record claims "
+                  f"{'none' if claims is None else len(claims)}")
+            if claims is not None:
+                assert claims <= valid, f"record claims pieces not on disk: {sorted(claims - valid)[:10]}"
+            if kill != "random":
+                assert os.path.isfile(record_path), f"seed {seed}: no resume record to damage"
+                assert claims is not None, f"seed {seed}: the record on disk is not intact"
+                size = os.path.getsize(record_path)
+                if "truncate" in kill:  # a torn record: re-check, never trust, never crash
+                    with open(record_path, "r+b") as f:
+                        f.truncate(size // 2 if kill == "truncate" else size - 1)
+                if "corrupt" in kill:  # same length (if not truncated), three bytes changed
+                    with open(record_path, "r+b") as f:
+                        f.seek(20)
+                        f.write(b"\xff\xff\xff")
+                assert _record_claims(record_path, torrent.num_pieces) is None, "damage went unnoticed"
+            on_disk = len(valid)
+            # `verify` (a full re-hash, read-only) agrees with the piece count Python computes.
+            result = subprocess_run_verify(swarmfs_bin, torrent.path, out)
+            assert f"{len(valid)}/{torrent.num_pieces} pieces valid" in result.stdout, result.stdout
 
-    final = _start_download(swarmfs_bin, procs, torrent, out, seeder, pool, "final")
-    assert int(final.wait_for_output(r"cache checked .*verifiedPieces=(\d+)", 30).group(1)) == on_disk
-    rc = final.wait(150)
-    assert rc == 0, final.tail()
-    from swarmkit import assert_tree_matches
-    assert_tree_matches(payload, out)
-    assert _record_claims(record_path, torrent.num_pieces) == set(range(torrent.num_pieces))
+        ips.append(pool.ip())
+        final = _start_download(swarmfs_bin, procs, torrent, out, seeder, ips[-1], f"seed{seed}-final")
+        assert int(final.wait_for_output(r"cache checked .*verifiedPieces=(\d+)", 30).group(1)) == on_disk
+        rc = final.wait(90)
+        assert rc == 0, final.tail()
+        assert_tree_matches(payload, out)
+        assert _record_claims(record_path, torrent.num_pieces) == set(range(torrent.num_pieces))
+        uploads.append((seed, ips, len(ips) - 1))
+        last_fetch = (torrent.num_pieces - on_disk - 4) * torrent.piece_length
+
     # Everything fetched more than once was in flight at a kill: at most a few pieces per kill
-    # beyond the payload (the seeder counts what it sent).
-    assert seeder.uploaded() <= payload.total_size + 4 * 40 * 64 * 1024
+    # beyond the payload (the seeder counts what it sent to each address; its status lags 0.5 s,
+    # so first wait until it shows the last run's download).
+    wait_until(lambda: seeder.uploaded_to(uploads[-1][1][-1]) >= last_fetch, 10, 0.1,
+               f"the seeder's counters never showed the last download: {seeder.status()}")
+    for seed, ips, kills in uploads:
+        per_run = [seeder.uploaded_to(ip) for ip in ips]
+        print(f"seed {seed}: the seeder sent {per_run} bytes to its runs")
+        connections = {k: v for k, v in seeder.status().get("peers", {}).items()
+                       if k.rsplit(":", 1)[0] in ips}
+        assert sum(per_run) <= payload.total_size + kills * in_flight_bound, \
+            f"seed {seed}: the seeder sent {per_run} bytes to runs {ips}: {connections}"
 
 
 def subprocess_run_verify(swarmfs_bin, torrent_path, out):
@@ -259,6 +315,38 @@ def test_mount_adopts_a_folder_downloaded_by_libtorrent_with_no_peers(swarmfs_mo
     leecher.wait_complete(60)
     leecher.process.stop()
     seeder.process.stop()  # nobody to download from: everything must come from the adopted folder
+    m = swarmfs_mount(torrent, "--no-trackers", "--download", "on-demand", "--read-timeout", "5",
+                      cache_dir=other_client)
+    assert m.status()["verifiedBytes"] == payload.total_size
+    for f in payload.files:
+        with open(m.join(f.path), "rb") as handle:
+            assert handle.read() == payload.read(f), f.path
+
+
+def test_mount_adopts_a_folder_downloaded_by_aria2c_with_no_peers(swarmfs_mount, procs, tracker, lt_seeder,
+                                                                    pool, workdir):
+    from swarmkit import make_multi_payload
+
+    payload = make_multi_payload(os.path.join(workdir, "seed"))
+    torrent = make_torrent(payload, piece_size=32 * 1024, trackers=[tracker.announce_url],
+                           out_path=os.path.join(workdir, "t.torrent"))
+    tracker.allow(torrent.info_hash)
+    seeder = lt_seeder(torrent, payload.save_path)  # READY once the tracker has it
+    other_client = os.path.join(workdir, "downloaded-by-aria2c")
+    os.makedirs(other_client)
+    # aria2c finds the seeder through the tracker only (no DHT, LPD or PEX) and exits once done.
+    leech_ip, leech_port = pool.endpoint()
+    aria2 = procs.spawn("aria2c-leecher", [
+        "aria2c", "--no-conf", "--enable-dht=false", "--enable-dht6=false",
+        "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--disable-ipv6=true",
+        "--seed-time=0", f"--interface={leech_ip}", f"--listen-port={leech_port}",
+        "--file-allocation=none", "--summary-interval=0", "--console-log-level=warn",
+        "--bt-save-metadata=false", "-d", other_client, torrent.path])
+    assert aria2.wait(60) == 0, aria2.tail()
+    from swarmkit import assert_tree_matches
+    assert_tree_matches(payload, other_client)
+    seeder.stop()
+    tracker.stop()  # nobody to download from: everything must come from the adopted folder
     m = swarmfs_mount(torrent, "--no-trackers", "--download", "on-demand", "--read-timeout", "5",
                       cache_dir=other_client)
     assert m.status()["verifiedBytes"] == payload.total_size

@@ -40,6 +40,33 @@ def test_mount_uploads_what_it_downloaded_after_the_seeder_left(swarmfs_mount, s
     wait_until(lambda: m.status()["uploadedBytes"] >= payload.total_size, timeout=10)
 
 
+def test_aria2c_leecher_downloads_what_a_mount_fetched_after_the_seeder_left(swarmfs_mount, swarm, pool,
+                                                                           procs, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=3 * MiB + 17)
+    s = swarm(payload, piece_size=64 * 1024, seeders=1)
+    port = pool.port()
+    # Listen on every address (the default): the tracker records the address our announce came
+    # from (127.0.0.1), and that is where aria2c will connect (aria2c takes no peer addresses
+    # on its command line, so the tracker is how it finds the mount).
+    m = swarmfs_mount(s.torrent, listen_port=port)
+    wait_until(lambda: m.status()["verifiedBytes"] == payload.total_size, timeout=30)
+    for seeder in s.seeders:
+        seeder.stop()  # the original seeder leaves: swarmfs is the only source
+    assert ("127.0.0.1", port) in s.tracker.peers(s.torrent.info_hash)
+    leech_ip, leech_port = pool.endpoint()
+    out = os.path.join(workdir, "aria2-out")
+    os.makedirs(out)
+    aria2 = procs.spawn("aria2c-leecher", [
+        "aria2c", "--no-conf", "--enable-dht=false", "--enable-dht6=false",
+        "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--disable-ipv6=true",
+        "--seed-time=0", f"--interface={leech_ip}", f"--listen-port={leech_port}",
+        "--file-allocation=none", "--summary-interval=0", "--console-log-level=warn",
+        "--bt-save-metadata=false", "--check-integrity=true", "-d", out, s.torrent.path])
+    assert aria2.wait(90) == 0, aria2.tail()
+    assert_tree_matches(payload, out)
+    wait_until(lambda: m.status()["uploadedBytes"] >= payload.total_size, timeout=10)
+
+
 def test_download_rate_limit_holds(swarmfs_bin, procs, lt_seeder, pool, workdir):
     import time
     payload = make_single_payload(os.path.join(workdir, "seed"), size=10 * MiB)
