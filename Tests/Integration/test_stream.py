@@ -151,7 +151,9 @@ def test_full_disk_fails_reads_then_recovers_when_space_returns(swarmfs_mount, s
         filler = os.path.join(cache, "filler")
         with open(filler, "wb") as f:
             f.write(b"\0" * (4 * MiB))
-        m = swarmfs_mount(s.torrent, "--download", "on-demand", cache_dir=cache)
+        log = os.path.join(workdir, "mount.log")
+        m = swarmfs_mount(s.torrent, "--download", "on-demand", "--log-file", log, "--log-level", "info",
+                          cache_dir=cache)
         path = m.join(payload.files[0].path)
         # Reading the whole file needs 4 MiB where 2 are free: a read fails with an error (never
         # wrong bytes, never a hang).
@@ -170,6 +172,12 @@ def test_full_disk_fails_reads_then_recovers_when_space_returns(swarmfs_mount, s
                 return False
         wait_until(reads_back, timeout=30, interval=1.0)
         swarmfs_mount.unmount(m)
+        # One clear message for the whole episode (no retry loop logging every few seconds), and
+        # one when storing works again.
+        with open(log) as f:
+            text = f.read()
+        assert text.count("cannot store piece") == 1, text
+        assert text.count("storing pieces again") == 1, text
     finally:
         subprocess.run(["umount", "-l", cache])
 
