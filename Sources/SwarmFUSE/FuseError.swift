@@ -10,7 +10,7 @@ public enum FuseError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .badOptions(options): "libfuse rejected the mount options \(options.joined(separator: " "))"
-        case let .mountFailed(mountpoint): "cannot mount on \(mountpoint)"
+        case let .mountFailed(mountpoint): "the kernel refused the FUSE mount on \(mountpoint) (run with -f to see libfuse's reason)"
         case let .signalHandlers(code): "cannot install signal handlers (errno \(code))"
         }
     }

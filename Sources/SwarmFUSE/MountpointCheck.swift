@@ -9,6 +9,8 @@ public enum MountpointError: Error, Sendable, Equatable, CustomStringConvertible
     case notEmpty(String)
     case alreadyMounted(String)
     case noFuseDevice
+    /// /dev/fuse exists but is some other device (a container or a bind mount hid it).
+    case notFuseDevice(major: UInt32, minor: UInt32)
     case inaccessible(String, errno: Int32)
     case staleMountNotCleared(String)
 
@@ -19,6 +21,8 @@ public enum MountpointError: Error, Sendable, Equatable, CustomStringConvertible
         case let .notEmpty(path): "mountpoint \(path) is not empty"
         case let .alreadyMounted(path): "\(path) is already mounted"
         case .noFuseDevice: "/dev/fuse is missing or not accessible (is the fuse module loaded?)"
+        case let .notFuseDevice(major, minor):
+            "/dev/fuse is not the FUSE device (it is device \(major):\(minor), not 10:229), so nothing can be mounted"
         case let .inaccessible(path, code): "cannot access mountpoint \(path): \(String(cString: strerror(code)))"
         case let .staleMountNotCleared(path): "\(path) holds a dead FUSE mount that could not be cleared"
         }
@@ -32,12 +36,25 @@ public enum MountpointCheck {
         MountTable.mount(at: path) != nil
     }
 
+    /// The FUSE device node is character device 10:229 on Linux: anything else at /dev/fuse
+    /// (a bind mount, a container's placeholder) would only fail later, inside libfuse, with a
+    /// message nobody sees from a daemon.
+    static func checkFuseDevice() throws(MountpointError) {
+        guard access("/dev/fuse", R_OK | W_OK) == 0 else { throw .noFuseDevice }
+        var info = stat()
+        guard stat("/dev/fuse", &info) == 0 else { throw .noFuseDevice }
+        let major = UInt32((info.st_rdev >> 8) & 0xfff), minor = UInt32((info.st_rdev & 0xff) | ((info.st_rdev >> 12) & 0xfff00))
+        guard info.st_mode & S_IFMT == S_IFCHR, major == 10, minor == 229 else {
+            throw .notFuseDevice(major: major, minor: minor)
+        }
+    }
+
     /// Checks that `path` (absolute) is an existing, empty, unmounted directory and /dev/fuse
     /// is usable. A dead FUSE mount (ENOTCONN) is lazily unmounted first.
     /// Returns true when a stale mount was cleared.
     @discardableResult
     public static func prepare(_ path: String) throws(MountpointError) -> Bool {
-        guard access("/dev/fuse", R_OK | W_OK) == 0 else { throw .noFuseDevice }
+        try checkFuseDevice()
         var info = stat()
         var clearedStale = false
         if stat(path, &info) != 0 {
