@@ -478,6 +478,7 @@ final class Foreman {
             fillPipeline(peer)
         case let .bitfield(bytes):
             logger.trace("bitfield", metadata: ["peer": "\(peer.address)"])
+            acceptPieceSummary(from: peer)
             do {
                 let bitfield = try Bitfield(wireBytes: bytes.readableBytesView, count: layout.pieceCount)
                 peer.pieces = bitfield
@@ -487,11 +488,13 @@ final class Foreman {
                 return misbehaved(peer, "invalid bitfield of \(bytes.readableBytes) bytes: \(error)")
             }
         case .haveAll:
+            acceptPieceSummary(from: peer)
             peer.isSeed = true
             picker.seedAdded()
             updateInterest(peer)
         case .haveNone:
-            break
+            acceptPieceSummary(from: peer)
+            updateInterest(peer)
         case let .request(request):
             serveRequest(request, to: peer)
         case let .cancel(request):
@@ -512,6 +515,19 @@ final class Foreman {
                 peer.peerRequestQueueLimit = max(1, min(reqq, 2048))
             }
         }
+    }
+
+    /// A `bitfield`, `have-all` or `have-none` states everything the peer has: it replaces what
+    /// the peer said before (some clients send `have-none` and then a bitfield), so availability
+    /// never counts a peer twice.
+    private func acceptPieceSummary(from peer: PeerConnection) {
+        if peer.isSeed {
+            peer.isSeed = false
+            picker.seedRemoved()
+        } else if peer.pieces.setCount > 0 {
+            picker.peerRemoved(bitfield: peer.pieces)
+        }
+        peer.pieces = Bitfield(count: layout.pieceCount)
     }
 
     func peerReadBatchEnded(_ peer: PeerConnection) {
