@@ -12,6 +12,7 @@ even when a test fails.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import random
 import shutil
@@ -23,9 +24,9 @@ import time
 
 import pytest
 
-from swarmkit import (KiB, MiB, call_with_deadline, fuse_daemon_pids, is_mounted,
-                      make_multi_payload, make_single_payload, make_torrent, mounted, pid_alive,
-                      wait_until)
+from swarmkit import (KiB, MiB, bdecode, bencode, call_with_deadline, fuse_daemon_pids,
+                      is_mounted, make_multi_payload, make_single_payload, make_torrent, mounted,
+                      pid_alive, wait_until)
 from swarmkit.payload import Payload, PayloadFile
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -153,6 +154,235 @@ def test_twenty_thousand_files_list_instantly(swarmfs_mount, workdir):
     assert total == sum(f.size for f in files)
     assert elapsed < 5.0, f"walking and stat-ing 20,000 files took {elapsed:.2f} s"
     assert m.read("many/d19/s9/f19999.txt") == b"19999\n"
+
+
+# Hand-made file paths (raw `path`, `path.utf-8` or None, length) and where swarmfs's
+# PathSanitizer puts them below the torrent's folder: `/` and NUL become `_`; empty, `.` and `..`
+# components are dropped (`_` when nothing is left); names are cut to 255 bytes at a character
+# boundary; `path.utf-8` wins when it is valid UTF-8, else `path` is decoded lossily; duplicates
+# in one folder, and a file colliding with a folder, become `stem (2).ext`, ... in torrent order.
+HOSTILE_NAME = b"../hostile"
+HOSTILE_TOP = ".._hostile"
+ESCAPE = "swarmkit-escape-{token}"  # an absolute first component: /tmp/<this>
+
+
+def hostile_files(token: str) -> list[tuple[list[bytes], object, int, list[str]]]:
+    escape = ESCAPE.format(token=token)
+    long_ascii = b"L" * 300
+    long_accented = "\u00e9" * 200
+    return [
+        ([b"..", b"..", b"escaped.txt"], None, 11, ["escaped.txt"]),
+        ([b".", b"", b"dot", b"", b"file.txt"], None, 12, ["dot", "file.txt"]),
+        ([b"", b"root.txt"], None, 13, ["root.txt"]),
+        ([b"/tmp/" + escape.encode(), b"abs.txt"], None, 14, ["_tmp_" + escape, "abs.txt"]),
+        ([b"legacy-nul.txt"], [b"nul\x00byte.txt"], 15, ["nul_byte.txt"]),
+        ([b"legacy", b"c.txt"], [b"a/b", b"c.txt"], 16, ["a_b", "c.txt"]),
+        ([b"fallback.txt"], [b"\xff\xfe"], 17, ["fallback.txt"]),  # invalid path.utf-8
+        ([b"caf\xe9"], None, 18, ["caf\ufffd"]),  # invalid UTF-8 in `path`: decoded lossily
+        ([long_ascii + b".bin"], None, 19, ["L" * 255]),
+        ([long_ascii], None, 20, ["L" * 251 + " (2)"]),
+        ([long_accented.encode()], None, 21, ["\u00e9" * 127]),
+        ([b"dup.txt"], None, 22, ["dup.txt"]),
+        ([b"dup.txt"], None, 23, ["dup (2).txt"]),
+        ([b".", b"dup.txt"], None, 24, ["dup (3).txt"]),
+        ([b"x/y"], None, 25, ["x_y"]),
+        ([b"x_y"], None, 26, ["x_y (2)"]),
+        ([b"c"], None, 27, ["c"]),
+        ([b"c", b"d"], None, 28, ["c (2)", "d"]),
+        ([b"..", b"."], None, 29, ["_"]),
+    ]
+
+
+def write_hostile_torrent(path: str, files, piece_length: int = 16 * KiB) -> None:
+    """A multi-file torrent with the given file list; the piece hashes are placeholders (the
+    content is never read)."""
+    entries = []
+    for raw, utf8, length, _ in files:
+        entry = {"length": length, "path": raw}
+        if utf8 is not None:
+            entry["path.utf-8"] = utf8
+        entries.append(entry)
+    total = sum(length for _, _, length, _ in files)
+    pieces = -(-total // piece_length)
+    info = {"name": HOSTILE_NAME, "piece length": piece_length, "pieces": b"\x00" * 20 * pieces,
+            "files": entries}
+    with open(path, "wb") as out:
+        out.write(bencode({"info": info, "creation date": 1_600_000_000}))
+
+
+def tree_below(root: str) -> tuple[set, set]:
+    """({relative folders}, {relative files}) below `root`, never following symlinks."""
+    folders, files = set(), set()
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            folders.add(os.path.relpath(os.path.join(dirpath, name), root))
+        for name in filenames:
+            files.add(os.path.relpath(os.path.join(dirpath, name), root))
+    return folders, files
+
+
+def test_hostile_names_stay_inside_the_mount(swarmfs_mount, run, workdir):
+    token = f"{os.getpid()}-{random.randrange(1 << 30)}"
+    files = hostile_files(token)
+    torrent = os.path.join(workdir, "hostile.torrent")
+    write_hostile_torrent(torrent, files)
+    expected_files = {"/".join([HOSTILE_TOP, *want]): length for _, _, length, want in files}
+    expected_folders = {os.path.dirname(p) for p in expected_files}
+    for folder in list(expected_folders):
+        while folder:
+            expected_folders.add(folder)
+            folder = os.path.dirname(folder)
+    escape_paths = [os.path.join("/tmp", ESCAPE.format(token=token)),
+                    os.path.join(os.path.dirname(workdir), "escaped.txt")]
+
+    # `swarmfs info --json` lists the sanitised paths, in torrent order.
+    result = run("info", "--json", torrent)
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["name"] == HOSTILE_TOP
+    assert [(f["path"], f["length"]) for f in info["files"]] == list(expected_files.items())
+
+    jail = os.path.join(workdir, "jail")  # the cache dir's parent: must stay holding only it
+    os.makedirs(jail)
+    cache = os.path.join(jail, "cache")
+    mnt = os.path.join(workdir, "mnt")
+    m = swarmfs_mount(torrent, "--download", "on-demand", "--no-trackers", cache_dir=cache,
+                      mountpoint=mnt)
+    root = os.path.realpath(m.path)
+    names = []
+    for dirpath, dirnames, filenames in os.walk(m.path):
+        for name in dirnames + filenames:
+            full = os.path.join(dirpath, name)
+            names.append(name)
+            st = os.lstat(full)
+            assert not os.path.islink(full), full
+            assert os.path.realpath(full).startswith(root + "/"), full
+            assert st.st_dev == os.lstat(m.path).st_dev, full
+    assert all(n not in (".", "..", "") and "/" not in n and "\0" not in n for n in names), names
+    assert all(len(n.encode()) <= 255 for n in names)
+    folders, found = tree_below(m.path)
+    assert folders == expected_folders
+    assert found == set(expected_files)
+    for rel, length in expected_files.items():
+        assert os.lstat(m.join(rel)).st_size == length, rel
+
+    # The usual tools walk it without a complaint.
+    listing = subprocess.run(["ls", "-lR", m.path], capture_output=True, text=True, timeout=60)
+    assert listing.returncode == 0 and listing.stderr == "", listing.stderr
+    found_lines = subprocess.run(["find", m.path], capture_output=True, text=True, timeout=60)
+    assert found_lines.returncode == 0 and found_lines.stderr == "", found_lines.stderr
+    assert sorted(found_lines.stdout.splitlines()) == sorted(
+        [m.path] + [os.path.join(m.path, p) for p in expected_folders | set(expected_files)])
+
+    # Nothing was written outside the cache dir, while mounted or at shutdown.
+    swarmfs_mount.unmount(m)
+    assert os.listdir(jail) == ["cache"]
+    assert sorted(os.listdir(workdir)) == ["hostile.torrent", "jail", "logs", "mnt"]
+    for path in escape_paths:
+        assert not os.path.lexists(path), path
+    cache_folders, cache_files = tree_below(cache)
+    for rel in cache_folders | cache_files:
+        full = os.path.join(cache, rel)
+        assert not os.path.islink(full), full
+        if rel.split("/")[0] == ".swarmfs":
+            continue
+        assert rel in expected_folders or rel in expected_files, rel
+
+
+def with_creation_date(torrent, out_path: str, date) -> str:
+    """A copy of `torrent` whose `creation date` is `date` (None: no such key). It is outside
+    the info dictionary, so the info-hash stays the same."""
+    with open(torrent.path, "rb") as f:
+        meta = bdecode(f.read())
+    meta.pop(b"creation date", None)
+    if date is not None:
+        meta[b"creation date"] = date
+    with open(out_path, "wb") as f:
+        f.write(bencode(meta))
+    return out_path
+
+
+def mount_times(m) -> dict[str, float]:
+    """st_mtime of the mount root and of every folder and file below it."""
+    times = {".": m.stat().st_mtime}
+    for dirpath, dirnames, filenames in os.walk(m.path):
+        for name in dirnames + filenames:
+            full = os.path.join(dirpath, name)
+            times[os.path.relpath(full, m.path)] = os.lstat(full).st_mtime
+    return times
+
+
+def test_mtime_is_the_torrents_creation_date(swarmfs_mount, multi, workdir):
+    payload, torrent = multi
+    date = 1_234_567_890  # 2009-02-13 23:31:30 UTC
+    dated = with_creation_date(torrent, os.path.join(workdir, "dated.torrent"), date)
+    m = serve_complete(swarmfs_mount, payload, dated)
+    times = mount_times(m)
+    assert {"multi", "multi/a/b/c", "multi/a/b/c/deep.bin", "multi/empty.dat"} <= set(times)
+    assert times == {rel: date for rel in times}
+    swarmfs_mount.unmount(m)
+
+    # Without a creation date: the time of the mount.
+    undated = with_creation_date(torrent, os.path.join(workdir, "undated.torrent"), None)
+    before = int(time.time())  # the daemon reads a whole-second clock
+    m = serve_complete(swarmfs_mount, payload, undated)
+    after = time.time()
+    times = mount_times(m)
+    assert len(set(times.values())) == 1, times
+    assert before <= times["."] <= after, (before, times["."], after)
+
+
+# -- kernel side --------------------------------------------------------------------------------
+
+READ_AHEAD_KB = 512  # FuseMountOptions.largestSplicedRead / 1024, set on the mount's bdi
+LIBFUSE_MAX_BACKGROUND = 12  # libfuse's default, which swarmfs raises in `init`
+LIBFUSE_CONGESTION_THRESHOLD = 9  # 3/4 of it
+
+
+def fusectl_values(connection: str, names) -> dict:
+    """The mount's FUSE connection settings from fusectl (/sys/fs/fuse/connections/N/...).
+    When fusectl is not mounted on the host, it is mounted in a private mount namespace of a
+    short-lived `unshare`, so the host is left as it was. None when neither is possible."""
+    host = os.path.join("/sys/fs/fuse/connections", connection)
+    if os.path.isdir(host):
+        out = {}
+        for name in names:
+            with open(os.path.join(host, name)) as f:
+                out[name] = int(f.read())
+        return out
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        return None
+    script = ('mount -t fusectl fusectl /sys/fs/fuse/connections && cd "/sys/fs/fuse/connections/$0"'
+              ' && for n in "$@"; do printf "%s %s\\n" "$n" "$(cat "$n")"; done')
+    result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+                             connection, *names], capture_output=True, text=True, timeout=30,
+                            stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        return None
+    return {name: int(value) for name, value in (line.split() for line in result.stdout.splitlines())}
+
+
+def test_kernel_side_is_tuned(swarmfs_mount, multi):
+    payload, torrent = multi
+    m = serve_complete(swarmfs_mount, payload, torrent)
+    # `swarmfs mount` returns once the daemon has tuned the mount and answers.
+    assert m.command.wait(30) == 0, m.command.tail()
+    dev = m.stat().st_dev
+    major, minor = os.major(dev), os.minor(dev)
+    bdi = f"/sys/class/bdi/{major}:{minor}"
+    assert os.path.isdir(bdi), f"no bdi for the mount's device {major}:{minor}"
+    with open(os.path.join(bdi, "read_ahead_kb")) as f:
+        read_ahead = int(f.read())
+    if os.geteuid() == 0:
+        assert read_ahead == READ_AHEAD_KB
+    else:  # only root may write the bdi's read_ahead_kb; swarmfs leaves the default then
+        assert read_ahead > 0
+    # The fusectl connection is named after the kernel's dev_t (major << 20 | minor).
+    values = fusectl_values(str((major << 20) | minor), ["max_background", "congestion_threshold"])
+    if values is None:
+        pytest.skip("fusectl is not mounted and cannot be mounted here (needs root and unshare)")
+    assert values["max_background"] > LIBFUSE_MAX_BACKGROUND, values
+    assert LIBFUSE_CONGESTION_THRESHOLD < values["congestion_threshold"] <= values["max_background"], values
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -513,6 +743,69 @@ def _answers(path: str) -> bool:
         return False
 
 
+def processes_naming(path: str) -> list[int]:
+    """PIDs (other than ours) with `path` as an argument on their command line."""
+    needle = os.fsencode(path)
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if needle in f.read().split(b"\0"):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def test_mount_without_dev_fuse_fails_clearly(swarmfs_bin, procs, multi, workdir):
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare is not installed")
+    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"],
+                           capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    if probe.returncode != 0:
+        pytest.skip(f"unshare --mount is not permitted here: {probe.stderr.strip()}")
+    payload, torrent = multi
+    mnt = os.path.join(workdir, "mnt")
+    os.makedirs(mnt)
+    stderr_path = os.path.join(workdir, "mount.stderr")
+    # In a private mount namespace /dev/fuse is /dev/null: it opens, but it is no FUSE device.
+    # After the command, report whether anything got mounted inside the namespace.
+    script = ('mount --bind /dev/null /dev/fuse || exit 99\n'
+              '"$0" mount "$1" "$2" --download none --cache-dir "$3" 2>"$4"\n'
+              'code=$?\n'
+              'if awk -v p="$2" \'$2 == p {found = 1} END {exit !found}\' /proc/self/mounts; then\n'
+              '    echo "MOUNTED-IN-NAMESPACE"\n'
+              'fi\n'
+              'exit $code\n')
+    start = time.monotonic()
+    proc = procs.spawn("unshare-mount", ["unshare", "--mount", "--propagation", "private", "sh",
+                                         "-c", script, swarmfs_bin, torrent.path, mnt,
+                                         payload.save_path, stderr_path])
+    try:
+        code = proc.wait(30)
+    finally:
+        for pid in processes_naming(mnt):  # a daemon left behind is stopped by PID at teardown
+            procs.adopt_pid("left-behind", pid)
+    seconds = time.monotonic() - start
+    assert code != 99, f"could not bind /dev/null over /dev/fuse:\n{proc.tail()}"
+    assert code != 0
+    assert seconds < 10, f"failing took {seconds:.1f} s"
+    assert processes_naming(mnt) == [], "a swarmfs process outlived the failed mount"
+    assert "MOUNTED-IN-NAMESPACE" not in proc.output()
+    assert not is_mounted(mnt)
+    with open("/proc/mounts") as f:
+        assert not any(line.split()[1] == mnt for line in f)
+    with open(stderr_path, encoding="utf-8", errors="replace") as f:
+        stderr = f.read()
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got {stderr!r}"
+    # The test's folder name has "fuse" in it: look for the word outside any of our paths.
+    words = lines[0].replace(workdir, "<workdir>").lower()
+    assert "fuse" in words, f"the error does not mention FUSE: {lines[0]!r}"
+
+
 # -- mount(8) -----------------------------------------------------------------------------------
 
 def test_mount_helper_through_mount_t(swarmfs_bin, multi, workdir):
@@ -710,3 +1003,31 @@ def test_all_peers_gone_reads_time_out_never_wrong(swarmfs_mount, lt_seeder, wor
     assert m.read(f.path, 0, head, timeout=30) == payload.read(f, 0, head)
     slow = {how: round(t, 2) for how, t in seconds.items() if t >= timeout + 2.0}
     assert not slow, f"EIO took longer than --read-timeout {timeout} + 2 s: {slow}"
+
+
+@pytest.mark.parametrize("how", ["fusermount", "swarmfs-unmount"])
+def test_unmount_announces_stopped(how, swarmfs_mount, tracker, pool, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed-announce"), size=1 * MiB + 7)
+    torrent = make_torrent(payload, piece_size=64 * KiB, trackers=[tracker.announce_url],
+                           out_path=os.path.join(workdir, "announce.torrent"))
+    tracker.allow(torrent.info_hash)
+    port = pool.port()
+    # Listen on every address (the default): the tracker records the address our announce came
+    # from (127.0.0.1) and the port we announce. No seeder exists: we stay a leecher.
+    m = swarmfs_mount(torrent, "--download", "on-demand", listen_port=port)
+
+    def listed():
+        return [p for p in tracker.peers(torrent.info_hash) if p[1] == port]
+    wait_until(listed, 30, 0.2, f"the tracker never listed our port {port}")
+    daemons = list(m.daemon_pids)
+    assert daemons, "no daemon found for the mount"
+    if how == "swarmfs-unmount":
+        result = m.unmount_with_swarmfs()
+        assert result.returncode == 0, result.stderr
+    swarmfs_mount.unmount(m)  # fusermount3 -u (or nothing left to do); waits for the daemon
+    assert not is_mounted(m.path)
+    assert m.daemon_exited_after_unmount is True, "the daemon did not exit after unmounting"
+    # opentracker drops a peer when it announces `stopped`; without it we would stay listed for
+    # the whole announce interval.
+    wait_until(lambda: not listed(), 5, 0.2,
+               f"the tracker still lists port {port} after the unmount: {listed()}")
