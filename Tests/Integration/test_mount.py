@@ -26,7 +26,7 @@ import pytest
 
 from swarmkit import (KiB, MiB, bdecode, bencode, call_with_deadline, fuse_daemon_pids,
                       is_mounted, make_multi_payload, make_single_payload, make_torrent, mounted,
-                      pid_alive, wait_until)
+                      pid_alive, processes_naming, wait_until)
 from swarmkit.payload import Payload, PayloadFile
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -599,6 +599,26 @@ def test_held_read_completes_when_data_arrives(swarmfs_mount, multi, workdir):
             reader.wait(5)
 
 
+def stop_under_blocked_reader(m, reader, how, swarmfs_bin, mnt, reader_limit):
+    """Stop mount `m` (SIGTERM, SIGINT or `swarmfs unmount`) while `reader` is blocked in a read:
+    the reader gets an error within `reader_limit` s and the daemon exits 0 within 2 s."""
+    start = time.monotonic()
+    if how == "sigterm":
+        m.command.popen.send_signal(signal.SIGTERM)
+    elif how == "sigint":
+        m.command.popen.send_signal(signal.SIGINT)
+    else:
+        result = subprocess.run([swarmfs_bin, "unmount", mnt], capture_output=True, text=True,
+                                timeout=20)
+        assert result.returncode == 0, result.stderr
+    out, _ = reader.communicate(timeout=10)
+    reader_seconds = time.monotonic() - start
+    assert out.startswith("error"), f"a read with no data must fail, got {out!r}"
+    assert reader_seconds < reader_limit, f"the blocked reader waited {reader_seconds:.2f} s"
+    assert m.command.wait(10) == 0, m.command.tail()
+    assert time.monotonic() - start < 2.0
+
+
 @pytest.mark.parametrize("how", ["sigterm", "sigint", "swarmfs-unmount"])
 def test_shutdown_while_a_read_is_blocked(swarmfs_bin, procs, multi, workdir, how):
     payload, torrent = multi
@@ -613,21 +633,7 @@ def test_shutdown_while_a_read_is_blocked(swarmfs_bin, procs, multi, workdir, ho
             wait_blocked(reader.pid)
             time.sleep(0.2)
             assert reader.poll() is None
-            start = time.monotonic()
-            if how == "sigterm":
-                m.command.popen.send_signal(signal.SIGTERM)
-            elif how == "sigint":
-                m.command.popen.send_signal(signal.SIGINT)
-            else:
-                result = subprocess.run([swarmfs_bin, "unmount", mnt], capture_output=True,
-                                        text=True, timeout=20)
-                assert result.returncode == 0, result.stderr
-            out, _ = reader.communicate(timeout=5)
-            reader_seconds = time.monotonic() - start
-            assert out.startswith("error"), out
-            assert reader_seconds < 1.0, f"the blocked reader waited {reader_seconds:.2f} s"
-            assert m.command.wait(5) == 0
-            assert time.monotonic() - start < 2.0
+            stop_under_blocked_reader(m, reader, how, swarmfs_bin, mnt, reader_limit=1.0)
             assert not is_mounted(mnt)
         finally:
             if reader.poll() is None:
@@ -741,22 +747,6 @@ def _answers(path: str) -> bool:
         return os.path.ismount(path)
     except OSError:
         return False
-
-
-def processes_naming(path: str) -> list[int]:
-    """PIDs (other than ours) with `path` as an argument on their command line."""
-    needle = os.fsencode(path)
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                if needle in f.read().split(b"\0"):
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
 
 
 def test_mount_without_dev_fuse_fails_clearly(swarmfs_bin, procs, multi, workdir):
@@ -929,19 +919,7 @@ def test_engine_reader_killed_while_blocked_dies_at_once(how, swarmfs_bin, procs
             wait_blocked(reader.pid)
             time.sleep(0.5)
             assert reader.poll() is None, "the second read should be waiting too"
-            start = time.monotonic()
-            if how == "sigterm":
-                m.command.popen.send_signal(signal.SIGTERM)
-            else:
-                result = subprocess.run([swarmfs_bin, "unmount", mnt], capture_output=True,
-                                        text=True, timeout=20)
-                assert result.returncode == 0, result.stderr
-            out, _ = reader.communicate(timeout=10)
-            reader_seconds = time.monotonic() - start
-            assert out.startswith("error"), f"a read with no data must fail, got {out!r}"
-            assert reader_seconds < 2.0, f"the blocked reader waited {reader_seconds:.2f} s"
-            assert m.command.wait(10) == 0, m.command.tail()
-            assert time.monotonic() - start < 2.0
+            stop_under_blocked_reader(m, reader, how, swarmfs_bin, mnt, reader_limit=2.0)
             assert not is_mounted(mnt)
         finally:
             if reader.poll() is None:

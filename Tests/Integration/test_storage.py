@@ -9,6 +9,7 @@ import shutil
 
 import pytest
 
+from swarmkit import aria2c_leecher_argv
 from swarmkit.torrents import make_torrent
 
 
@@ -336,12 +337,7 @@ def test_mount_adopts_a_folder_downloaded_by_aria2c_with_no_peers(swarmfs_mount,
     os.makedirs(other_client)
     # aria2c finds the seeder through the tracker only (no DHT, LPD or PEX) and exits once done.
     leech_ip, leech_port = pool.endpoint()
-    aria2 = procs.spawn("aria2c-leecher", [
-        "aria2c", "--no-conf", "--enable-dht=false", "--enable-dht6=false",
-        "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--disable-ipv6=true",
-        "--seed-time=0", f"--interface={leech_ip}", f"--listen-port={leech_port}",
-        "--file-allocation=none", "--summary-interval=0", "--console-log-level=warn",
-        "--bt-save-metadata=false", "-d", other_client, torrent.path])
+    aria2 = procs.spawn("aria2c-leecher", aria2c_leecher_argv(torrent.path, other_client, leech_ip, leech_port))
     assert aria2.wait(60) == 0, aria2.tail()
     from swarmkit import assert_tree_matches
     assert_tree_matches(payload, other_client)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 
-from swarmkit import assert_tree_matches, make_multi_payload, make_single_payload, make_torrent
+from swarmkit import (aria2c_leecher_argv, assert_tree_matches, make_multi_payload, make_single_payload,
+                      make_torrent)
 from swarmkit.waiting import wait_port, wait_until
 
 MiB = 1024 * 1024
@@ -56,12 +57,8 @@ def test_aria2c_leecher_downloads_what_a_mount_fetched_after_the_seeder_left(swa
     leech_ip, leech_port = pool.endpoint()
     out = os.path.join(workdir, "aria2-out")
     os.makedirs(out)
-    aria2 = procs.spawn("aria2c-leecher", [
-        "aria2c", "--no-conf", "--enable-dht=false", "--enable-dht6=false",
-        "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--disable-ipv6=true",
-        "--seed-time=0", f"--interface={leech_ip}", f"--listen-port={leech_port}",
-        "--file-allocation=none", "--summary-interval=0", "--console-log-level=warn",
-        "--bt-save-metadata=false", "--check-integrity=true", "-d", out, s.torrent.path])
+    aria2 = procs.spawn("aria2c-leecher", aria2c_leecher_argv(s.torrent.path, out, leech_ip, leech_port,
+                                                              "--check-integrity=true"))
     assert aria2.wait(90) == 0, aria2.tail()
     assert_tree_matches(payload, out)
     wait_until(lambda: m.status()["uploadedBytes"] >= payload.total_size, timeout=10)
@@ -123,12 +120,8 @@ def test_aria2c_leecher_downloads_from_swarmfs_through_the_tracker(swarmfs_bin, 
     leech_ip, leech_port = pool.endpoint()
     out = os.path.join(workdir, "aria2-out")
     os.makedirs(out)
-    aria2 = procs.spawn("aria2c-leecher", [
-        "aria2c", "--no-conf", "--enable-dht=false", "--enable-dht6=false",
-        "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--disable-ipv6=true",
-        "--seed-time=0", f"--interface={leech_ip}", f"--listen-port={leech_port}",
-        "--file-allocation=none", "--summary-interval=0", "--console-log-level=warn",
-        "--check-integrity=true", "-d", out, torrent.path])
+    aria2 = procs.spawn("aria2c-leecher", aria2c_leecher_argv(torrent.path, out, leech_ip, leech_port,
+                                                              "--check-integrity=true"))
     assert aria2.wait(60) == 0, aria2.tail()
     assert_tree_matches(payload, out)
 

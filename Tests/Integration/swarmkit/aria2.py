@@ -59,3 +59,13 @@ class Aria2Seeder:
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop()
+
+
+def aria2c_leecher_argv(torrent_path: str, out: str, ip: str, port: int, *extra: str) -> list[str]:
+    """aria2c downloading `torrent_path` into `out` from ip:port, finding peers through the
+    torrent's tracker only (no DHT, LPD or PEX), and exiting once done (no seeding)."""
+    return ["aria2c", "--no-conf", "--enable-dht=false", "--enable-dht6=false",
+            "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--disable-ipv6=true",
+            "--seed-time=0", f"--interface={ip}", f"--listen-port={port}",
+            "--file-allocation=none", "--summary-interval=0", "--console-log-level=warn",
+            "--bt-save-metadata=false", *extra, "-d", out, torrent_path]

@@ -262,24 +262,39 @@ def mounted(argv: Sequence, mountpoint: str, *, procs: ProcessGroup, timeout: fl
         procs.unregister_mount(m)
 
 
-def fuse_daemons_below(root: str) -> list[int]:
-    """PIDs holding /dev/fuse whose command line names a path at or below `root`."""
-    root = os.path.realpath(root)
-    prefix = os.fsencode(root + "/")
-    exact = os.fsencode(root)
+def _pids_whose_arguments(match) -> list[int]:
+    """PIDs (other than ours) with a command-line argument for which `match(arg)` holds."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as f:
-                args = f.read().split(b"\0")
-            if not any(a == exact or a.startswith(prefix) for a in args):
-                continue
-            fds = os.listdir(f"/proc/{entry}/fd")
-            if any(os.readlink(f"/proc/{entry}/fd/{fd}") == "/dev/fuse" for fd in fds):
-                found.append(int(entry))
-        except (FileNotFoundError, ProcessLookupError, PermissionError, OSError):
+                if any(match(a) for a in f.read().split(b"\0")):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def processes_naming(path: str) -> list[int]:
+    """PIDs (other than ours) with exactly `path` as an argument on their command line."""
+    needle = os.fsencode(path)
+    return _pids_whose_arguments(lambda arg: arg == needle)
+
+
+def fuse_daemons_below(root: str) -> list[int]:
+    """PIDs holding /dev/fuse whose command line names a path at or below `root`."""
+    root = os.path.realpath(root)
+    prefix = os.fsencode(root + "/")
+    exact = os.fsencode(root)
+    found = []
+    for pid in _pids_whose_arguments(lambda arg: arg == exact or arg.startswith(prefix)):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") == "/dev/fuse" for fd in fds):
+                found.append(pid)
+        except OSError:
             continue
     return found
 
