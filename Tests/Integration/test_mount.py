@@ -832,6 +832,33 @@ def test_mount_helper_through_mount_t(swarmfs_bin, multi, workdir):
             subprocess.run(["fusermount3", "-uz", mnt])
 
 
+@pytest.mark.parametrize("through", ["swarmfs-mount", "mount-t"])
+def test_mount_smoke_script_passes_and_cleans_up(swarmfs_bin, through):
+    """Mount/smoke.sh, the check an installer runs: mount, sha256 every file, read-only, unmount."""
+    installed = "/sbin/mount.fuse.swarmfs"
+    argv = ["sh", os.path.join(REPO, "Mount", "smoke.sh"), swarmfs_bin]
+    if through == "mount-t":
+        if os.geteuid() != 0:
+            pytest.skip("mount -t needs root")
+        if os.path.exists(installed):
+            pytest.skip(f"{installed} exists already; not replacing it")
+        shutil.copy(HELPER, installed)
+        argv.insert(2, "--mount-helper")
+    before = set(os.listdir("/tmp"))
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=120,
+                                env=dict(os.environ, SWARMFS_BIN=swarmfs_bin))
+    finally:
+        if through == "mount-t":
+            os.unlink(installed)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # It removes its own mount and files, also the daemon.
+    left = [d for d in set(os.listdir("/tmp")) - before if d.startswith("swarmfs-smoke.")]
+    assert left == [], left
+    with open("/proc/self/mountinfo") as info:
+        assert not any("swarmfs-smoke." in line for line in info)
+
+
 # -- the real engine ----------------------------------------------------------------------------
 
 def test_streams_from_libtorrent_seeders(swarmfs_mount, swarm, pool, workdir):
