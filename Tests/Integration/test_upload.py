@@ -126,6 +126,45 @@ def test_aria2c_leecher_downloads_from_swarmfs_through_the_tracker(swarmfs_bin, 
     assert_tree_matches(payload, out)
 
 
+def test_silent_connections_are_dropped_and_count_against_the_limit(swarmfs_bin, procs, pool,
+                                                                   lt_leecher, workdir):
+    import socket
+    import time
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=1 * MiB)
+    torrent = make_torrent(payload, piece_size=32 * 1024, trackers=[],
+                           out_path=os.path.join(workdir, "t.torrent"))
+    ip, port = pool.endpoint()
+    seeder = procs.spawn("swarmfs-seed", [swarmfs_bin, "seed", torrent.path, "--cache-dir",
+                                          payload.save_path, "--listen-host", ip, "--listen-port",
+                                          str(port), "--no-trackers", "--max-peers", "2",
+                                          "--log-level", "info"])
+    seeder.wait_for_output(r"cache checked", 30)
+    wait_port(ip, port, 10)
+    # Two connections that never send a handshake fill the two slots...
+    silent = [socket.create_connection((ip, port), timeout=30) for _ in range(2)]
+    started = time.monotonic()
+    try:
+        time.sleep(0.5)
+        # ...so a third is turned away at once.
+        third = socket.create_connection((ip, port), timeout=5)
+        try:
+            assert third.recv(1) == b"", "a connection beyond --max-peers was kept"
+        finally:
+            third.close()
+        # The silent ones are closed at the handshake deadline (10 s), not kept forever.
+        for sock in silent:
+            assert sock.recv(1) == b""
+        waited = time.monotonic() - started
+        assert 9.0 <= waited <= 25.0, f"silent connections closed after {waited:.1f} s"
+    finally:
+        for sock in silent:
+            sock.close()
+    # With the slots free again, a real peer downloads.
+    leecher = lt_leecher(torrent, peers=[f"{ip}:{port}"], use_tracker=False)
+    leecher.wait_complete(60)
+    assert_tree_matches(payload, leecher.save_path)
+
+
 def test_hostile_leecher_floods_and_bad_requests_do_not_hurt(swarmfs_bin, procs, pool, lt_leecher,
                                                              workdir):
     import socket
