@@ -11,6 +11,7 @@ even when a test fails.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -68,6 +69,22 @@ def start_blocked_reader(path: str) -> subprocess.Popen:
     )
     return subprocess.Popen([sys.executable, "-c", code, path], stdout=subprocess.PIPE,
                             stdin=subprocess.DEVNULL, text=True)
+
+
+@contextlib.contextmanager
+def blocked_reader(path: str, settle: float, why: str = "the read should be waiting"):
+    """A `start_blocked_reader` child, yielded once it sleeps in its read and is still there
+    `settle` s later; killed and reaped on the way out, whatever happened."""
+    reader = start_blocked_reader(path)
+    try:
+        wait_blocked(reader.pid)
+        time.sleep(settle)
+        assert reader.poll() is None, why
+        yield reader
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait(5)
 
 
 @pytest.fixture
@@ -536,17 +553,9 @@ def test_reader_killed_while_blocked_dies_at_once(swarmfs_mount, multi, workdir)
     open(hold, "w").close()
     m = serve_complete(swarmfs_mount, payload, torrent, "--debug-hold-reads-while", hold)
     f = payload.largest()
-    reader = start_blocked_reader(m.join(f.path))
-    try:
-        wait_blocked(reader.pid)
-        time.sleep(0.3)
-        assert reader.poll() is None, "the read should be waiting"
+    with blocked_reader(m.join(f.path), 0.3) as reader:
         reader.kill()
         reader.wait(timeout=2)  # a killed reader is gone at once, not stuck in D state
-    finally:
-        if reader.poll() is None:
-            reader.kill()
-            reader.wait(5)
     os.unlink(hold)
     # The mount keeps serving, with the right bytes.
     assert m.read(f.path, 1000, 5000) == payload.read(f, 1000, 5000)
@@ -584,19 +593,11 @@ def test_held_read_completes_when_data_arrives(swarmfs_mount, multi, workdir):
     open(hold, "w").close()
     m = serve_complete(swarmfs_mount, payload, torrent, "--debug-hold-reads-while", hold)
     f = payload.largest()
-    reader = start_blocked_reader(m.join(f.path))
-    try:
-        wait_blocked(reader.pid)
-        time.sleep(0.2)
-        assert reader.poll() is None
+    with blocked_reader(m.join(f.path), 0.2) as reader:
         assert m.status()["pendingReads"] >= 1
         os.unlink(hold)
         out, _ = reader.communicate(timeout=10)
         assert out.split() == ["ok", str(min(65536, f.size))]
-    finally:
-        if reader.poll() is None:
-            reader.kill()
-            reader.wait(5)
 
 
 def stop_under_blocked_reader(m, reader, how, swarmfs_bin, mnt, reader_limit):
@@ -628,17 +629,9 @@ def test_shutdown_while_a_read_is_blocked(swarmfs_bin, procs, multi, workdir, ho
     argv = foreground_argv(swarmfs_bin, torrent, mnt, payload.save_path,
                            "--debug-hold-reads-while", hold)
     with mounted(argv, mnt, procs=procs, swarmfs_bin=swarmfs_bin) as m:
-        reader = start_blocked_reader(m.join(payload.largest().path))
-        try:
-            wait_blocked(reader.pid)
-            time.sleep(0.2)
-            assert reader.poll() is None
+        with blocked_reader(m.join(payload.largest().path), 0.2) as reader:
             stop_under_blocked_reader(m, reader, how, swarmfs_bin, mnt, reader_limit=1.0)
             assert not is_mounted(mnt)
-        finally:
-            if reader.poll() is None:
-                reader.kill()
-                reader.wait(5)
 
 
 def test_fusermount_unmount_ends_the_daemon(swarmfs_bin, procs, multi, workdir):
@@ -924,34 +917,18 @@ def test_engine_reader_killed_while_blocked_dies_at_once(how, swarmfs_bin, procs
     f = payload.files[0]
     with mounted(argv, mnt, procs=procs, swarmfs_bin=swarmfs_bin) as m:
         assert m.status()["verifiedBytes"] == 0
-        reader = start_blocked_reader(m.join(f.path))
-        try:
-            wait_blocked(reader.pid)
-            time.sleep(0.5)
-            assert reader.poll() is None, "the read should be waiting for the absent seeder"
+        with blocked_reader(m.join(f.path), 0.5, "the read should be waiting for the absent seeder") as reader:
             start = time.monotonic()
             reader.kill()
             reader.wait(timeout=5)
             reaped = time.monotonic() - start
             assert reaped < 1.0, f"the killed reader took {reaped:.2f} s to go"
-        finally:
-            if reader.poll() is None:
-                reader.kill()
-                reader.wait(5)
         # The mount still answers (metadata never waits for peers).
         assert m.stat(f.path, timeout=5).st_size == f.size
 
-        reader = start_blocked_reader(m.join(f.path))
-        try:
-            wait_blocked(reader.pid)
-            time.sleep(0.5)
-            assert reader.poll() is None, "the second read should be waiting too"
+        with blocked_reader(m.join(f.path), 0.5, "the second read should be waiting too") as reader:
             stop_under_blocked_reader(m, reader, how, swarmfs_bin, mnt, reader_limit=2.0)
             assert not is_mounted(mnt)
-        finally:
-            if reader.poll() is None:
-                reader.kill()
-                reader.wait(5)
 
 
 def read_direct(path: str, offset: int, length: int) -> bytes:

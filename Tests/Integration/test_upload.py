@@ -27,14 +27,24 @@ def test_libtorrent_leecher_downloads_from_swarmfs_seed(swarmfs_bin, procs, pool
     assert_tree_matches(payload, leecher.save_path)
 
 
-def test_mount_uploads_what_it_downloaded_after_the_seeder_left(swarmfs_mount, swarm, pool,
-                                                                lt_leecher, workdir):
+def mount_left_as_only_source(swarmfs_mount, swarm, pool, workdir):
+    """A mount that fetched a whole payload from one seeder, after that seeder left (the
+    tracker stays up): returns (payload, swarm, mount, listen port)."""
     payload = make_single_payload(os.path.join(workdir, "seed"), size=3 * MiB + 17)
     s = swarm(payload, piece_size=64 * 1024, seeders=1)
     port = pool.port()
+    # Listening on every address (the default): the tracker records the address our announce
+    # came from (127.0.0.1), which is where a leecher that asks the tracker connects.
     m = swarmfs_mount(s.torrent, listen_port=port)
     wait_until(lambda: m.status()["verifiedBytes"] == payload.total_size, timeout=30)
-    s.stop()  # the original seeder leaves: swarmfs is the only source
+    for seeder in s.seeders:
+        seeder.stop()
+    return payload, s, m, port
+
+
+def test_mount_uploads_what_it_downloaded_after_the_seeder_left(swarmfs_mount, swarm, pool,
+                                                                lt_leecher, workdir):
+    payload, s, m, port = mount_left_as_only_source(swarmfs_mount, swarm, pool, workdir)
     leecher = lt_leecher(s.torrent, peers=[f"127.0.0.1:{port}"], use_tracker=False)
     leecher.wait_complete(60)
     assert_tree_matches(payload, leecher.save_path)
@@ -43,16 +53,8 @@ def test_mount_uploads_what_it_downloaded_after_the_seeder_left(swarmfs_mount, s
 
 def test_aria2c_leecher_downloads_what_a_mount_fetched_after_the_seeder_left(swarmfs_mount, swarm, pool,
                                                                            procs, workdir):
-    payload = make_single_payload(os.path.join(workdir, "seed"), size=3 * MiB + 17)
-    s = swarm(payload, piece_size=64 * 1024, seeders=1)
-    port = pool.port()
-    # Listen on every address (the default): the tracker records the address our announce came
-    # from (127.0.0.1), and that is where aria2c will connect (aria2c takes no peer addresses
-    # on its command line, so the tracker is how it finds the mount).
-    m = swarmfs_mount(s.torrent, listen_port=port)
-    wait_until(lambda: m.status()["verifiedBytes"] == payload.total_size, timeout=30)
-    for seeder in s.seeders:
-        seeder.stop()  # the original seeder leaves: swarmfs is the only source
+    # aria2c takes no peer addresses on its command line: the tracker is how it finds the mount.
+    payload, s, m, port = mount_left_as_only_source(swarmfs_mount, swarm, pool, workdir)
     assert ("127.0.0.1", port) in s.tracker.peers(s.torrent.info_hash)
     leech_ip, leech_port = pool.endpoint()
     out = os.path.join(workdir, "aria2-out")
