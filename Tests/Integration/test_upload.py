@@ -12,15 +12,23 @@ from swarmkit.waiting import wait_port, wait_until
 MiB = 1024 * 1024
 
 
+def start_swarmfs_seed(swarmfs_bin, procs, torrent, payload, ip, port, *extra):
+    """`swarmfs seed` of a complete payload on ip:port without trackers, returned once it
+    listens ("cache checked" is logged just before the listener opens)."""
+    seeder = procs.spawn("swarmfs-seed", [swarmfs_bin, "seed", torrent.path, "--cache-dir",
+                                          payload.save_path, "--listen-host", ip, "--listen-port",
+                                          str(port), "--no-trackers", *extra, "--log-level", "info"])
+    seeder.wait_for_output(r"cache checked", 30)
+    wait_port(ip, port, 10)
+    return seeder
+
+
 def test_libtorrent_leecher_downloads_from_swarmfs_seed(swarmfs_bin, procs, pool, lt_leecher, workdir):
     payload = make_multi_payload(os.path.join(workdir, "seed"))
     torrent = make_torrent(payload, piece_size=32 * 1024, trackers=[],
                            out_path=os.path.join(workdir, "t.torrent"))
     ip, port = pool.endpoint()
-    seeder = procs.spawn("swarmfs-seed", [swarmfs_bin, "seed", torrent.path, "--cache-dir",
-                                          payload.save_path, "--listen-host", ip, "--listen-port",
-                                          str(port), "--no-trackers", "--log-level", "info"])
-    seeder.wait_for_output(r"cache checked", 30)
+    seeder = start_swarmfs_seed(swarmfs_bin, procs, torrent, payload, ip, port)
     leecher = lt_leecher(torrent, peers=[f"{ip}:{port}"], use_tracker=False)
     report = leecher.wait_complete(60)
     assert report.get("hash_failures", 0) == 0
@@ -91,11 +99,7 @@ def test_upload_rate_limit_holds(swarmfs_bin, procs, pool, lt_leecher, workdir):
     torrent = make_torrent(payload, piece_size=64 * 1024, trackers=[],
                            out_path=os.path.join(workdir, "t.torrent"))
     ip, port = pool.endpoint()
-    seeder = procs.spawn("swarmfs-seed", [swarmfs_bin, "seed", torrent.path, "--cache-dir",
-                                          payload.save_path, "--listen-host", ip, "--listen-port",
-                                          str(port), "--no-trackers", "--max-upload-rate", "1M",
-                                          "--log-level", "info"])
-    seeder.wait_for_output(r"cache checked", 30)
+    seeder = start_swarmfs_seed(swarmfs_bin, procs, torrent, payload, ip, port, "--max-upload-rate", "1M")
     started = time.monotonic()
     leecher = lt_leecher(torrent, peers=[f"{ip}:{port}"], use_tracker=False)
     leecher.wait_complete(60)
@@ -136,12 +140,7 @@ def test_silent_connections_are_dropped_and_count_against_the_limit(swarmfs_bin,
     torrent = make_torrent(payload, piece_size=32 * 1024, trackers=[],
                            out_path=os.path.join(workdir, "t.torrent"))
     ip, port = pool.endpoint()
-    seeder = procs.spawn("swarmfs-seed", [swarmfs_bin, "seed", torrent.path, "--cache-dir",
-                                          payload.save_path, "--listen-host", ip, "--listen-port",
-                                          str(port), "--no-trackers", "--max-peers", "2",
-                                          "--log-level", "info"])
-    seeder.wait_for_output(r"cache checked", 30)
-    wait_port(ip, port, 10)
+    seeder = start_swarmfs_seed(swarmfs_bin, procs, torrent, payload, ip, port, "--max-peers", "2")
     # Two connections that never send a handshake fill the two slots...
     silent = [socket.create_connection((ip, port), timeout=30) for _ in range(2)]
     started = time.monotonic()
@@ -176,11 +175,7 @@ def test_hostile_leecher_floods_and_bad_requests_do_not_hurt(swarmfs_bin, procs,
     torrent = make_torrent(payload, piece_size=32 * 1024, trackers=[],
                            out_path=os.path.join(workdir, "t.torrent"))
     ip, port = pool.endpoint()
-    seeder = procs.spawn("swarmfs-seed", [swarmfs_bin, "seed", torrent.path, "--cache-dir",
-                                          payload.save_path, "--listen-host", ip, "--listen-port",
-                                          str(port), "--no-trackers", "--log-level", "info"])
-    seeder.wait_for_output(r"cache checked", 30)
-    wait_port(ip, port, 10)  # "cache checked" comes just before the listener opens
+    seeder = start_swarmfs_seed(swarmfs_bin, procs, torrent, payload, ip, port)
     hostile = socket.create_connection((ip, port), timeout=5)
     hostile.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)   # and it never reads
     hostile.sendall(b"\x13BitTorrent protocol" + bytes(8) + torrent.info_hash_bytes + b"-EV0001-" + bytes(12))
