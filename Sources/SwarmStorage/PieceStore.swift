@@ -28,6 +28,17 @@ public final class PieceStore: Sendable {
     private let paths: [String]
     private let handles: FileHandleTable
     private let emptyFilesDone = Atomic<Bool>(false)
+    /// Held around each `pwrite`. Two threads writing one file contend for the inode's rwsem,
+    /// and the kernel has the loser spin on the CPU for the whole 1 MiB copy (a profile showed
+    /// 10 % of a download's CPU there); with this lock the loser sleeps instead.
+    private let writeLock = SleepingLock()
+
+    /// Bytes per `pwrite` when storing a piece. The kernel sizes the page-cache folios it
+    /// allocates by the write's length: a 1 MiB write takes 1 MiB folios, which on this kind of
+    /// VM come from memory the host has to fault in again, so writing 1 GiB cost 1.9 s of system
+    /// time with 1 MiB writes and 0.41 s with 16 KiB ones (`dd`, 4 runs each, 64 KiB: 0.68 s,
+    /// 4 KiB: 1.26 s from the extra system calls). Libtorrent writes 16 KiB blocks too.
+    static let writeChunkSize = 16 * 1024
 
     /// Opens (does not create) a store. Refuses any layout path with an empty, ".", ".." or
     /// slash-containing component even though SwarmMetainfo sanitises them: this is where paths
@@ -74,8 +85,10 @@ public final class PieceStore: Sendable {
             let path = paths[slice.fileIndex]
             let fd = try handles.lease(file: slice.fileIndex, path: path, access: .write(length: file.length), piece: piece)
             let start = Int(slice.torrentOffset - pieceStart)
-            let code = PosixIO.writeFully(fd, UnsafeRawBufferPointer(rebasing: buffer[start..<start + slice.length]),
-                                          at: slice.fileOffset)
+            let code = writeLock.withLock {
+                PosixIO.writeFully(fd, UnsafeRawBufferPointer(rebasing: buffer[start..<start + slice.length]),
+                                   at: slice.fileOffset, chunkSize: Self.writeChunkSize)
+            }
             handles.release(file: slice.fileIndex, wrote: true)
             if code != 0 { throw .fromWrite("pwrite", path: path, piece: piece, errno: code) }
         }

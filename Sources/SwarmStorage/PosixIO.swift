@@ -18,12 +18,14 @@ enum PosixIO {
         return unsafeBitCast(symbol, to: FallocateFunction.self)
     }()
 
-    /// Writes all of `buffer` at `offset`; returns 0 or the errno that stopped it.
-    static func writeFully(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, at offset: Int64) -> Int32 {
+    /// Writes all of `buffer` at `offset`, at most `chunkSize` bytes per `pwrite`; returns 0 or
+    /// the errno that stopped it.
+    static func writeFully(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, at offset: Int64,
+                           chunkSize: Int = .max) -> Int32 {
         var done = 0
         while done < buffer.count {
             let base = buffer.baseAddress! + done
-            let written = pwrite(fd, base, buffer.count - done, off_t(offset) + off_t(done))
+            let written = pwrite(fd, base, min(buffer.count - done, chunkSize), off_t(offset) + off_t(done))
             if written < 0 {
                 if errno == EINTR { continue }
                 return errno

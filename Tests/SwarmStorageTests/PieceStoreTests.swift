@@ -158,10 +158,13 @@ private let mixedFiles: [TestFile] = [
         #expect(store.openFileCount <= 8, "unpinned fds fall back under the LRU bound")
     }
 
-    @Test func concurrentWritersAndReadersSeeCorrectBytes() throws {
+    /// Pieces are written in 16 KiB `pwrite`s: piece sizes below, at, not a multiple of, and
+    /// several times that chunk, with file boundaries falling inside chunks.
+    @Test(arguments: [16384, 40_000, 1 << 17])
+    func concurrentWritersAndReadersSeeCorrectBytes(pieceLength: Int) throws {
         let temp = TemporaryDirectory()
         let files = (0..<12).map { TestFile(path: ["f\($0)"], length: 50_000 + 977 * $0) }
-        let torrent = try TestTorrent(name: "conc", files: files, pieceLength: 16384, directory: temp.path)
+        let torrent = try TestTorrent(name: "conc", files: files, pieceLength: pieceLength, directory: temp.path)
         let store = try PieceStore(layout: torrent.layout, directory: temp.path + "/cache", maxOpenFiles: 4)
         let count = torrent.layout.pieceCount
         let failures = FailureCounter()
