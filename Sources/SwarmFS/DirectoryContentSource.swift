@@ -223,16 +223,13 @@ public final class DirectoryContentSource: TorrentContentSource {
             return known ? nil : damagedError(piece, file: fileIndex, detail: "does not match the torrent")
         }
         guard let store else { return damagedError(piece, file: fileIndex, detail: "cannot be opened") }
-        let size = metainfo.layout.pieceSize(piece)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
-        defer { buffer.deallocate() }
+        let matches: Bool
         do throws(StorageError) {
-            try store.readPiece(piece, into: buffer)
+            matches = try store.storedPieceMatches(piece, expected: metainfo.pieceHash(piece))
         } catch {
             state.withLock { _ = $0.damaged.insert(piece) }
             return .storage(file: fileIndex, errno: error.errnoValue, detail: "\(error)")
         }
-        let matches = PieceHasher.verify(UnsafeRawBufferPointer(buffer), expected: metainfo.pieceHash(piece))
         state.withLock { state in
             if matches { state.verified[piece] = true } else { state.damaged.insert(piece) }
         }

@@ -43,6 +43,32 @@ private let mixedFiles: [TestFile] = [
         store.close()
     }
 
+    /// Pieces span files, a padding file and several 64 KiB hashing steps; one flipped byte in
+    /// a file fails exactly the piece it belongs to; a missing file is an error, not a mismatch.
+    @Test func storedPiecesAreHashCheckedInSteps() throws {
+        let temp = TemporaryDirectory()
+        let files = [TestFile(path: ["a"], length: 150_000), TestFile(path: [".pad", "1"], length: 46_608, isPadding: true),
+                     TestFile(path: ["b"], length: 300_001)]
+        let torrent = try TestTorrent(name: "steps", files: files, pieceLength: 1 << 17, directory: temp.path)
+        let dir = temp.path + "/cache"
+        let store = try PieceStore(layout: torrent.layout, directory: dir)
+        #expect(throws: StorageError.self) { try store.storedPieceMatches(0, expected: torrent.metainfo.pieceHash(0)) }
+        try torrent.writePieces(0..<torrent.layout.pieceCount, to: store)
+        for piece in 0..<torrent.layout.pieceCount {
+            #expect(try store.storedPieceMatches(piece, expected: torrent.metainfo.pieceHash(piece)), "piece \(piece)")
+        }
+        let path = dir + "/steps/b"
+        let fd = open(path, O_WRONLY)
+        var flipped = ~torrent.payload[150_000 + 46_608 + 200_000]
+        #expect(pwrite(fd, &flipped, 1, 200_000) == 1)
+        close(fd)
+        let damaged = (150_000 + 46_608 + 200_000) / (1 << 17)
+        for piece in 0..<torrent.layout.pieceCount {
+            #expect(try store.storedPieceMatches(piece, expected: torrent.metainfo.pieceHash(piece)) == (piece != damaged),
+                    "piece \(piece)")
+        }
+    }
+
     @Test func readBlockReadsInsidePiecesAndRejectsOutOfRange() throws {
         let temp = TemporaryDirectory()
         let torrent = try TestTorrent(name: "mixed", files: mixedFiles, pieceLength: 1024, directory: temp.path)
