@@ -453,8 +453,15 @@ final class Foreman {
     func peer(_ peer: PeerConnection, sent message: PeerMessage) {
         guard peer.handshakeDone else { return }
         switch message {
-        case .keepAlive, .port, .suggest, .allowedFast:
+        case .keepAlive, .port, .suggest:
             break
+        case let .allowedFast(index):
+            let piece = Int(index)
+            guard peer.supportsFast else { return misbehaved(peer, "allowed-fast without the fast extension") }
+            guard piece < layout.pieceCount else { return misbehaved(peer, "allowed-fast for piece \(index) of \(layout.pieceCount)") }
+            guard peer.allowedFast.count < Self.allowedFastLimit else { return }
+            peer.allowedFast.insert(piece)
+            if peer.peerChoking { fillPipeline(peer) }
         case .choke:
             peer.peerChoking = true
             if !peer.supportsFast { releaseAllRequests(of: peer, sendCancel: false) }
@@ -580,7 +587,10 @@ final class Foreman {
 
     /// Keeps the peer's request pipeline full, topping it up in batches.
     func fillPipeline(_ peer: PeerConnection) {
-        guard peer.handshakeDone, !peer.peerChoking, peer.amInterested, !stopped, !isStoragePaused else { return }
+        guard peer.handshakeDone, peer.amInterested, !stopped, !isStoragePaused else { return }
+        // A choking peer still serves the pieces it allowed fast (BEP 6); nothing else.
+        let choked = peer.peerChoking
+        guard !choked || !peer.allowedFast.isEmpty else { return }
         if configuration.cacheSizeLimit != nil { updateBackgroundFill() }
         let depth = min(peer.pipelineDepth, peer.peerRequestQueueLimit)
         var free = depth - peer.outstanding.count
@@ -592,7 +602,13 @@ final class Foreman {
             guard unreserved > 0 else { return }
             free = min(free, Int((unreserved + Int64(PiecePicker.blockSize) - 1) / Int64(PiecePicker.blockSize)))
         }
-        let blocks = picker.pickBlocks(for: peer.key, peerHas: peer.isSeed ? fullBitfield : peer.pieces, maxBlocks: free)
+        var offered = peer.isSeed ? fullBitfield : peer.pieces
+        if choked {
+            var allowed = Bitfield(count: layout.pieceCount)
+            for piece in peer.allowedFast where offered[piece] { allowed[piece] = true }
+            offered = allowed
+        }
+        let blocks = picker.pickBlocks(for: peer.key, peerHas: offered, maxBlocks: free)
         guard !blocks.isEmpty else { return }
         let now = NIODeadline.now()
         for block in blocks {
@@ -602,6 +618,9 @@ final class Foreman {
         if peer.outstanding.count == blocks.count { peer.lastBlockAt = now }
         peer.flush()
     }
+
+    /// The most allowed-fast pieces remembered per peer (BEP 6 suggests peers offer about 10).
+    static let allowedFastLimit = 64
 
     /// Requests a peer may keep queued ahead of a reader's when a seek arrives.
     private static let requestsKeptOnPreempt = 4

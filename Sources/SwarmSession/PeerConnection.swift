@@ -28,6 +28,9 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
     var amInterested = false
     var isSeed = false
     var pieces: Bitfield
+    /// Pieces the peer lets us fetch while it chokes us (BEP 6 `allowed fast`), at most
+    /// `Foreman.allowedFastLimit` of them.
+    var allowedFast: Set<Int> = []
     /// The most requests the peer says it queues (BEP 10 `reqq`).
     var peerRequestQueueLimit = 250
     /// Requests we sent that are not answered yet, with when they were sent.

@@ -112,6 +112,21 @@ def test_adversarial_peer_beside_an_honest_one(mode, swarmfs_bin, procs, lt_seed
     assert_tree_matches(payload, out)
 
 
+def test_choking_peer_serves_the_pieces_it_allowed_fast(swarmfs_bin, procs, evil_peer, pool, workdir):
+    """BEP 6: a peer that never unchokes us but sends allowed-fast for its pieces is the only
+    source; everything comes from requests made while choked."""
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=1 * MiB + 777)
+    torrent = make_torrent(payload, piece_size=32 * 1024, trackers=[],
+                           out_path=os.path.join(workdir, "t.torrent"))
+    peer = evil_peer(torrent, payload.save_path, "choked-allowed-fast")
+    out = os.path.join(workdir, "out")
+    finish(download(swarmfs_bin, procs, torrent, out, "--peer", peer.endpoint, "--no-trackers",
+                    "--listen-host", pool.ip()))
+    assert_tree_matches(payload, out)
+    assert peer.bytes_served() >= payload.total_size
+    assert [e["pieces"] for e in peer.events("sent")] == [torrent.num_pieces]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
 def test_interrupt_and_resume(sig, swarmfs_bin, procs, lt_seeder, pool, workdir):
     import json

@@ -21,6 +21,8 @@ where MODE says to misbehave:
   wrong-infohash          answers the handshake with a different info-hash
   unsolicited-piece       right after unchoking, piece messages nobody requested (wrong bytes),
                           then honest
+  choked-allowed-fast     speaks the fast extension (BEP 6), never unchokes, sends allowed-fast
+                          for every piece it has and serves only those (others get a reject)
 
 It prints READY when listening (and announced, with --announce), and one line
 "EVENT {json}" per thing that happened: connection, handshake, sent (misbehaviour), served,
@@ -46,9 +48,11 @@ PSTR = b"BitTorrent protocol"
 MAX_CLIENT_MESSAGE = 1 << 18       # what we accept from the client (requests are tiny)
 MAX_BLOCK = 1 << 17                # biggest block we serve
 MODES = ("honest", "corrupt", "lying-bitfield", "have-out-of-range", "huge-length-prefix",
-         "garbage-after-handshake", "vanish-mid-piece", "wrong-infohash", "unsolicited-piece")
+         "garbage-after-handshake", "vanish-mid-piece", "wrong-infohash", "unsolicited-piece",
+         "choked-allowed-fast")
 MESSAGE_NAMES = {0: "choke", 1: "unchoke", 2: "interested", 3: "not-interested", 4: "have",
                  5: "bitfield", 6: "request", 7: "piece", 8: "cancel", 9: "port",
+                 13: "suggest", 14: "have-all", 15: "have-none", 16: "reject", 17: "allowed-fast",
                  20: "extended"}
 
 
@@ -146,7 +150,8 @@ class Session:
         if self.args.mode == "wrong-infohash":
             info_hash = bytes(b ^ 0x5A for b in info_hash)
         peer_id = b"-EV0001-" + bytes(random.choice(b"0123456789abcdef") for _ in range(12))
-        return bytes([len(PSTR)]) + PSTR + bytes(8) + info_hash + peer_id
+        reserved = bytes(7) + (b"\x04" if self.args.mode == "choked-allowed-fast" else b"\x00")
+        return bytes([len(PSTR)]) + PSTR + reserved + info_hash + peer_id
 
     async def _run(self):
         if self.outgoing:
@@ -180,6 +185,12 @@ class Session:
             await self.idle()
             return
         await self.send_bitfield()
+        if mode == "choked-allowed-fast":
+            allowed = [i for i in range(self.payload.num_pieces) if self.have[i]]
+            await self.send(b"".join(message(17, struct.pack(">I", i)) for i in allowed))
+            event("sent", remote=self.remote, what="allowed-fast", pieces=len(allowed))
+            await self.serve()
+            return
         await self.send(message(1))  # unchoke
         if mode == "have-out-of-range":
             await self.send(message(4, struct.pack(">I", self.payload.num_pieces)) +
@@ -232,7 +243,7 @@ class Session:
             body = await self.reader.readexactly(length)
             name = MESSAGE_NAMES.get(body[0], f"id{body[0]}")
             self.received[name] = self.received.get(name, 0) + 1
-            if body[0] == 2:
+            if body[0] == 2 and self.args.mode != "choked-allowed-fast":
                 await self.send(message(1))  # unchoke again on interest
             elif body[0] == 6 and len(body) == 13:
                 index, begin, size = struct.unpack(">III", body[1:])

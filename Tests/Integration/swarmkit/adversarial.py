@@ -14,7 +14,8 @@ from .waiting import wait_until
 EVIL_PEER = os.path.join(PEERS_DIR, "evil_peer.py")
 
 MODES = ("honest", "corrupt", "lying-bitfield", "have-out-of-range", "huge-length-prefix",
-         "garbage-after-handshake", "vanish-mid-piece", "wrong-infohash", "unsolicited-piece")
+         "garbage-after-handshake", "vanish-mid-piece", "wrong-infohash", "unsolicited-piece",
+         "choked-allowed-fast")
 
 
 class AdversarialPeer:
