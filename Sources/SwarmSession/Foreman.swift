@@ -515,6 +515,7 @@ final class Foreman {
             if peer.outstanding.removeValue(forKey: spec) != nil {
                 picker.requestReleased(by: peer.key, piece: spec.piece, begin: spec.begin)
             }
+            peer.cancelledByUs[spec] = nil
         case let .piece(index, begin, block):
             blockArrived(from: peer, piece: Int(index), begin: Int(begin), block: block)
         case let .extended(id, payload):
@@ -640,10 +641,21 @@ final class Foreman {
             for (spec, _) in movable {
                 peer.outstanding[spec] = nil
                 picker.requestReleased(by: peer.key, piece: spec.piece, begin: spec.begin)
-                peer.send(.cancel(BlockRequest(piece: UInt32(spec.piece), begin: UInt32(spec.begin), length: UInt32(spec.length))))
+                cancel(spec, at: peer)
             }
             peer.flush()
         }
+    }
+
+    /// The most cancelled requests remembered per peer (a full pipeline of the deepest peer).
+    static let cancelledRequestLimit = 1024
+
+    /// Sends `cancel` for a request we no longer hold against the peer, and remembers it: on
+    /// loopback most cancelled blocks are already on the wire, and dropping them when they land
+    /// would throw away bandwidth the piece still needs.
+    private func cancel(_ spec: BlockSpec, at peer: PeerConnection) {
+        peer.send(.cancel(BlockRequest(piece: UInt32(spec.piece), begin: UInt32(spec.begin), length: UInt32(spec.length))))
+        if peer.cancelledByUs.count < Self.cancelledRequestLimit { peer.cancelledByUs[spec] = .now() }
     }
 
     /// Bytes requested from all peers and not yet arrived (blocks counted at full size).
@@ -662,8 +674,9 @@ final class Foreman {
 
     private func blockArrived(from peer: PeerConnection, piece: Int, begin: Int, block: ByteBuffer) {
         let spec = BlockSpec(piece: piece, begin: begin, length: block.readableBytes)
-        guard peer.outstanding.removeValue(forKey: spec) != nil else {
-            // Unsolicited, or answered after we gave up on it: not trusted, not used.
+        // Unsolicited blocks are not trusted, not used; one we cancelled is used if still needed
+        // (the picker refuses it otherwise), and like any block it must pass the piece's hash.
+        guard peer.outstanding.removeValue(forKey: spec) != nil || peer.cancelledByUs.removeValue(forKey: spec) != nil else {
             return
         }
         let length = block.readableBytes
@@ -678,7 +691,7 @@ final class Foreman {
         block.withUnsafeReadableBytes { entry.buffer.copyIn($0, at: begin) }
         entry.senders.insert(peer.key)
         if let other, let racer = peers[other], racer.outstanding.removeValue(forKey: spec) != nil {
-            racer.send(.cancel(BlockRequest(piece: UInt32(piece), begin: UInt32(begin), length: UInt32(length))))
+            cancel(spec, at: racer)
             racer.flush()
         }
         if pieceComplete {
@@ -847,9 +860,7 @@ final class Foreman {
     private func releaseAllRequests(of peer: PeerConnection, sendCancel: Bool) {
         for spec in peer.outstanding.keys {
             picker.requestReleased(by: peer.key, piece: spec.piece, begin: spec.begin)
-            if sendCancel {
-                peer.send(.cancel(BlockRequest(piece: UInt32(spec.piece), begin: UInt32(spec.begin), length: UInt32(spec.length))))
-            }
+            if sendCancel { cancel(spec, at: peer) }
         }
         peer.outstanding.removeAll(keepingCapacity: true)
         if sendCancel { peer.flush() }
@@ -1087,6 +1098,9 @@ final class Foreman {
             if downloadBucket.isLimited {
                 // Under a download limit, no more in flight than half a second of the limit.
                 peer.pipelineDepth = max(2, min(peer.pipelineDepth, Int(downloadBucket.rate / 2) / PiecePicker.blockSize))
+            }
+            if !peer.cancelledByUs.isEmpty, tickCount % 40 == 0 {
+                peer.cancelledByUs = peer.cancelledByUs.filter { now - $0.value < .seconds(30) }
             }
             // A peer that has sent nothing for a while loses its requests to others.
             if !peer.outstanding.isEmpty, now - peer.lastBlockAt > .seconds(peerStallSeconds(peer)) {
