@@ -55,6 +55,9 @@ public struct PiecePicker {
     /// *Now* pieces that nobody had started when a read asked for them (a seek), until all their
     /// blocks have arrived.
     private var seekPieces: Set<Int> = []
+    /// *Now* pieces whose outstanding blocks a peer that finished its share may duplicate (see
+    /// `allowRacing`), until the piece is complete.
+    private var raceablePieces: Set<Int> = []
     private var windows: [UInt64: Range<Int>] = [:]
     private let edgePieces: [Int]
     private let edgeSet: Set<Int>
@@ -182,7 +185,10 @@ public struct PiecePicker {
         for piece in pieces {
             guard let count = nowReferences[piece] else { continue }
             nowReferences[piece] = count > 1 ? count - 1 : nil
-            if count == 1 { seekPieces.remove(piece) }
+            if count == 1 {
+                seekPieces.remove(piece)
+                raceablePieces.remove(piece)
+            }
         }
     }
 
@@ -266,7 +272,8 @@ public struct PiecePicker {
     }
 
     private func isRaceable(_ piece: Int, by peer: PeerKey) -> Bool {
-        guard nowReferences[piece] != nil, let partial = partials[piece], partial.unrequested == 0 else { return false }
+        guard nowReferences[piece] != nil, raceablePieces.contains(piece), let partial = partials[piece],
+              partial.unrequested == 0 else { return false }
         for block in 0..<partial.blockCount where !partial.received[block] {
             if partial.first[block] == peer || partial.second[block] == peer { return false }
         }
@@ -399,6 +406,7 @@ public struct PiecePicker {
             partials[piece] = nil
             hashing.insert(piece)
             seekPieces.remove(piece)
+            raceablePieces.remove(piece)
         }
         return .accepted(pieceComplete: complete, alsoRequestedFrom: other)
     }
@@ -434,6 +442,18 @@ public struct PiecePicker {
         hashing.remove(piece)
         partials[piece] = nil
         seekPieces.remove(piece)
+        raceablePieces.remove(piece)
+    }
+
+    /// Lets peers that delivered their share of these *now* pieces duplicate the blocks others
+    /// still owe. The session calls it once a read has waited a little: racing at once only
+    /// doubles the bytes in flight when every peer is about as fast (on a LAN each copy then
+    /// arrives after the original and the read waits for both), while a slow peer holding a
+    /// block of the piece is still overtaken a few milliseconds later.
+    public mutating func allowRacing(of pieces: some Sequence<Int>) {
+        for piece in pieces where nowReferences[piece] != nil && !have[piece] && !hashing.contains(piece) {
+            raceablePieces.insert(piece)
+        }
     }
 
     /// A verified piece was evicted from the cache (a size limit): it is wanted again when read.

@@ -248,6 +248,18 @@ final class Foreman {
         picker.addWaitingRead(pieces: pieces)
         if newlyWanted { preemptQueuedRequests() }
         fillAllPipelines()
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        eventLoop.scheduleTask(in: Self.raceDelay) { bound.value.allowRacing(forWaiter: id) }
+    }
+
+    /// How long a read waits before peers that delivered their share of its pieces may duplicate
+    /// blocks others still owe: several times what a piece takes from peers on a LAN.
+    static let raceDelay = TimeAmount.milliseconds(20)
+
+    private func allowRacing(forWaiter id: UInt64) {
+        guard let waiter = waiters[id] else { return }
+        picker.allowRacing(of: waiter.pieces)
+        fillAllPipelines()
     }
 
     /// When reads last gave up on each piece (`--read-timeout`); entries older than the timeout

@@ -114,12 +114,32 @@ private func full(_ count: Int) -> Bitfield { Bitfield.full(count: count) }
     #expect(second.map(\.begin) == [0, 16384, 32768, 49152])
 }
 
+/// A request we cancelled (released) whose block lands anyway is used when the piece still
+/// needs it: not requested again, and the peer it was handed to meanwhile is named for a cancel.
+@Test func aBlockArrivingAfterItsReleaseIsUsed() {
+    var picker = makePicker(pieces: 1)
+    let first = picker.pickBlocks(for: 1, peerHas: full(1), maxBlocks: 4)
+    for block in first { picker.requestReleased(by: 1, piece: block.piece, begin: block.begin) }
+    // Block 0 lands from peer 1 before anyone else asked for it.
+    #expect(picker.blockReceived(from: 1, piece: 0, begin: 0) == .accepted(pieceComplete: false, alsoRequestedFrom: nil))
+    // Peer 2 gets only the three still missing; block 1 then lands late from peer 1 too.
+    let second = picker.pickBlocks(for: 2, peerHas: full(1), maxBlocks: 10)
+    #expect(second.map(\.begin) == [16384, 32768, 49152])
+    #expect(picker.blockReceived(from: 1, piece: 0, begin: 16384) == .accepted(pieceComplete: false, alsoRequestedFrom: 2))
+    #expect(picker.blockReceived(from: 2, piece: 0, begin: 16384) == .unwanted)
+    #expect(picker.blockReceived(from: 2, piece: 0, begin: 32768) == .accepted(pieceComplete: false, alsoRequestedFrom: nil))
+    #expect(picker.blockReceived(from: 2, piece: 0, begin: 49152) == .accepted(pieceComplete: true, alsoRequestedFrom: nil))
+}
+
 @Test func slowPeerHoldingANowBlockIsRaced() {
     var picker = makePicker(pieces: 4)
     picker.addWaitingRead(pieces: 2..<3)
     let slow = picker.pickBlocks(for: 1, peerHas: full(4), maxBlocks: 4)
     #expect(slow.allSatisfy { $0.piece == 2 })
-    // A second peer gets other work first, then duplicates of the waiting piece's blocks.
+    // Until the session allows racing (a read has waited a while), nobody duplicates them.
+    #expect(picker.pickBlocks(for: 2, peerHas: full(4), maxBlocks: 100).allSatisfy { $0.piece != 2 })
+    picker.allowRacing(of: 2..<3)
+    // Then a peer with other work gets duplicates of the waiting piece's blocks.
     let fast = picker.pickBlocks(for: 2, peerHas: full(4), maxBlocks: 100)
     #expect(fast.filter { $0.piece == 2 }.count == 4)
     // The fast copy arrives first; the slow peer must be cancelled.
@@ -255,7 +275,8 @@ private func full(_ count: Int) -> Bitfield { Bitfield.full(count: count) }
     }
     #expect(taken.values.allSatisfy { $0.count == 16 }, "\(taken.mapValues(\.count))")
     // While its own share is in flight a peer gets no duplicates; once it delivered, it races
-    // the slower peers' blocks.
+    // the slower peers' blocks, but only after the session allowed racing.
+    picker.allowRacing(of: 2..<3)
     #expect(picker.pickBlocks(for: 1, peerHas: full(4), maxBlocks: 64).isEmpty)
     for block in taken[1] ?? [] { _ = picker.blockReceived(from: 1, piece: 2, begin: block.begin) }
     let again = picker.pickBlocks(for: 1, peerHas: full(4), maxBlocks: 64)
