@@ -635,22 +635,17 @@ final class Foreman {
     /// The most allowed-fast pieces remembered per peer (BEP 6 suggests peers offer about 10).
     static let allowedFastLimit = 64
 
-    /// Requests a peer may keep queued ahead of a reader's when a seek arrives.
-    private static let requestsKeptOnPreempt = 4
-
-    /// A reader now waits for pieces nobody is fetching: cancel the newest background requests
-    /// queued at each peer (keeping a few so nobody idles; readahead windows are kept), so the
-    /// reader's blocks go out next instead of behind megabytes of background fill. Blocks that
-    /// arrive anyway are dropped as unrequested.
+    /// A reader now waits for pieces nobody is fetching: cancel every background request queued
+    /// at each peer (readahead windows are kept), so the reader's blocks go out next instead of
+    /// behind megabytes of background fill. Keeping a few queued so that no peer idles made seeks
+    /// slower (p50 3.8-4.6 ms against 3.6-3.8 ms, same swarm, alternating runs): the sought piece
+    /// is shared among all peers that have it, so none idles anyway. Blocks already on the wire
+    /// are kept when they land (see `cancel`).
     private func preemptQueuedRequests() {
-        for peer in peers.values where peer.outstanding.count > Self.requestsKeptOnPreempt {
-            let excess = peer.outstanding.count - Self.requestsKeptOnPreempt
-            let movable = peer.outstanding
-                .filter { picker.priority(of: $0.key.piece) < .soon }
-                .sorted { $0.value > $1.value }
-                .prefix(excess)
-            guard !movable.isEmpty else { continue }
-            for (spec, _) in movable {
+        for peer in peers.values where !peer.outstanding.isEmpty {
+            let background = peer.outstanding.keys.filter { picker.priority(of: $0.piece) < .soon }
+            guard !background.isEmpty else { continue }
+            for spec in background {
                 peer.outstanding[spec] = nil
                 picker.requestReleased(by: peer.key, piece: spec.piece, begin: spec.begin)
                 cancel(spec, at: peer)
