@@ -632,6 +632,12 @@ final class Foreman {
         peer.flush()
     }
 
+    /// Seconds of a peer's measured rate kept requested from it.
+    static let requestQueueSeconds = 2.0
+    /// The most requests in flight to one peer (8 MiB of 16 KiB blocks; libtorrent's default
+    /// `max_out_request_queue` is 500).
+    static let maxPipelineDepth = 512
+
     /// The most allowed-fast pieces remembered per peer (BEP 6 suggests peers offer about 10).
     static let allowedFastLimit = 64
 
@@ -1099,9 +1105,11 @@ final class Foreman {
         for peer in peers.values {
             peer.download.tick(seconds: seconds)
             peer.upload.tick(seconds: seconds)
-            // Enough requests in flight for ~0.3 s of this peer's rate, within what it queues.
-            let target = Int(peer.download.bytesPerSecond * 0.3) / PiecePicker.blockSize
-            peer.pipelineDepth = max(16, min(target, 512, peer.peerRequestQueueLimit))
+            // Enough requests in flight for a few seconds of this peer's rate, within what it
+            // queues (libtorrent also aims at 3 s): a slow or distant peer is never idle. A seek
+            // cancels the background part of it, so a deep queue does not delay readers.
+            let target = Int(peer.download.bytesPerSecond * Self.requestQueueSeconds) / PiecePicker.blockSize
+            peer.pipelineDepth = max(16, min(target, Self.maxPipelineDepth, peer.peerRequestQueueLimit))
             if downloadBucket.isLimited {
                 // Under a download limit, no more in flight than half a second of the limit.
                 peer.pipelineDepth = max(2, min(peer.pipelineDepth, Int(downloadBucket.rate / 2) / PiecePicker.blockSize))

@@ -222,8 +222,22 @@ def test_corrupt_mode_is_caught_by_libtorrent_hash_checks(evil_peer, lt_seeder, 
     assert report["hash_failures"] >= 1
 
 
+def test_choked_allowed_fast_mode_serves_libtorrent_alone(evil_peer, lt_leecher, single_payload,
+                                                          tmp_path):
+    """The mode is protocol-correct BEP 6: libtorrent downloads everything from it although it
+    is never unchoked (so the swarmfs test against it can only pass by using allowed-fast)."""
+    t = make_torrent(single_payload, 32 * 1024, [], out_path=str(tmp_path / "s.torrent"))
+    peer = evil_peer(t, single_payload.save_path, "choked-allowed-fast")
+    leecher = lt_leecher(t, peers=[peer.endpoint], use_tracker=False)
+    leecher.wait_complete(60)
+    assert_tree_matches(single_payload, leecher.save_path)
+    assert peer.bytes_served() >= single_payload.total_size
+    assert not [e for e in peer.events("sent") if e.get("what") != "allowed-fast"]
+
+
+# Modes that break the protocol (not `choked-allowed-fast`, which follows BEP 6).
 @pytest.mark.parametrize("mode", [m for m in ADVERSARIAL_MODES
-                                  if m not in ("honest", "corrupt")])
+                                  if m not in ("honest", "corrupt", "choked-allowed-fast")])
 def test_each_misbehaviour_happens_and_libtorrent_drops_it(mode, evil_peer, lt_seeder,
                                                            lt_leecher, single_payload,
                                                            tmp_path):
