@@ -204,6 +204,13 @@ final class FuseBridge: Sendable {
         switch result {
         case let .success(span) where span.length == 0:
             fuse_reply_buf(request.raw, nil, 0)
+        case let .success(span) where span.memory != nil:
+            // Valid only during this call: fuse_reply_buf copies it into the kernel at once.
+            let memory = span.memory!
+            let status = fuse_reply_buf(request.raw, memory.baseAddress?.assumingMemoryBound(to: CChar.self), memory.count)
+            if status != 0 {
+                logger.debug("read reply failed", metadata: ["errno": "\(-status)"])
+            }
         case let .success(span):
             let status = swarmfs_reply_fd(request.raw, span.fd, off_t(span.offset), span.length)
             if status != 0 {

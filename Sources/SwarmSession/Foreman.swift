@@ -719,7 +719,8 @@ final class Foreman {
         /// Hashed and written; `served` are the ids of the reads the job answered.
         case stored(served: Set<UInt64>)
         case hashMismatch
-        case storageFailed(StorageError)
+        /// Verified but not stored; `served` were answered from memory before the write failed.
+        case storageFailed(StorageError, served: Set<UInt64>)
     }
 
     /// Hashes the piece on the thread pool and, if it matches, writes it to the cache and answers
@@ -732,19 +733,29 @@ final class Foreman {
         let checkpointer = self.checkpointer
         let verified = self.verified
         let reads = takeWaitersCompletedBy(piece)
+        let pieceStart = layout.pieceOffset(piece)
+        let fileOffsets = reads.map { layout.files[$0.fileIndex].offset }
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         threadPool.runIfActive(eventLoop: eventLoop) { () -> PieceOutcome in
             let bytes = buffer.prefix(size)
             guard PieceHasher.verify(bytes, expected: expected) else { return .hashMismatch }
+            // Reads inside this piece are answered from its memory before the write: a seek
+            // (and a stream at the download's edge) waits for the hash, not also for the disk.
+            var served = Set<UInt64>()
+            for (read, fileOffset) in zip(reads, fileOffsets) {
+                let start = Int(fileOffset + read.offset - pieceStart)
+                guard start >= 0, start + read.length <= size else { continue }
+                read.completion(.success(ReadableSpan(memory: UnsafeRawBufferPointer(rebasing: bytes[start..<start + read.length]))))
+                served.insert(read.id)
+            }
             do throws(StorageError) {
                 try store.writePiece(piece, from: bytes)
             } catch {
-                return .storageFailed(error)
+                return .storageFailed(error, served: served)
             }
             checkpointer.pieceWritten(piece)
             verified.insert(piece)
-            var served = Set<UInt64>()
-            for read in reads where verified.beginRead(read.pieces) {
+            for read in reads where !served.contains(read.id) && verified.beginRead(read.pieces) {
                 read.completion(Self.span(store: store, fileIndex: read.fileIndex, offset: read.offset, length: read.length))
                 verified.endRead(read.pieces)
                 served.insert(read.id)
@@ -757,7 +768,7 @@ final class Foreman {
                 foreman.pieceChecked(piece, outcome: outcome, buffer: buffer, senders: senders, reads: reads)
             case let .failure(error):
                 foreman.logger.error("piece job did not run", metadata: ["piece": "\(piece)", "error": "\(error)"])
-                foreman.pieceChecked(piece, outcome: .storageFailed(.io(operation: "hash", path: "", piece: piece, errno: EIO)),
+                foreman.pieceChecked(piece, outcome: .storageFailed(.io(operation: "hash", path: "", piece: piece, errno: EIO), served: []),
                                      buffer: buffer, senders: senders, reads: reads)
             }
         }
@@ -767,9 +778,10 @@ final class Foreman {
                               reads: [PieceJobRead]) {
         hashJobsInFlight -= 1
         bufferPool.give(buffer)
-        if case let .stored(served) = outcome {
+        switch outcome {
+        case let .stored(served), let .storageFailed(_, served):
             settleJobReads(reads, piece: piece, served: served)
-        } else {
+        case .hashMismatch:
             settleJobReads(reads, piece: piece, served: [])
         }
         switch outcome {
@@ -814,7 +826,7 @@ final class Foreman {
                     misbehaved(peer, "sent data for \(peer.hashFailures) piece(s) that failed the hash check")
                 }
             }
-        case let .storageFailed(error):
+        case let .storageFailed(error, _):
             picker.pieceFailed(piece)
             storageFailed(error, piece: piece)
         }

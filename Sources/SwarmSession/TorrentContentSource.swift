@@ -1,3 +1,4 @@
+import Glibc
 import SwarmMetainfo
 import Synchronization
 
@@ -8,16 +9,53 @@ public struct ReaderID: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "reader#\(rawValue)" }
 }
 
-/// Verified bytes of a file, ready to be served straight from the cache file: `length` bytes at
-/// `offset` of the open descriptor `fd`. The descriptor stays valid until the source shuts down.
-public struct ReadableSpan: Sendable, Equatable {
+/// Verified bytes of a file, ready to be served: normally `length` bytes at `offset` of the
+/// cache file's open descriptor `fd` (valid until the source shuts down, so a reply can splice
+/// them); or, for a read answered by the job that just verified its piece, the piece's memory
+/// (`memory`, with `fd` -1), so the reader does not also wait for the piece to be written.
+///
+/// `memory` is valid only until the completion that received the span returns: a consumer
+/// copies it out there (FUSE replies do), e.g. with `copyBytes()`.
+public struct ReadableSpan: @unchecked Sendable, Equatable {
     public let fd: Int32
     public let offset: Int64
     public let length: Int
+    /// The verified bytes themselves, when the span is not in the cache file (see above).
+    public let memory: UnsafeRawBufferPointer?
+
     public init(fd: Int32, offset: Int64, length: Int) {
         self.fd = fd
         self.offset = offset
         self.length = length
+        self.memory = nil
+    }
+
+    /// A span of verified bytes in memory, valid until the completion returns.
+    public init(memory: UnsafeRawBufferPointer) {
+        self.fd = -1
+        self.offset = 0
+        self.length = memory.count
+        self.memory = memory
+    }
+
+    /// The span's bytes, read from memory or from the file (nil if the file read fails).
+    public func copyBytes() -> [UInt8]? {
+        if let memory { return Array(memory) }
+        var bytes = [UInt8](repeating: 0, count: length)
+        var done = 0
+        while done < length {
+            let got = bytes.withUnsafeMutableBytes { raw in
+                pread(fd, raw.baseAddress! + done, length - done, off_t(offset) + off_t(done))
+            }
+            if got <= 0 { return got == 0 ? Array(bytes[..<done]) : nil }
+            done += got
+        }
+        return bytes
+    }
+
+    public static func == (lhs: ReadableSpan, rhs: ReadableSpan) -> Bool {
+        lhs.fd == rhs.fd && lhs.offset == rhs.offset && lhs.length == rhs.length
+            && lhs.memory?.baseAddress == rhs.memory?.baseAddress
     }
 }
 

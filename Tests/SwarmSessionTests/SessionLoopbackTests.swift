@@ -91,13 +91,14 @@ struct SessionLoopbackTests {
         let reader = leech.openReader(fileIndex: 0)
         let offset: Int64 = 2 * 1024 * 1024 + 100
         let length = 200_000
-        let result: Result<ReadableSpan, ContentReadError> = await withCheckedContinuation { continuation in
-            _ = leech.read(reader, fileIndex: 0, offset: offset, length: length) { continuation.resume(returning: $0) }
+        // The bytes are copied inside the completion: a span in memory lives only that long.
+        let result: Result<[UInt8]?, ContentReadError> = await withCheckedContinuation { continuation in
+            _ = leech.read(reader, fileIndex: 0, offset: offset, length: length) {
+                continuation.resume(returning: $0.map { $0.copyBytes() })
+            }
         }
-        let span = try result.get()
-        var bytes = [UInt8](repeating: 0, count: span.length)
-        let got = bytes.withUnsafeMutableBytes { pread(span.fd, $0.baseAddress, span.length, off_t(span.offset)) }
-        #expect(got == length)
+        let bytes = try #require(try result.get())
+        #expect(bytes.count == length)
         #expect(bytes == Array(fixture.payload[Int(offset)..<(Int(offset) + length)]))
         leech.closeReader(reader)
         let status = leech.statusSnapshot()
@@ -106,6 +107,28 @@ struct SessionLoopbackTests {
         // The read, its readahead window (which may reach the end of this small file) and the
         // file's first and last pieces; nothing else before the read.
         #expect(status.verifiedBytes <= Int64(fixture.payload.count) - offset + 64 * 1024 * 2)
+    }
+
+    /// A read inside one piece is answered from the piece's memory by the job that verified it,
+    /// before the piece is written; a read spanning pieces still comes from the cache file.
+    @Test func aReadInsideOnePieceIsAnsweredFromTheVerifiedPiece() async throws {
+        let fixture = try Fixture(size: 1024 * 1024, pieceLength: 64 * 1024)
+        let seed = try await seeder(fixture)
+        let leech = try await leecher(fixture, from: seed, mode: .onDemand, directory: fixture.directory("leech"))
+        let reader = leech.openReader(fileIndex: 0)
+        for (offset, length, inMemory) in [(Int64(5 * 65_536 + 7), 4_000, true), (Int64(9 * 65_536 - 100), 300, false)] {
+            let result: Result<(bytes: [UInt8]?, inMemory: Bool), ContentReadError> = await withCheckedContinuation { continuation in
+                _ = leech.read(reader, fileIndex: 0, offset: offset, length: length) {
+                    continuation.resume(returning: $0.map { ($0.copyBytes(), $0.memory != nil) })
+                }
+            }
+            let (bytes, wasInMemory) = try result.get()
+            #expect(bytes == Array(fixture.payload[Int(offset)..<(Int(offset) + length)]), "read at \(offset)")
+            #expect(wasInMemory == inMemory, "read at \(offset)")
+        }
+        leech.closeReader(reader)
+        await leech.shutdown()
+        await seed.shutdown()
     }
 
     @Test func cancelledReadCompletesOnceWithCancelled() async throws {
