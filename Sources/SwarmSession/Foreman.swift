@@ -434,6 +434,13 @@ final class Foreman {
             peer.close()
             return
         }
+        // One connection per peer: a peer we dialled may also dial our listening port (it learns
+        // it from our extension handshake); the second connection would ask it for everything twice.
+        guard !peers.values.contains(where: { $0.remotePeerID == handshake.peerID }) else {
+            logger.debug("second connection to a connected peer closed", metadata: ["peer": "\(peer.address)"])
+            peer.close()
+            return
+        }
         if !peer.isOutbound {
             peer.sendHandshake(Handshake.ours(infoHash: metainfo.infoHash, peerID: ourPeerID))
         }

@@ -60,14 +60,21 @@ class _LibtorrentPeer:
         return int(self.status().get("uploaded", 0))
 
     def uploaded_to(self, ip: str) -> int:
-        """Most payload bytes seen uploaded to connections from `ip` (any port)."""
-        peers = self.status().get("peers", {})
-        return sum(v["uploaded"] for k, v in peers.items() if k.rsplit(":", 1)[0] == ip)
+        """Payload bytes uploaded to connections from `ip` (any port)."""
+        return self._bytes_with(ip, exact="blocks_out", sampled="uploaded")
 
     def downloaded_from(self, ip: str) -> int:
-        """Most payload bytes seen downloaded from connections to/from `ip` (any port)."""
-        peers = self.status().get("peers", {})
-        return sum(v["downloaded"] for k, v in peers.items() if k.rsplit(":", 1)[0] == ip)
+        """Payload bytes downloaded from connections to/from `ip` (any port)."""
+        return self._bytes_with(ip, exact="blocks_in", sampled="downloaded")
+
+    def _bytes_with(self, ip: str, exact: str, sampled: str) -> int:
+        """The exact per-block counts when the seeder logged any for `ip`, else the sampled ones.
+        libtorrent's peer-info sample can name one connection by another endpoint than its
+        block alerts do (seen: the peer's listen port), so adding both would count it twice."""
+        peers = [v for k, v in self.status().get("peers", {}).items() if k.rsplit(":", 1)[0] == ip]
+        if any(exact in v for v in peers):
+            return sum(v.get(exact, 0) for v in peers)
+        return sum(v[sampled] for v in peers)
 
     def running(self) -> bool:
         return self.process is not None and self.process.running()
