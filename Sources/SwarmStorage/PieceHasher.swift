@@ -18,4 +18,17 @@ public enum PieceHasher {
             raw.count == expected.count && raw.elementsEqual(expected)
         }
     }
+
+    /// The SHA-1 of `count` zero bytes, hashed through one 64 KiB buffer.
+    public static func sha1OfZeros(count: Int) -> [UInt8] {
+        let zeros = [UInt8](repeating: 0, count: min(count, 64 * 1024))
+        var hasher = Insecure.SHA1()
+        var left = count
+        while left > 0 {
+            let step = min(left, zeros.count)
+            zeros.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<step])) }
+            left -= step
+        }
+        return Array(hasher.finalize())
+    }
 }

@@ -29,7 +29,8 @@ public struct RecheckResult: Sendable {
 
 /// Decides what is trustworthy at start: the record's pieces whose files still have the recorded
 /// size and mtime; everything else that exists on disk is hashed (so data downloaded by any client
-/// is adopted). Runs `threads` workers, each with one piece buffer (memory: threads × piece length).
+/// is adopted). Runs `threads` workers; each reads pieces through a 64 KiB buffer
+/// (`PieceStore.storedPieceMatches`), so memory does not grow with the piece length.
 public func recheck(store: PieceStore, metainfo: Metainfo, record: ResumeRecord?,
                     threads: Int = Recheck.defaultThreads,
                     progress: (@Sendable (RecheckProgress) -> Void)? = nil) throws(StorageError) -> Bitfield {
@@ -42,9 +43,6 @@ public enum Recheck {
     public static var defaultThreads: Int {
         max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     }
-
-    /// Upper bound on the piece buffers of all workers together.
-    public static let memoryBudget = 64 << 20
 
     /// Runs a re-check and reports how each piece was decided.
     /// - Parameter trustRecord: false hashes every present piece even if the record claims it.
@@ -59,11 +57,8 @@ public enum Recheck {
         for piece in 0..<total {
             if trusted[piece] { trustedCount += 1 } else { candidates.append(piece) }
         }
-        let shared = Shared(candidates: candidates, total: total, alreadyDone: trustedCount)
-        // Each worker holds one piece buffer: cap the workers so buffers stay within the budget
-        // even for 256 MiB pieces.
-        let byBudget = max(1, memoryBudget / max(1, layout.pieceLength))
-        let workers = max(1, min(threads, candidates.count, byBudget))
+        let shared = Shared(candidates: candidates, total: total, alreadyDone: trustedCount, layout: layout)
+        let workers = max(1, min(threads, candidates.count))
         if !candidates.isEmpty {
             DispatchQueue.concurrentPerform(iterations: workers) { _ in
                 hashLoop(store: store, metainfo: metainfo, shared: shared, progress: progress)
@@ -86,12 +81,21 @@ public enum Recheck {
         let hashed = Atomic<Int>(0)
         let bytes = Atomic<Int>(0)
         private let results = Mutex<[Int]>([])
+        /// SHA-1 of an all-zero piece of each size the torrent has (a full one and the last).
+        let zeroDigests: [Int: [UInt8]]
 
-        init(candidates: [Int], total: Int, alreadyDone: Int) {
+        init(candidates: [Int], total: Int, alreadyDone: Int, layout: FileLayout) {
             self.candidates = candidates
             self.total = total
             self.done = Atomic(alreadyDone)
             self.found = Atomic(alreadyDone)
+            var digests: [Int: [UInt8]] = [:]
+            if total > 0 {
+                for size in [layout.pieceSize(0), layout.pieceSize(total - 1)] where digests[size] == nil {
+                    digests[size] = PieceHasher.sha1OfZeros(count: size)
+                }
+            }
+            zeroDigests = digests
         }
 
         func add(_ pieces: [Int]) {
@@ -105,15 +109,12 @@ public enum Recheck {
 
     private static func hashLoop(store: PieceStore, metainfo: Metainfo, shared: Shared,
                                  progress: (@Sendable (RecheckProgress) -> Void)?) {
-        let layout = store.layout
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, layout.pieceLength), alignment: 64)
-        defer { buffer.deallocate() }
         var mine: [Int] = []
         while true {
             let index = shared.next.wrappingAdd(1, ordering: .relaxed).oldValue
             guard index < shared.candidates.count else { break }
             let piece = shared.candidates[index]
-            if check(piece: piece, store: store, metainfo: metainfo, buffer: buffer, shared: shared) {
+            if check(piece: piece, store: store, metainfo: metainfo, shared: shared) {
                 mine.append(piece)
                 shared.found.wrappingAdd(1, ordering: .relaxed)
             }
@@ -127,23 +128,21 @@ public enum Recheck {
 
     /// Hashes one piece if it can be on disk at all. A piece that is entirely holes is not read:
     /// it verifies only if its hash is that of zeros (rare, but a sparse copy of zeros is valid).
-    private static func check(piece: Int, store: PieceStore, metainfo: Metainfo,
-                              buffer: UnsafeMutableRawBufferPointer, shared: Shared) -> Bool {
+    private static func check(piece: Int, store: PieceStore, metainfo: Metainfo, shared: Shared) -> Bool {
         guard store.isPresent(piece: piece) else { return false }
         let size = store.layout.pieceSize(piece)
-        let target = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<size])
         let expected = metainfo.pieceHash(piece)
         if !store.hasAllocatedData(piece: piece) {
-            target.initializeMemory(as: UInt8.self, repeating: 0)
-            return PieceHasher.verify(UnsafeRawBufferPointer(target), expected: expected)
+            return shared.zeroDigests[size].map { $0[...] == expected } ?? false
         }
+        let matches: Bool
         do {
-            try store.readPiece(piece, into: target)
+            matches = try store.storedPieceMatches(piece, expected: expected)
         } catch {
             return false
         }
         shared.hashed.wrappingAdd(1, ordering: .relaxed)
         shared.bytes.wrappingAdd(size, ordering: .relaxed)
-        return PieceHasher.verify(UnsafeRawBufferPointer(target), expected: expected)
+        return matches
     }
 }

@@ -24,9 +24,16 @@ final class CompletionRecorder: Sendable {
 
 /// Reads `span` from its descriptor.
 func bytes(of span: ReadableSpan) -> [UInt8] {
-    var buffer = [UInt8](repeating: 0, count: span.length)
-    let count = buffer.withUnsafeMutableBytes { pread(span.fd, $0.baseAddress, span.length, off_t(span.offset)) }
-    return Array(buffer.prefix(max(0, count)))
+    span.copyBytes() ?? []
+}
+
+/// Expects the one read `recorder` saw to have failed with EIO for file 0 (a damaged cache).
+func expectCacheError(_ recorder: CompletionRecorder, sourceLocation: SourceLocation = #_sourceLocation) {
+    guard case let .failure(.storage(file, code, _)) = recorder.wait(for: 1).first else {
+        Issue.record("expected a storage error, got \(recorder.all)", sourceLocation: sourceLocation)
+        return
+    }
+    #expect(file == 0 && code == EIO, sourceLocation: sourceLocation)
 }
 
 @Suite struct SwarmFileSystemTests {
@@ -174,11 +181,7 @@ func bytes(of span: ReadableSpan) -> [UInt8] {
         let (handle, _) = try fileSystem.open(try inode(fileSystem, ["pack", "a.bin"]), flags: O_RDONLY)
         let recorder = CompletionRecorder()
         _ = try fileSystem.read(handle, offset: 900, size: 200, completion: recorder.callback)
-        guard case let .failure(.storage(file, code, _)) = recorder.wait(for: 1).first else {
-            Issue.record("expected a storage error, got \(recorder.all)")
-            return
-        }
-        #expect(file == 0 && code == EIO)
+        expectCacheError(recorder)
     }
 
     @Test func aDamagedPieceFailsItsReadsAndOnlyThose() throws {
@@ -198,11 +201,7 @@ func bytes(of span: ReadableSpan) -> [UInt8] {
         for _ in 0..<2 {  // the second time from what the first check found
             let damaged = CompletionRecorder()
             _ = try fileSystem.read(handle, offset: 16_384, size: 10, completion: damaged.callback)
-            guard case let .failure(.storage(file, code, _)) = damaged.wait(for: 1).first else {
-                Issue.record("expected a storage error, got \(damaged.all)")
-                return
-            }
-            #expect(file == 0 && code == EIO)
+            expectCacheError(damaged)
         }
         let intact = CompletionRecorder()
         _ = try fileSystem.read(handle, offset: 0, size: 16_384, completion: intact.callback)

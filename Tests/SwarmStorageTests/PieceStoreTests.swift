@@ -69,6 +69,12 @@ private let mixedFiles: [TestFile] = [
         }
     }
 
+    @Test(arguments: [0, 1, 65_536, 100_000, 1 << 20])
+    func theDigestOfZerosIsThatOfAZeroBuffer(count: Int) {
+        let zeros = [UInt8](repeating: 0, count: count)
+        #expect(PieceHasher.sha1OfZeros(count: count) == zeros.withUnsafeBytes { PieceHasher.sha1($0) })
+    }
+
     @Test func readBlockReadsInsidePiecesAndRejectsOutOfRange() throws {
         let temp = TemporaryDirectory()
         let torrent = try TestTorrent(name: "mixed", files: mixedFiles, pieceLength: 1024, directory: temp.path)
