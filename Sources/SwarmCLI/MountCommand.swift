@@ -364,6 +364,10 @@ struct MountDaemon {
             }
             let directory = DirectoryContentSource(metainfo: metainfo, directory: cacheDirectory,
                                                    holdReadsWhileExists: settings.holdReadsWhile)
+            // Never followed nor opened (their reads fail with EIO); said once, up front.
+            for problem in directory.unsafeEntries(limit: 20) {
+                logger.warning("served as missing", metadata: ["reason": "\(problem)"])
+            }
             return Source(content: directory, shutdown: { directory.shutdown() })
         }
         var configuration = SessionConfiguration(cacheDirectory: cacheDirectory)

@@ -51,6 +51,11 @@ struct VerifyCommand: ParsableCommand {
             throw CLIError.runtime("verifying \(directory) failed: \(error)")
         }
         VerifyProgress.finish()
+        // Symlinks, FIFOs and the like were treated as missing; say which, so the report's
+        // incomplete files are explained.
+        for problem in store.unsafeEntries(limit: 20) {
+            writeStandardError("warning: \(problem)\n")
+        }
         let report = VerifyReport(metainfo: metainfo, verified: result.verified)
         if json {
             print(report.json())

@@ -174,14 +174,10 @@ final class Foreman {
     func closeReader(_ reader: ReaderID) {
         guard let state = readers.removeValue(forKey: reader) else { return }
         picker.setWindow(reader: reader.rawValue, pieces: nil)
-        // The last handle on a file is gone (the kernel releases a handle only after its reads
-        // are answered): let the store close the file's fd when it needs the slot, so torrents
-        // with thousands of files never run out of descriptors.
-        if !readers.values.contains(where: { $0.fileIndex == state.fileIndex }) {
-            let store = self.store
-            let file = state.fileIndex
-            threadPool.submit { _ in store.releaseFileDescriptor(forFile: file) }
-        }
+        // The kernel releases a handle only after its reads are answered: drop the pin that
+        // `TorrentSession.openReader` took for this reader (pins are counted, so other readers of
+        // the file keep theirs), and the store may close the fd when it needs the slot.
+        store.unpinFile(state.fileIndex)
     }
 
     /// Moves the reader's readahead window to follow a read.

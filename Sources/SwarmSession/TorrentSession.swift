@@ -70,6 +70,9 @@ public final class TorrentSession: TorrentContentSource {
         }
         do {
             store = try PieceStore(layout: metainfo.layout, directory: directory)
+            // A symlink or FIFO where a file of ours belongs: refuse now, with its name, rather
+            // than fail every write to it (the store never follows or opens it either way).
+            try store.refuseUnsafeEntries()
             // A minimal copy of the torrent (its info dictionary) names the entry in `cache list`.
             try CacheRoot.storeTorrent(Array("d4:info".utf8) + metainfo.rawInfo + Array("e".utf8), directory: directory)
             CacheRoot.markUsed(directory: directory)
@@ -245,6 +248,9 @@ public final class TorrentSession: TorrentContentSource {
 
     public func openReader(fileIndex: Int) -> ReaderID {
         let reader = ReaderID(rawValue: nextID.wrappingAdd(1, ordering: .relaxed).oldValue)
+        // Pinned here, before any read of this reader can be answered from the file's fd (the hot
+        // path replies without visiting the loop); the Foreman unpins at `closeReader`.
+        if metainfo.layout.files.indices.contains(fileIndex) { store.pinFile(fileIndex) }
         let foreman = self.foreman
         eventLoop.execute { foreman.value.openReader(reader, fileIndex: fileIndex) }
         return reader

@@ -18,20 +18,21 @@ public final class CacheLock: Sendable {
         release()
     }
 
+    /// The lock file's name inside DIR/.swarmfs/.
+    static let fileName = "lock"
+
     /// Where the lock file lives for a cache directory.
     public static func path(directory: String) -> String {
-        StateDirectory.path(directory) + "/lock"
+        StateDirectory.path(directory) + "/" + fileName
     }
 
     /// Takes the lock without waiting (creating DIR/.swarmfs/ if needed); `.locked` if another
-    /// holder has it. The lock file holds the holder's PID, for people reading it.
+    /// holder has it, `.unsafeEntry` if a symlink, FIFO or other non-file sits where the lock
+    /// file belongs (it is never followed, opened for writing or truncated). The lock file holds
+    /// the holder's PID, for people reading it.
     public static func acquire(directory: String) throws(StorageError) -> CacheLock {
-        let state = StateDirectory.path(directory)
-        let code = PosixIO.makeDirectories(state)
-        if code != 0 { throw .fromWrite("mkdir", path: state, piece: nil, errno: code) }
         let lockPath = path(directory: directory)
-        let fd = PosixIO.open(lockPath, O_RDWR | O_CREAT)
-        if fd < 0 { throw .fromWrite("open", path: lockPath, piece: nil, errno: -fd) }
+        let fd = try StateDirectory.openFile(directory, fileName, flags: O_RDWR | O_CREAT)
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             if errno == EINTR { continue }
             let failure = errno
@@ -47,8 +48,7 @@ public final class CacheLock: Sendable {
 
     /// Whether some holder (this process included) has the directory locked right now.
     public static func isHeld(directory: String) -> Bool {
-        let fd = PosixIO.open(path(directory: directory), O_RDONLY)
-        if fd < 0 { return false }
+        guard let fd = try? StateDirectory.openFile(directory, fileName, flags: O_RDONLY) else { return false }
         defer { Glibc.close(fd) }
         if flock(fd, LOCK_EX | LOCK_NB) == 0 {
             _ = flock(fd, LOCK_UN)

@@ -35,34 +35,13 @@ public enum CacheRoot {
     /// Stores a copy of the .torrent bytes as DIR/.swarmfs/torrent (atomically) so the entry can
     /// be named and re-verified later without the original file.
     public static func storeTorrent(_ bytes: [UInt8], directory: String) throws(StorageError) {
-        let state = StateDirectory.path(directory)
-        let code = PosixIO.makeDirectories(state)
-        if code != 0 { throw .fromWrite("mkdir", path: state, piece: nil, errno: code) }
-        let final = state + "/" + torrentFileName
-        let temporary = final + ".tmp"
-        let fd = PosixIO.open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
-        if fd < 0 { throw .fromWrite("open", path: temporary, piece: nil, errno: -fd) }
-        let writeCode = bytes.withUnsafeBytes { PosixIO.writeFully(fd, $0, at: 0) }
-        Glibc.close(fd)
-        if writeCode != 0 {
-            unlink(temporary)
-            throw .fromWrite("write", path: temporary, piece: nil, errno: writeCode)
-        }
-        if rename(temporary, final) != 0 {
-            let failure = errno
-            unlink(temporary)
-            throw .fromWrite("rename", path: final, piece: nil, errno: failure)
-        }
+        try StateDirectory.writeAtomically(directory, torrentFileName, bytes: bytes, durable: false)
     }
 
     /// Stamps the entry as used now (mount, download, read). Failures are ignored: the stamp only
     /// orders pruning.
     public static func markUsed(directory: String) {
-        let state = StateDirectory.path(directory)
-        _ = PosixIO.makeDirectories(state)
-        let path = state + "/" + lastUsedFileName
-        let fd = PosixIO.open(path, O_WRONLY | O_CREAT)
-        if fd >= 0 {
+        if let fd = try? StateDirectory.openFile(directory, lastUsedFileName, flags: O_WRONLY | O_CREAT) {
             _ = futimens(fd, nil)
             Glibc.close(fd)
         }
@@ -103,8 +82,9 @@ public enum CacheRoot {
 
     /// The stored copy of the .torrent, parsed (nil if missing or invalid).
     public static func storedMetainfo(directory: String) -> Metainfo? {
-        let path = StateDirectory.path(directory) + "/" + torrentFileName
-        return try? Metainfo(contentsOf: path)
+        guard let bytes = StateDirectory.read(directory, torrentFileName, limit: Metainfo.maxTorrentFileSize + 1),
+              bytes.count <= Metainfo.maxTorrentFileSize else { return nil }
+        return try? Metainfo(bytes: bytes)
     }
 
     /// Finds the entry named by an info-hash (full, or a unique prefix of at least 8 digits) or by
@@ -177,9 +157,8 @@ public enum CacheRoot {
     }
 
     private static func lastUsed(directory: String, fallback: stat) -> Int64 {
-        let state = StateDirectory.path(directory)
-        for name in [lastUsedFileName, "resume"] {
-            if case let .success(info) = PosixIO.status(path: state + "/" + name) {
+        for name in [lastUsedFileName, ResumeRecord.fileName] {
+            if let info = StateDirectory.status(directory, name), (info.st_mode & S_IFMT) == S_IFREG {
                 return Int64(info.st_mtim.tv_sec)
             }
         }

@@ -2,9 +2,16 @@ import Glibc
 import Synchronization
 
 /// The open file descriptors of one store: a bounded LRU (torrents can have 20,000 files and the
-/// fd limit is often 1,024). A descriptor in use by a thread is *leased* and never closed under it
-/// — closing it would let the kernel reuse the number for another file mid-`pread`. Descriptors
-/// handed out for FUSE replies are *pinned* and stay open until the store closes.
+/// fd limit is often 1,024).
+///
+/// Invariants:
+/// - A descriptor in use by a thread is *leased* (counted) and never closed under it — closing it
+///   would let the kernel reuse the number for another file mid-`pread`.
+/// - A file is *pinned* (counted: one pin per open reader of the file) while FUSE replies may
+///   still splice from its descriptor; the LRU never closes a pinned file's descriptor. Pins are
+///   counted apart from the entries, so a pin taken before the file is first opened holds too.
+/// - Files are opened only through `ConfinedPath` below `root`: no symlink followed, nothing but
+///   regular files opened.
 final class FileHandleTable: Sendable {
     /// How a caller needs the file.
     enum Access {
@@ -17,7 +24,6 @@ final class FileHandleTable: Sendable {
     private struct Entry {
         var fd: Int32
         var leases: Int
-        var pinned: Bool
         var dirty: Bool
         /// Whether the file was already extended to its full length by this store.
         var sized: Bool
@@ -28,6 +34,8 @@ final class FileHandleTable: Sendable {
 
     private struct State {
         var entries: [Int: Entry] = [:]
+        /// Pin count per file (files with no pin are absent).
+        var pins: [Int: Int] = [:]
         var tick: UInt64 = 0
         var closed = false
     }
@@ -35,14 +43,25 @@ final class FileHandleTable: Sendable {
     private let state = Mutex(State())
     private let capacity: Int
     private let writable: Bool
+    private let root: String
+    private let closesUnpinned: Bool
 
-    init(capacity: Int, writable: Bool) {
+    /// - Parameters:
+    ///   - root: the directory every file lives under (symlinks below it are never followed).
+    ///   - closesUnpinned: close a file's descriptor as soon as its last pin ends (and no thread
+    ///     uses it), so the next reader opens the file as it is on disk now — a folder someone
+    ///     else may edit — instead of an old inode kept by the LRU.
+    init(root: String, capacity: Int, writable: Bool, closesUnpinned: Bool = false) {
+        self.root = root
         self.capacity = max(1, capacity)
         self.writable = writable
+        self.closesUnpinned = closesUnpinned
     }
 
-    /// Returns an fd for `file` that stays open until `release(file)`.
-    func lease(file: Int, path: String, access: Access, piece: Int?) throws(StorageError) -> Int32 {
+    /// Returns an fd for `file` (at `components` below the root; `path` names it in errors) that
+    /// stays open until `release(file)`.
+    func lease(file: Int, components: [String], path: String, access: Access,
+               piece: Int?) throws(StorageError) -> Int32 {
         let result: Result<Int32, StorageError> = state.withLock { state in
             if state.closed {
                 return .failure(.io(operation: "open", path: path, piece: piece, errno: EBADF))
@@ -63,7 +82,7 @@ final class FileHandleTable: Sendable {
                 state.entries[file] = entry
                 return .success(entry.fd)
             }
-            let opened = openFile(path: path, access: access, piece: piece)
+            let opened = openFile(components: components, path: path, access: access, piece: piece)
             guard case let .success((fd, canWrite)) = opened else {
                 if case let .failure(error) = opened { return .failure(error) }
                 return .failure(.io(operation: "open", path: path, piece: piece, errno: EIO))
@@ -73,7 +92,7 @@ final class FileHandleTable: Sendable {
             }
             var sized = false
             if case .write = access { sized = true }
-            state.entries[file] = Entry(fd: fd, leases: 1, pinned: false, dirty: false,
+            state.entries[file] = Entry(fd: fd, leases: 1, dirty: false,
                                         sized: sized, canWrite: canWrite, lastUse: state.tick)
             return .success(fd)
         }
@@ -97,18 +116,35 @@ final class FileHandleTable: Sendable {
         if let closeNow { _ = close(closeNow) }
     }
 
-    /// Keeps the file's fd open until `closeAll` (for replies that outlive any lease).
+    /// Adds a pin: the file's fd (once opened) is not closed by the LRU until every pin is undone
+    /// with `unpin` (for replies that outlive any lease). Takes the lock only; never blocks on I/O.
     func pin(file: Int) {
         state.withLock { state in
-            state.entries[file]?.pinned = true
+            state.pins[file, default: 0] += 1
         }
     }
 
-    /// Lets the LRU close the file's fd again (after `pin`).
+    /// Undoes one `pin`; once none is left the LRU may close the fd again (or, with
+    /// `closesUnpinned`, it is closed now when no thread uses it). An unpin without a pin is
+    /// ignored.
     func unpin(file: Int) {
-        state.withLock { state in
-            state.entries[file]?.pinned = false
+        let closeNow: Int32? = state.withLock { state in
+            guard let count = state.pins[file] else { return nil }
+            if count > 1 {
+                state.pins[file] = count - 1
+                return nil
+            }
+            state.pins[file] = nil
+            guard closesUnpinned, let entry = state.entries[file], entry.leases <= 0, !entry.dirty else { return nil }
+            state.entries[file] = nil
+            return entry.fd
         }
+        if let closeNow { _ = close(closeNow) }
+    }
+
+    /// Pins held on the file right now (for tests).
+    func pinCount(file: Int) -> Int {
+        state.withLock { $0.pins[file] ?? 0 }
     }
 
     /// fdatasyncs every file written since the last call. Each fd is leased during its sync so it
@@ -174,27 +210,35 @@ final class FileHandleTable: Sendable {
 
     // MARK: - Private
 
-    /// Opens the file; returns the fd and whether it is open for writing.
-    private func openFile(path: String, access: Access, piece: Int?) -> Result<(Int32, Bool), StorageError> {
+    /// Opens the file (confined below the root); returns the fd and whether it is open for writing.
+    private func openFile(components: [String], path: String, access: Access,
+                          piece: Int?) -> Result<(Int32, Bool), StorageError> {
         switch access {
         case .read:
-            var fd = PosixIO.open(path, writable ? O_RDWR : O_RDONLY)
-            if fd >= 0 { return .success((fd, writable)) }
-            if writable && (-fd == EACCES || -fd == EROFS || -fd == EPERM) {
-                // A file we may read but not write (adopted from elsewhere): serve it anyway.
-                fd = PosixIO.open(path, O_RDONLY)
-                if fd >= 0 { return .success((fd, false)) }
+            do throws(StorageError) {
+                do throws(StorageError) {
+                    let fd = try ConfinedPath.openFile(root: root, components: components,
+                                                       flags: writable ? O_RDWR : O_RDONLY)
+                    return .success((fd, writable))
+                } catch let .io(_, _, _, code) where writable && (code == EACCES || code == EROFS || code == EPERM) {
+                    // A file we may read but not write (adopted from elsewhere): serve it anyway.
+                    let fd = try ConfinedPath.openFile(root: root, components: components, flags: O_RDONLY)
+                    return .success((fd, false))
+                }
+            } catch .missingFile {
+                // Whichever component is missing, it is this file that the cache lacks.
+                return .failure(.missingFile(path: path, piece: piece))
+            } catch {
+                return .failure(error.attributed(to: piece))
             }
-            if -fd == ENOENT || -fd == ENOTDIR { return .failure(.missingFile(path: path, piece: piece)) }
-            return .failure(.io(operation: "open", path: path, piece: piece, errno: -fd))
         case let .write(length):
             guard writable else { return .failure(.readOnly(path: path)) }
-            if let slash = path.lastIndex(of: "/") {
-                let code = PosixIO.makeDirectories(String(path[..<slash]))
-                if code != 0 { return .failure(.fromWrite("mkdir", path: path, piece: piece, errno: code)) }
+            let fd: Int32
+            do throws(StorageError) {
+                fd = try ConfinedPath.openFile(root: root, components: components, flags: O_RDWR | O_CREAT)
+            } catch {
+                return .failure(error.attributed(to: piece))
             }
-            let fd = PosixIO.open(path, O_RDWR | O_CREAT)
-            if fd < 0 { return .failure(.fromWrite("open", path: path, piece: piece, errno: -fd)) }
             if let error = Self.extend(fd, to: length, path: path, piece: piece) {
                 close(fd)
                 return .failure(error)
@@ -223,7 +267,7 @@ final class FileHandleTable: Sendable {
     private func evictLeastRecentlyUsed(_ state: inout State) {
         var victim: Int?
         var oldest = UInt64.max
-        for (file, entry) in state.entries where entry.leases == 0 && !entry.pinned && entry.lastUse < oldest {
+        for (file, entry) in state.entries where entry.leases == 0 && state.pins[file] == nil && entry.lastUse < oldest {
             victim = file
             oldest = entry.lastUse
         }

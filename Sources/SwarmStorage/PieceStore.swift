@@ -26,6 +26,7 @@ public final class PieceStore: Sendable {
     public let mode: Mode
 
     private let paths: [String]
+    private let components: [[String]]
     private let handles: FileHandleTable
     private let emptyFilesDone = Atomic<Bool>(false)
     /// Held around each `pwrite`. Two threads writing one file contend for the inode's rwsem,
@@ -43,9 +44,14 @@ public final class PieceStore: Sendable {
     /// Opens (does not create) a store. Refuses any layout path with an empty, ".", ".." or
     /// slash-containing component even though SwarmMetainfo sanitises them: this is where paths
     /// meet the disk.
-    /// - Parameter maxOpenFiles: bound on fds kept open (LRU); pinned fds come on top.
+    /// Files are opened below `directory` without following symlinks, and only if they are regular
+    /// files (see `ConfinedPath`): the folder's contents are not trusted.
+    /// - Parameters:
+    ///   - maxOpenFiles: bound on fds kept open (LRU); pinned fds come on top.
+    ///   - closesUnpinnedFiles: close a file's fd when its last pin ends, so the next reader sees
+    ///     the file now on disk (for folders other programs may edit, see `pinFile`).
     public init(layout: FileLayout, directory: String, mode: Mode = .readWrite,
-                maxOpenFiles: Int = 256) throws(StorageError) {
+                maxOpenFiles: Int = 256, closesUnpinnedFiles: Bool = false) throws(StorageError) {
         self.layout = layout
         self.directory = directory
         self.mode = mode
@@ -60,7 +66,9 @@ public final class PieceStore: Sendable {
             paths.append(directory + "/" + file.path.joined(separator: "/"))
         }
         self.paths = paths
-        self.handles = FileHandleTable(capacity: maxOpenFiles, writable: mode == .readWrite)
+        self.components = layout.files.map(\.path)
+        self.handles = FileHandleTable(root: directory, capacity: maxOpenFiles, writable: mode == .readWrite,
+                                       closesUnpinned: closesUnpinnedFiles)
     }
 
     deinit {
@@ -83,7 +91,7 @@ public final class PieceStore: Sendable {
             let file = layout.files[slice.fileIndex]
             if file.isPadding || slice.length == 0 { continue }
             let path = paths[slice.fileIndex]
-            let fd = try handles.lease(file: slice.fileIndex, path: path, access: .write(length: file.length), piece: piece)
+            let fd = try lease(slice.fileIndex, access: .write(length: file.length), piece: piece)
             let start = Int(slice.torrentOffset - pieceStart)
             let code = writeLock.withLock {
                 PosixIO.writeFully(fd, UnsafeRawBufferPointer(rebasing: buffer[start..<start + slice.length]),
@@ -115,23 +123,39 @@ public final class PieceStore: Sendable {
     }
 
     /// An fd open on the file for copy-free FUSE replies (`fuse_reply_data` with an fd buffer).
-    /// Valid until `close()`. Creates the sparse file if needed (read-write stores).
+    /// It stays open while the caller holds a pin on the file (`pinFile`), and until `close()`.
+    /// Creates the sparse file if needed (read-write stores).
     public func fileDescriptor(forFile fileIndex: Int) throws(StorageError) -> Int32 {
+        try fileDescriptorAndIdentity(forFile: fileIndex).fd
+    }
+
+    /// `fileDescriptor(forFile:)` and what that descriptor's `fstat` says now, so a caller can tell
+    /// whether the file changed since it checked the bytes it is about to serve.
+    public func fileDescriptorAndIdentity(forFile fileIndex: Int) throws(StorageError) -> (fd: Int32, identity: FileIdentity) {
         guard layout.files.indices.contains(fileIndex) else {
             throw .outOfRange(piece: -1, begin: fileIndex, length: 0)
         }
         let file = layout.files[fileIndex]
         let access: FileHandleTable.Access = mode == .readWrite ? .write(length: file.length) : .read
-        let fd = try handles.lease(file: fileIndex, path: paths[fileIndex], access: access, piece: nil)
-        handles.pin(file: fileIndex)
-        handles.release(file: fileIndex, wrote: false)
-        return fd
+        let path = paths[fileIndex]
+        let fd = try lease(fileIndex, access: access, piece: nil)
+        defer { handles.release(file: fileIndex, wrote: false) }
+        switch PosixIO.status(fd) {
+        case let .success(info): return (fd, FileIdentity(info))
+        case let .failure(error): throw .io(operation: "fstat", path: path, piece: nil, errno: error.code)
+        }
     }
 
-    /// Ends the pin of `fileDescriptor(forFile:)` once no reply uses the fd any more (e.g. when
-    /// the last FUSE handle on the file is released), so torrents with thousands of files do not
-    /// accumulate open fds. The fd may be closed by the LRU after this call.
-    public func releaseFileDescriptor(forFile fileIndex: Int) {
+    /// Adds a pin on the file: from now until the matching `unpinFile`, its fd (once opened) is
+    /// not closed by the LRU, so replies splicing from it never see it closed or reused. Pins are
+    /// counted — take one per open reader of the file. Never blocks (no I/O).
+    public func pinFile(_ fileIndex: Int) {
+        handles.pin(file: fileIndex)
+    }
+
+    /// Undoes one `pinFile`. Once no pin is left, the LRU may close the fd (so torrents with
+    /// thousands of files do not accumulate open fds).
+    public func unpinFile(_ fileIndex: Int) {
         handles.unpin(file: fileIndex)
     }
 
@@ -170,7 +194,7 @@ public final class PieceStore: Sendable {
             let path = paths[slice.fileIndex]
             let fd: Int32
             do {
-                fd = try handles.lease(file: slice.fileIndex, path: path, access: .read, piece: piece)
+                fd = try lease(slice.fileIndex, access: .read, piece: piece)
             } catch .missingFile {
                 continue
             }
@@ -187,8 +211,7 @@ public final class PieceStore: Sendable {
         for slice in layout.slices(piece: piece) {
             let file = layout.files[slice.fileIndex]
             if file.isPadding || slice.length == 0 { continue }
-            guard let fd = try? handles.lease(file: slice.fileIndex, path: paths[slice.fileIndex],
-                                              access: .read, piece: piece) else { return false }
+            guard let fd = try? lease(slice.fileIndex, access: .read, piece: piece) else { return false }
             defer { handles.release(file: slice.fileIndex, wrote: false) }
             guard case let .success(info) = PosixIO.status(fd),
                   Int64(info.st_size) >= slice.fileOffset + Int64(slice.length) else { return false }
@@ -203,8 +226,7 @@ public final class PieceStore: Sendable {
         for slice in layout.slices(piece: piece) {
             let file = layout.files[slice.fileIndex]
             if file.isPadding || slice.length == 0 { continue }
-            guard let fd = try? handles.lease(file: slice.fileIndex, path: paths[slice.fileIndex],
-                                              access: .read, piece: piece) else { continue }
+            guard let fd = try? lease(slice.fileIndex, access: .read, piece: piece) else { continue }
             let found = PosixIO.hasData(fd, offset: slice.fileOffset, length: Int64(slice.length))
             handles.release(file: slice.fileIndex, wrote: false)
             if found { return true }
@@ -222,6 +244,11 @@ public final class PieceStore: Sendable {
     }
 
     // MARK: - Private
+
+    /// Leases file `index`'s fd (see `FileHandleTable.lease`); `release` it after use.
+    private func lease(_ index: Int, access: FileHandleTable.Access, piece: Int?) throws(StorageError) -> Int32 {
+        try handles.lease(file: index, components: components[index], path: paths[index], access: access, piece: piece)
+    }
 
     private func checkedPieceSize(_ piece: Int) throws(StorageError) -> Int {
         guard piece >= 0, piece < layout.pieceCount else { throw .outOfRange(piece: piece, begin: 0, length: 0) }
@@ -243,7 +270,7 @@ public final class PieceStore: Sendable {
                 continue
             }
             let path = paths[slice.fileIndex]
-            let fd = try handles.lease(file: slice.fileIndex, path: path, access: .read, piece: piece)
+            let fd = try lease(slice.fileIndex, access: .read, piece: piece)
             let (got, code) = PosixIO.readFully(fd, target, at: slice.fileOffset)
             handles.release(file: slice.fileIndex, wrote: false)
             if code != 0 { throw .io(operation: "pread", path: path, piece: piece, errno: code) }
@@ -262,7 +289,7 @@ public final class PieceStore: Sendable {
     /// (once) when the first piece lands.
     private func createEmptyFiles() throws(StorageError) {
         for (index, file) in layout.files.enumerated() where file.length == 0 && !file.isPadding {
-            _ = try handles.lease(file: index, path: paths[index], access: .write(length: 0), piece: nil)
+            _ = try lease(index, access: .write(length: 0), piece: nil)
             handles.release(file: index, wrote: false)
         }
         emptyFilesDone.store(true, ordering: .relaxed)

@@ -50,9 +50,12 @@ public struct ResumeRecord: Sendable {
         self.files = files
     }
 
+    /// The record's name inside DIR/.swarmfs/.
+    static let fileName = "resume"
+
     /// Where the record lives for a cache directory.
     public static func path(directory: String) -> String {
-        StateDirectory.path(directory) + "/resume"
+        StateDirectory.path(directory) + "/" + fileName
     }
 
     /// A record claiming `verified` (call it only after `store.sync()` covered every piece in it)
@@ -68,7 +71,9 @@ public struct ResumeRecord: Sendable {
     public static func currentFileStates(store: PieceStore) -> [FileState] {
         store.layout.files.enumerated().map { index, file in
             if file.isPadding { return .absent }
-            guard case let .success(info) = PosixIO.status(path: store.path(forFile: index)) else { return .absent }
+            // lstat: a symlink in the cache is never a file of ours (the store refuses to open it).
+            var info = stat()
+            guard lstat(store.path(forFile: index), &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return .absent }
             return FileState(size: Int64(info.st_size), modificationNanoseconds: info.modificationNanoseconds)
         }
     }
@@ -79,35 +84,15 @@ public struct ResumeRecord: Sendable {
         let expected = encodedSize(hashLength: metainfo.infoHash.bytes.count,
                                    pieceCount: metainfo.layout.pieceCount,
                                    fileCount: metainfo.layout.files.count)
-        guard let bytes = readBounded(path: path(directory: directory), limit: expected + 1),
+        guard let bytes = StateDirectory.read(directory, fileName, limit: expected + 1),
               bytes.count == expected else { return nil }
         return decode(bytes, metainfo: metainfo)
     }
 
-    /// Writes the record atomically: a crash leaves either the old record or the new one.
+    /// Writes the record atomically: a crash leaves either the old record or the new one. A
+    /// symlink or FIFO in its place is replaced, never followed (see `StateDirectory`).
     public func save(directory: String) throws(StorageError) {
-        let state = StateDirectory.path(directory)
-        let code = PosixIO.makeDirectories(state)
-        if code != 0 { throw .fromWrite("mkdir", path: state, piece: nil, errno: code) }
-        let final = Self.path(directory: directory)
-        let temporary = final + ".tmp"
-        let bytes = encoded()
-        let fd = PosixIO.open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
-        if fd < 0 { throw .fromWrite("open", path: temporary, piece: nil, errno: -fd) }
-        let writeCode = bytes.withUnsafeBytes { PosixIO.writeFully(fd, $0, at: 0) }
-        let syncCode = writeCode == 0 ? (fsync(fd) == 0 ? 0 : errno) : writeCode
-        Glibc.close(fd)
-        if syncCode != 0 {
-            unlink(temporary)
-            throw .fromWrite(writeCode != 0 ? "write" : "fsync", path: temporary, piece: nil, errno: syncCode)
-        }
-        if rename(temporary, final) != 0 {
-            let renameErrno = errno
-            unlink(temporary)
-            throw .fromWrite("rename", path: final, piece: nil, errno: renameErrno)
-        }
-        let dirCode = PosixIO.syncDirectory(state)
-        if dirCode != 0 { throw .fromWrite("fsync", path: state, piece: nil, errno: dirCode) }
+        try StateDirectory.writeAtomically(directory, Self.fileName, bytes: encoded(), durable: true)
     }
 
     /// Removes the record (e.g. before a full re-check is forced).
@@ -119,11 +104,7 @@ public struct ResumeRecord: Sendable {
     /// record remains on disk afterwards.
     @discardableResult
     public static func removeDurably(directory: String) -> Bool {
-        let final = path(directory: directory)
-        unlink(final + ".tmp")
-        if unlink(final) != 0 && errno != ENOENT { return false }
-        let code = PosixIO.syncDirectory(StateDirectory.path(directory))
-        return code == 0 || code == ENOENT
+        StateDirectory.remove(directory, fileName, durable: true)
     }
 
     /// The pieces the record claims for a reader in boot `boot`: the synced ones, plus the unsynced
@@ -232,18 +213,6 @@ public struct ResumeRecord: Sendable {
 
     private static func append(_ value: UInt64, to out: inout [UInt8]) {
         for shift in stride(from: 0, to: 64, by: 8) { out.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
-    }
-
-    /// Reads at most `limit` bytes of a file; nil if it cannot be opened or read.
-    private static func readBounded(path: String, limit: Int) -> [UInt8]? {
-        let fd = PosixIO.open(path, O_RDONLY)
-        if fd < 0 { return nil }
-        defer { Glibc.close(fd) }
-        var bytes = [UInt8](repeating: 0, count: limit)
-        let (got, code) = bytes.withUnsafeMutableBytes { PosixIO.readFully(fd, $0, at: 0) }
-        if code != 0 { return nil }
-        bytes.removeLast(limit - got)
-        return bytes
     }
 }
 

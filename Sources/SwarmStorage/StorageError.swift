@@ -25,6 +25,9 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case ambiguousCacheEntry(String, matches: [String])
     /// The store was opened read-only and a write was attempted.
     case readOnly(path: String)
+    /// Something other than a regular file or directory (a symlink, a FIFO, a device) sits where
+    /// the cache folder should hold one of ours; never followed, opened or written.
+    case unsafeEntry(path: String, kind: EntryKind)
 
     public var description: String {
         switch self {
@@ -50,11 +53,25 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(key) matches several cached torrents (\(matches.joined(separator: ", ")))"
         case let .readOnly(path):
             return "\(path) was opened read-only"
+        case let .unsafeEntry(path, kind):
+            return "refusing \(path): it is a \(kind.rawValue), and swarmfs neither follows nor opens "
+                + "anything but regular files and directories inside a cache folder"
         }
     }
 
     private static func pieceSuffix(_ piece: Int?) -> String {
         piece.map { " (piece \($0))" } ?? ""
+    }
+
+    /// The same error, naming `piece` as the one it happened for (when it carries a piece).
+    func attributed(to piece: Int?) -> StorageError {
+        guard let piece else { return self }
+        switch self {
+        case let .diskFull(path, nil): return .diskFull(path: path, piece: piece)
+        case let .io(operation, path, nil, code): return .io(operation: operation, path: path, piece: piece, errno: code)
+        case let .missingFile(path, nil): return .missingFile(path: path, piece: piece)
+        default: return self
+        }
     }
 
     /// Maps an errno from a write path to `.diskFull` or `.io`.

@@ -168,6 +168,7 @@ private let mixedFiles: [TestFile] = [
         let store = try PieceStore(layout: torrent.layout, directory: dir, maxOpenFiles: 8)
         try torrent.writePieces(0..<torrent.layout.pieceCount, to: store)
         #expect(store.openFileCount <= 8)
+        store.pinFile(0)
         let pinned = try store.fileDescriptor(forFile: 0)
         try store.sync()
         for file in torrent.layout.files {
@@ -183,7 +184,7 @@ private let mixedFiles: [TestFile] = [
         #expect(pread(pinned, &first, 700, 0) == 700)
         #expect(first == Array(torrent.payload[0..<700]))
         #expect(store.openFileCount <= 9)
-        store.releaseFileDescriptor(forFile: 0)
+        store.unpinFile(0)
         for piece in 0..<torrent.layout.pieceCount - 1 {
             try scratch.withUnsafeMutableBytes { raw in try store.readPiece(piece, into: raw) }
         }
@@ -220,9 +221,9 @@ private let mixedFiles: [TestFile] = [
 
     @Test func closeNeverClosesAnFdUnderItsUser() throws {
         let temp = TemporaryDirectory()
-        let table = FileHandleTable(capacity: 4, writable: true)
+        let table = FileHandleTable(root: temp.path, capacity: 4, writable: true)
         let path = temp.path + "/f"
-        let fd = try table.lease(file: 0, path: path, access: .write(length: 10), piece: nil)
+        let fd = try table.lease(file: 0, components: ["f"], path: path, access: .write(length: 10), piece: nil)
         table.closeAll()
         #expect(table.openCount == 1, "the leased fd stays open")
         var byte: UInt8 = 7
@@ -230,7 +231,7 @@ private let mixedFiles: [TestFile] = [
         table.release(file: 0, wrote: true)
         #expect(table.openCount == 0, "the last holder closed it")
         #expect(throws: StorageError.io(operation: "open", path: path, piece: nil, errno: EBADF)) {
-            _ = try table.lease(file: 0, path: path, access: .read, piece: nil)
+            _ = try table.lease(file: 0, components: ["f"], path: path, access: .read, piece: nil)
         }
         #expect(contents(path) == [7] + [UInt8](repeating: 0, count: 9))
     }
