@@ -16,7 +16,18 @@ import Synchronization
 /// Nothing is served unchecked: the first read of a piece hashes it from the files (off the
 /// caller's thread) and a piece that does not match the torrent fails its reads with EIO, so a
 /// cache damaged behind our back is never passed off as the torrent. Mounting stays instant
-/// whatever the payload's size, and each piece is hashed once.
+/// whatever the payload's size, and each piece is hashed once while its files stay unchanged.
+///
+/// Invariants (the folder is not ours: other programs may edit or replace its files):
+/// - Replies splice from the very descriptor the piece checks read through: the store's, pinned
+///   once per open reader of the file, so the LRU never closes it under a reply. A file's last
+///   reader closing closes its descriptor, so the next open sees a replaced file.
+/// - Every reply first `fstat`s that descriptor; a file whose identity (inode, size, mtime,
+///   ctime) differs from the one its checks saw loses the checks of all its pieces, which are
+///   hashed again before anything is served. A check only counts if no file of its piece changed
+///   while it ran (`epoch`).
+/// - Open descriptors are bounded: the store's LRU (`maxOpenFiles`) plus one per file with an
+///   open reader.
 ///
 /// Reads can be *held* (parked until released) — programmatically with `hold()`/`release()`, or
 /// while a marker file exists — so tests can block readers, interrupt them, and unmount under
@@ -31,10 +42,11 @@ public final class DirectoryContentSource: TorrentContentSource {
     /// Where pieces are read for their hash check (read-only: nothing is created or changed).
     private let store: PieceStore?
 
-    private struct OpenedFile {
-        let fd: Int32
-        let size: Int64
-    }
+    /// Descriptors the store keeps open for files no reader holds (hash checks of pieces that
+    /// span files); files with open readers come on top.
+    static let maxOpenFiles = 64
+    /// How often a read re-checks a file that keeps changing under it before it fails with EIO.
+    static let maxCheckAttempts = 4
 
     private struct PendingRead {
         let fileIndex: Int
@@ -44,13 +56,17 @@ public final class DirectoryContentSource: TorrentContentSource {
     }
 
     private struct State {
-        var files: [Int: OpenedFile] = [:]
-        /// Pieces hashed and found to match the torrent.
+        /// Pieces hashed and found to match the torrent (with their files as in `identities`).
         var verified: Bitfield
-        /// Pieces hashed and found damaged (or unreadable): their reads fail.
+        /// Pieces hashed and found damaged: their reads fail until one of their files changes.
         var damaged: Set<Int> = []
+        /// Each file as the checks of its pieces saw it.
+        var identities: [Int: FileIdentity] = [:]
+        /// Moves whenever a file's checks are dropped; a check started in another epoch is void.
+        var epoch: UInt64 = 0
         var nextReader: UInt64 = 1
-        var openReaders: Set<ReaderID> = []
+        /// Open readers and their file.
+        var openReaders: [ReaderID: Int] = [:]
         var held = false
         var pending: [UInt64: PendingRead] = [:]
         var nextPending: UInt64 = 1
@@ -66,12 +82,18 @@ public final class DirectoryContentSource: TorrentContentSource {
         holdMarker = holdReadsWhileExists
         state = Mutex(State(verified: Bitfield(count: metainfo.layout.pieceCount)))
         // A layout PieceStore refuses (unsafe paths) is one whose files cannot be opened either.
-        store = try? PieceStore(layout: metainfo.layout, directory: directory, mode: .readOnly, maxOpenFiles: 64)
+        store = try? PieceStore(layout: metainfo.layout, directory: directory, mode: .readOnly,
+                                maxOpenFiles: Self.maxOpenFiles, closesUnpinnedFiles: true)
     }
 
-    deinit {
-        for file in state.withLock({ $0.files.values }) { close(file.fd) }
+    /// Entries of the folder in the way of the torrent's files that are never followed or opened
+    /// (symlinks, FIFOs, ...), described for a log line (see `PieceStore.unsafeEntries`).
+    public func unsafeEntries(limit: Int) -> [String] {
+        store?.unsafeEntries(limit: limit).map { "\($0)" } ?? []
     }
+
+    /// Descriptors open on the folder's files right now (bounded, see the invariants).
+    public var openFileCount: Int { store?.openFileCount ?? 0 }
 
     /// Parks every read from now on until `release()`.
     public func hold() {
@@ -96,26 +118,28 @@ public final class DirectoryContentSource: TorrentContentSource {
 
     /// Fails parked reads with `.shutdown`, refuses new ones, closes the files.
     public func shutdown() {
-        let (pending, files) = state.withLock { state in
+        let pending = state.withLock { state in
             state.isShutDown = true
-            defer { state.pending.removeAll(); state.files.removeAll() }
-            return (Array(state.pending.values), Array(state.files.values))
+            defer { state.pending.removeAll() }
+            return Array(state.pending.values)
         }
         for read in pending { read.completion(.failure(.shutdown)) }
-        for file in files { close(file.fd) }
+        store?.close()
     }
 
     public func openReader(fileIndex: Int) -> ReaderID {
-        state.withLock { state in
+        if metainfo.layout.files.indices.contains(fileIndex) { store?.pinFile(fileIndex) }
+        return state.withLock { state in
             let reader = ReaderID(rawValue: state.nextReader)
             state.nextReader += 1
-            state.openReaders.insert(reader)
+            state.openReaders[reader] = fileIndex
             return reader
         }
     }
 
     public func closeReader(_ reader: ReaderID) {
-        _ = state.withLock { $0.openReaders.remove(reader) }
+        guard let fileIndex = state.withLock({ $0.openReaders.removeValue(forKey: reader) }) else { return }
+        if metainfo.layout.files.indices.contains(fileIndex) { store?.unpinFile(fileIndex) }
     }
 
     public func read(_ reader: ReaderID, fileIndex: Int, offset: Int64, length: Int,
@@ -158,11 +182,13 @@ public final class DirectoryContentSource: TorrentContentSource {
 
     public func statusSnapshot() -> SessionStatus {
         let layout = metainfo.layout
-        let verified = state.withLock { $0.verified }
+        // Disk bytes count the files as last seen by a read: status never opens files (getfattr
+        // asks for it once per file, and opening all of them is what the fd bound forbids).
+        let (verified, identities) = state.withLock { ($0.verified, $0.identities) }
         var verifiedTotal: Int64 = 0
         var diskTotal: Int64 = 0
         let files = metainfo.userFiles.map { file in
-            diskTotal += min(Int64(file.length), (try? opened(file.index).size) ?? 0)
+            diskTotal += min(Int64(file.length), max(0, identities[file.index]?.size ?? 0))
             let bytes = Self.verifiedBytes(of: file.index, in: layout, verified: verified)
             verifiedTotal += bytes
             return FileStatus(path: file.path.joined(separator: "/"), length: Int64(file.length),
@@ -192,92 +218,151 @@ public final class DirectoryContentSource: TorrentContentSource {
 
     // MARK: Private
 
-    /// Serves a read whose pieces are checked at once; otherwise checks them on a background
-    /// queue first (hashing reads the disk: the caller may be a FUSE thread).
+    /// Serves a read whose pieces are checked (for the file as it is now) at once; otherwise
+    /// checks them on a background queue first (hashing reads the disk: the caller may be a FUSE
+    /// thread).
     private func serve(_ read: PendingRead) {
-        let pieces = read.length > 0
-            ? metainfo.layout.pieces(file: read.fileIndex, offset: read.offset, length: Int64(read.length))
-            : 0..<0
-        let unchecked = state.withLock { state in pieces.filter { !state.verified[$0] } }
-        guard !unchecked.isEmpty else {
-            reply(read)
+        switch attemptReply(read) {
+        case .done:
             return
-        }
-        DispatchQueue.global().async { [self] in
-            for piece in unchecked {
-                if let failure = check(piece, for: read.fileIndex) {
-                    read.completion(.failure(failure))
-                    return
-                }
-            }
-            reply(read)
+        case .needsCheck:
+            DispatchQueue.global().async { [self] in checkThenServe(read) }
         }
     }
 
-    /// Hashes `piece` from the files once; nil when it matches the torrent.
-    private func check(_ piece: Int, for fileIndex: Int) -> ContentReadError? {
-        let known = state.withLock { state -> Bool? in
-            state.verified[piece] ? true : (state.damaged.contains(piece) ? false : nil)
+    private enum Attempt {
+        case done
+        case needsCheck([Int])
+    }
+
+    /// Replies from the file's descriptor if every piece of the read is verified for the file as
+    /// its `fstat` shows it now (completing the read with an error if it cannot be read).
+    private func attemptReply(_ read: PendingRead) -> Attempt {
+        guard let store else {
+            read.completion(.failure(.storage(file: read.fileIndex, errno: EIO,
+                                              detail: "the files of \(directory) cannot be opened")))
+            return .done
         }
-        if let known {
-            return known ? nil : damagedError(piece, file: fileIndex, detail: "does not match the torrent")
+        let current: (fd: Int32, identity: FileIdentity)
+        do throws(StorageError) {
+            current = try store.fileDescriptorAndIdentity(forFile: read.fileIndex)
+        } catch {
+            read.completion(.failure(.storage(file: read.fileIndex, errno: error.errnoValue, detail: "\(error)")))
+            return .done
         }
-        guard let store else { return damagedError(piece, file: fileIndex, detail: "cannot be opened") }
+        let pieces = read.length > 0
+            ? metainfo.layout.pieces(file: read.fileIndex, offset: read.offset, length: Int64(read.length))
+            : 0..<0
+        let unchecked = state.withLock { state in
+            note(current.identity, of: read.fileIndex, in: &state)
+            return pieces.filter { !state.verified[$0] }
+        }
+        if !unchecked.isEmpty { return .needsCheck(unchecked) }
+        guard read.offset + Int64(read.length) <= current.identity.size else {
+            read.completion(.failure(.storage(file: read.fileIndex, errno: EIO,
+                                              detail: "cache file holds only \(current.identity.size) bytes")))
+            return .done
+        }
+        read.completion(.success(ReadableSpan(fd: current.fd, offset: read.offset, length: read.length)))
+        return .done
+    }
+
+    /// Checks the read's pieces, then replies; starts over (a bounded number of times) when a
+    /// file changed while its pieces were being checked.
+    private func checkThenServe(_ read: PendingRead) {
+        for _ in 0..<Self.maxCheckAttempts {
+            guard case let .needsCheck(unchecked) = attemptReply(read) else { return }
+            for piece in unchecked {
+                switch check(piece, for: read.fileIndex) {
+                case .matches, .changed:
+                    continue  // a change shows at the next attempt's fstat
+                case let .failed(error):
+                    read.completion(.failure(error))
+                    return
+                }
+            }
+        }
+        read.completion(.failure(.storage(file: read.fileIndex, errno: EIO,
+                                          detail: "\(path(of: read.fileIndex)) kept changing while it was being checked")))
+    }
+
+    private enum CheckOutcome {
+        case matches
+        /// A file of the piece changed during the check; nothing was recorded.
+        case changed
+        case failed(ContentReadError)
+    }
+
+    /// Hashes `piece` from the files unless a check for the files as they are is already known.
+    private func check(_ piece: Int, for fileIndex: Int) -> CheckOutcome {
+        guard let store else { return .failed(damagedError(piece, file: fileIndex, detail: "cannot be opened")) }
+        let before: [Int: FileIdentity]
+        do throws(StorageError) {
+            before = try identities(ofPiece: piece, store: store)
+        } catch {
+            return .failed(.storage(file: fileIndex, errno: error.errnoValue, detail: "\(error)"))
+        }
+        let startEpoch = state.withLock { state -> UInt64? in
+            for (file, identity) in before { note(identity, of: file, in: &state) }
+            if state.verified[piece] || state.damaged.contains(piece) { return nil }
+            return state.epoch
+        }
+        guard let startEpoch else {
+            let known = state.withLock { $0.verified[piece] }
+            return known ? .matches : .failed(damagedError(piece, file: fileIndex, detail: "does not match the torrent"))
+        }
         let matches: Bool
+        let after: [Int: FileIdentity]
         do throws(StorageError) {
             matches = try store.storedPieceMatches(piece, expected: metainfo.pieceHash(piece))
+            after = try identities(ofPiece: piece, store: store)
         } catch {
-            state.withLock { _ = $0.damaged.insert(piece) }
-            return .storage(file: fileIndex, errno: error.errnoValue, detail: "\(error)")
+            return .failed(.storage(file: fileIndex, errno: error.errnoValue, detail: "\(error)"))
         }
-        state.withLock { state in
+        let recorded = state.withLock { state -> Bool in
+            for (file, identity) in after { note(identity, of: file, in: &state) }
+            guard state.epoch == startEpoch else { return false }
             if matches { state.verified[piece] = true } else { state.damaged.insert(piece) }
+            return true
         }
-        return matches ? nil : damagedError(piece, file: fileIndex, detail: "does not match the torrent")
+        if !recorded { return .changed }
+        return matches ? .matches : .failed(damagedError(piece, file: fileIndex, detail: "does not match the torrent"))
+    }
+
+    /// `fstat` of every non-padding file the piece touches, through the store's descriptors.
+    private func identities(ofPiece piece: Int, store: PieceStore) throws(StorageError) -> [Int: FileIdentity] {
+        var result: [Int: FileIdentity] = [:]
+        for slice in metainfo.layout.slices(piece: piece) where slice.length > 0 {
+            if metainfo.layout.files[slice.fileIndex].isPadding { continue }
+            result[slice.fileIndex] = try store.fileDescriptorAndIdentity(forFile: slice.fileIndex).identity
+        }
+        return result
+    }
+
+    /// Records how a file looks now; if it looked different when its pieces were checked, those
+    /// checks no longer hold (and checks under way are void: the epoch moves).
+    private func note(_ identity: FileIdentity, of fileIndex: Int, in state: inout State) {
+        guard let known = state.identities[fileIndex] else {
+            state.identities[fileIndex] = identity
+            return
+        }
+        if known == identity { return }
+        state.identities[fileIndex] = identity
+        state.epoch &+= 1
+        let length = Int64(metainfo.layout.files[fileIndex].length)
+        guard length > 0 else { return }
+        for piece in metainfo.layout.pieces(file: fileIndex, offset: 0, length: length) {
+            state.verified[piece] = false
+            state.damaged.remove(piece)
+        }
+    }
+
+    private func path(of fileIndex: Int) -> String {
+        ([directory] + metainfo.layout.files[fileIndex].path).joined(separator: "/")
     }
 
     private func damagedError(_ piece: Int, file: Int, detail: String) -> ContentReadError {
         .storage(file: file, errno: EIO, detail: "piece \(piece) of the cache in \(directory) \(detail)")
-    }
-
-    private func reply(_ read: PendingRead) {
-        do {
-            let file = try opened(read.fileIndex)
-            guard read.offset + Int64(read.length) <= file.size else {
-                read.completion(.failure(.storage(file: read.fileIndex, errno: EIO,
-                                                  detail: "cache file holds only \(file.size) bytes")))
-                return
-            }
-            read.completion(.success(ReadableSpan(fd: file.fd, offset: read.offset, length: read.length)))
-        } catch {
-            read.completion(.failure(error))
-        }
-    }
-
-    /// The open descriptor of file `index`, opened once.
-    private func opened(_ index: Int) throws(ContentReadError) -> OpenedFile {
-        if let file = state.withLock({ $0.files[index] }) { return file }
-        let path = ([directory] + metainfo.layout.files[index].path).joined(separator: "/")
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw .storage(file: index, errno: errno, detail: "cannot open \(path)")
-        }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            let code = errno
-            close(fd)
-            throw .storage(file: index, errno: code, detail: "cannot stat \(path)")
-        }
-        let file = OpenedFile(fd: fd, size: Int64(info.st_size))
-        let winner = state.withLock { state -> OpenedFile? in
-            if state.isShutDown { return nil }
-            if let existing = state.files[index] { return existing }
-            state.files[index] = file
-            return file
-        }
-        if winner?.fd != fd { close(fd) }
-        guard let winner else { throw .shutdown }
-        return winner
     }
 
     /// While the marker exists, checks again every 20 ms; once it is gone, serves what waits.
