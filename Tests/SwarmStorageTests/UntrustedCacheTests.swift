@@ -25,7 +25,12 @@ import Testing
         for piece in 1..<8 {
             try buffer.withUnsafeMutableBytes { try store.readPiece(piece, into: $0) }
         }
+        // Still open, and still on file 0 (not a number the kernel reused for another file).
         #expect(isOpen(fd))
+        var byDescriptor = stat()
+        var byPath = stat()
+        #expect(fstat(fd, &byDescriptor) == 0 && stat(temp.path + "/cache/pins/f0", &byPath) == 0)
+        #expect(byDescriptor.st_ino == byPath.st_ino)
         let again = try store.fileDescriptor(forFile: 0)
         #expect(again == fd)
         #expect(store.openFileCount <= 3)
