@@ -10,8 +10,8 @@ public struct ReaderID: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// Verified bytes of a file, ready to be served: normally `length` bytes at `offset` of the
-/// cache file's open descriptor `fd` (valid until the source shuts down, so a reply can splice
-/// them); or, for a read answered by the job that just verified its piece, the piece's memory
+/// cache file's open descriptor `fd` (valid while the reader the read came through is open —
+/// sources pin a file's descriptor once per open reader — so a reply can splice them); or, for a read answered by the job that just verified its piece, the piece's memory
 /// (`memory`, with `fd` -1), so the reader does not also wait for the piece to be written.
 ///
 /// `memory` is valid only until the completion that received the span returns: a consumer
