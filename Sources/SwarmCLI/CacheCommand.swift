@@ -30,6 +30,12 @@ struct CacheListCommand: ParsableCommand {
 
     func run() throws {
         let entries = CacheRoot.entries(root: root.path)
+        // Such a record was treated as missing (its entry shows "?"); say why.
+        for entry in entries {
+            if let problem = ResumeRecord.unsafeEntry(directory: entry.directory) {
+                writeStandardError("warning: \(problem)\n")
+            }
+        }
         if json {
             print(Self.json(entries))
             return

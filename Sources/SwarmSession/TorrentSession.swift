@@ -85,6 +85,9 @@ public final class TorrentSession: TorrentContentSource {
         threadPool.start()
         let have: Bitfield
         do {
+            if let problem = ResumeRecord.unsafeEntry(directory: directory) {
+                logger.warning("resume record ignored: every piece is checked again", metadata: ["reason": "\(problem)"])
+            }
             have = try await threadPool.runIfActive {
                 let record = ResumeRecord.load(directory: directory, metainfo: metainfo)
                 return try recheck(store: store, metainfo: metainfo, record: record, progress: nil)

@@ -78,6 +78,15 @@ public struct ResumeRecord: Sendable {
         }
     }
 
+    /// Why the record of `directory` is ignored when something other than a regular file sits in
+    /// its place (a symlink, a FIFO, ...): that entry is never read, and saving replaces it. nil
+    /// when the place is empty or holds a regular file.
+    public static func unsafeEntry(directory: String) -> StorageError? {
+        guard let info = StateDirectory.status(directory, fileName) else { return nil }
+        let kind = EntryKind(mode: info.st_mode)
+        return kind == .regularFile ? nil : .unsafeEntry(path: path(directory: directory), kind: kind)
+    }
+
     /// Loads the record of `directory` if it exists, is intact and belongs to `metainfo`
     /// (same info-hash, piece count and file count); nil otherwise.
     public static func load(directory: String, metainfo: Metainfo) -> ResumeRecord? {

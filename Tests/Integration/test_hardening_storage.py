@@ -219,6 +219,7 @@ def test_verify_does_not_follow_a_symlinked_payload_file(swarmfs_bin, multi, wor
     by_path = {f["path"]: f for f in report["files"]}
     assert by_path["multi/media/movie.mkv"]["complete"] is False
     assert by_path["multi/README.txt"]["complete"] is True
+    assert "movie.mkv" in result.stderr and "symbolic link" in result.stderr, result.stderr
 
 
 def test_verify_does_not_follow_a_symlinked_directory(swarmfs_bin, multi, workdir):
@@ -232,6 +233,7 @@ def test_verify_does_not_follow_a_symlinked_directory(swarmfs_bin, multi, workdi
     by_path = {f["path"]: f for f in json.loads(result.stdout)["files"]}
     assert by_path["multi/media/movie.mkv"]["complete"] is False
     assert by_path["multi/media/subs/movie.srt"]["complete"] is False
+    assert "multi/media" in result.stderr and "symbolic link" in result.stderr, result.stderr
 
 
 def test_fifo_at_a_payload_path_does_not_hang_verify_or_mount(swarmfs_bin, procs, pool, multi, workdir):
@@ -244,6 +246,7 @@ def test_fifo_at_a_payload_path_does_not_hang_verify_or_mount(swarmfs_bin, procs
     by_path = {f["path"]: f for f in json.loads(result.stdout)["files"]}
     assert by_path["multi/README.txt"]["complete"] is False
     assert by_path["multi/z-last.bin"]["complete"] is True
+    assert "README.txt" in result.stderr and "FIFO" in result.stderr, result.stderr
     mnt = os.path.join(workdir, "mnt")
     with _mount_limited(swarmfs_bin, procs, torrent, mnt, payload.save_path, "--download", "none",
                         listen_port=pool.port()) as m:
@@ -314,6 +317,7 @@ def test_symlinked_or_fifo_resume_record_is_treated_as_missing(swarmfs_bin, proc
     assert result.returncode == 0, result.stderr
     listed = json.loads(result.stdout)
     assert len(listed) == 1
+    assert "resume" in result.stderr and "FIFO" in result.stderr, result.stderr
     mnt = os.path.join(workdir, "mnt")
     with _mount_limited(swarmfs_bin, procs, torrent, mnt, entry, "--download", "on-demand", "--no-trackers",
                         "--listen-host", pool.ip(), listen_port=pool.port()) as m:
@@ -326,6 +330,7 @@ def test_symlinked_or_fifo_resume_record_is_treated_as_missing(swarmfs_bin, proc
     os.symlink(decoy, os.path.join(state, "resume"))
     result = _run(swarmfs_bin, "cache", "list", "--json", "--root", root)
     assert result.returncode == 0, result.stderr
+    assert "symbolic link" in result.stderr, result.stderr
     with _mount_limited(swarmfs_bin, procs, torrent, os.path.join(workdir, "mnt2"), entry, "--download",
                         "on-demand", "--no-trackers", "--listen-host", pool.ip(), listen_port=pool.port()) as m:
         assert _read_through_mount(m.join("multi", "README.txt"), 0, 100) == payload.read("multi/README.txt", 0, 100)
