@@ -202,7 +202,7 @@ final class Foreman {
             return
         }
         noteRead(reader, fileIndex: fileIndex, offset: offset, length: length)
-        if let storageFailure, storagePause.isPaused(now: .now()) {
+        if let storageFailure, storagePause.isPaused {
             complete(completion, with: .failure(storageFailure))
             return
         }
@@ -668,7 +668,7 @@ final class Foreman {
         for peer in peers.values { fillPipeline(peer) }
     }
 
-    private var isStoragePaused: Bool { storagePause.isPaused(now: .now()) }
+    private var isStoragePaused: Bool { storagePause.isPaused }
 
     private func blockArrived(from peer: PeerConnection, piece: Int, begin: Int, block: ByteBuffer) {
         let spec = BlockSpec(piece: piece, begin: begin, length: block.readableBytes)

@@ -34,9 +34,11 @@ struct StorageFailurePause {
     private(set) var phase: Phase = .healthy
     private(set) var trouble: StorageError?
 
-    /// Whether fetching (and reads of missing data) are paused at `now`.
-    func isPaused(now: NIODeadline) -> Bool {
-        if case let .paused(until) = phase { return until > now }
+    /// Whether fetching (and reads of missing data) are paused. A pause lasts until
+    /// `pauseElapsed` ends it, not merely until its time has passed: pieces fetched in between
+    /// would be stored while still `.paused`, and their success would not end the episode.
+    var isPaused: Bool {
+        if case .paused = phase { return true }
         return false
     }
 

@@ -27,7 +27,7 @@ struct StorageFailurePauseTests {
         clock.advance(.milliseconds(10))
         let result3 = pause.writeFailed(full, now: clock.now)
         #expect(result3 == .stillFailing)
-        #expect(pause.isPaused(now: clock.now))
+        #expect(pause.isPaused)
     }
 
     @Test func aFailureDuringThePauseExtendsIt() {
@@ -37,10 +37,13 @@ struct StorageFailurePauseTests {
         clock.advance(.seconds(4))
         _ = pause.writeFailed(broken, now: clock.now)
         clock.advance(.seconds(2))
-        #expect(pause.isPaused(now: clock.now))
+        #expect(pause.isPaused)
         #expect(!pause.pauseIsOver(now: clock.now))
         clock.advance(.seconds(3))
         #expect(pause.pauseIsOver(now: clock.now))
+        // Still paused until the Foreman's tick ends the pause: a piece fetched and stored in
+        // between would not count as the trial's success (the second CI failure mode).
+        #expect(pause.isPaused)
     }
 
     @Test func recoveryIsDeclaredOnlyByAWriteAfterThePause() {
@@ -51,7 +54,7 @@ struct StorageFailurePauseTests {
         let result4 = pause.pauseElapsed(now: clock.now, freeBytes: nil, neededBytes: 0)
         #expect(result4)
         #expect(pause.phase == .trial)
-        #expect(!pause.isPaused(now: clock.now))
+        #expect(!pause.isPaused)
         let result5 = pause.writeSucceeded()
         #expect(result5)
         #expect(pause.phase == .healthy)
