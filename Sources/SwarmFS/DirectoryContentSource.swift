@@ -56,6 +56,19 @@ public final class DirectoryContentSource: TorrentContentSource {
         var nextPending: UInt64 = 1
         var isShutDown = false
         var pollerRunning = false
+        /// Per-file progress as of `verified.setCount` verified pieces: pieces only ever become
+        /// verified, so the count tells when it is stale.
+        var progress: Progress?
+    }
+
+    /// What `statusSnapshot` derives from the verified pieces and the files: O(files + pieces)
+    /// to compute, so computed once per change, not on every status attribute read
+    /// (`getfattr -R` reads one per file).
+    private struct Progress {
+        let verifiedPieces: Int
+        let files: [FileStatus]
+        let verifiedBytes: Int64
+        let diskBytes: Int64
     }
 
     /// Serves `metainfo`'s files from `directory`. With `holdReadsWhileExists`, reads wait while
@@ -158,7 +171,28 @@ public final class DirectoryContentSource: TorrentContentSource {
 
     public func statusSnapshot() -> SessionStatus {
         let layout = metainfo.layout
-        let verified = state.withLock { $0.verified }
+        let (verified, cached, pending) = state.withLock { state in
+            (state.verified, state.progress, state.pending.count)
+        }
+        let progress: Progress
+        if let cached, cached.verifiedPieces == verified.setCount {
+            progress = cached
+        } else {
+            progress = computeProgress(verified: verified)
+            state.withLock { state in
+                if (state.progress?.verifiedPieces ?? -1) < progress.verifiedPieces { state.progress = progress }
+            }
+        }
+        return SessionStatus(
+            infoHash: metainfo.infoHash.hex, name: metainfo.name, totalLength: Int64(layout.totalLength),
+            verifiedBytes: progress.verifiedBytes, verifiedPieces: progress.verifiedPieces,
+            pieceCount: layout.pieceCount, downloadedBytes: 0, uploadedBytes: 0, downloadRate: 0,
+            uploadRate: 0, peers: 0, cacheDiskBytes: progress.diskBytes, pendingReads: pending,
+            piecesWaitingForReaders: 0, files: progress.files)
+    }
+
+    private func computeProgress(verified: Bitfield) -> Progress {
+        let layout = metainfo.layout
         var verifiedTotal: Int64 = 0
         var diskTotal: Int64 = 0
         let files = metainfo.userFiles.map { file in
@@ -168,13 +202,8 @@ public final class DirectoryContentSource: TorrentContentSource {
             return FileStatus(path: file.path.joined(separator: "/"), length: Int64(file.length),
                               verifiedBytes: bytes)
         }
-        let pending = state.withLock { $0.pending.count }
-        return SessionStatus(
-            infoHash: metainfo.infoHash.hex, name: metainfo.name, totalLength: Int64(layout.totalLength),
-            verifiedBytes: verifiedTotal, verifiedPieces: verified.setCount,
-            pieceCount: layout.pieceCount, downloadedBytes: 0, uploadedBytes: 0, downloadRate: 0,
-            uploadRate: 0, peers: 0, cacheDiskBytes: diskTotal, pendingReads: pending,
-            piecesWaitingForReaders: 0, files: files)
+        return Progress(verifiedPieces: verified.setCount, files: files, verifiedBytes: verifiedTotal,
+                        diskBytes: diskTotal)
     }
 
     /// Bytes of file `index` that lie in verified pieces.
