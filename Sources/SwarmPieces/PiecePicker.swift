@@ -233,8 +233,11 @@ public struct PiecePicker {
             let lp = priority(of: lhs), rp = priority(of: rhs)
             return lp != rp ? lp > rp : lhs < rhs
         }
+        // With the budget full, finishing the pieces under way is the only way to free memory
+        // for the reads that queue for it: they go on even if reads come first.
+        let budgetFull = piecesInProgress >= maxPiecesInProgress
         for piece in inProgress where peerHas[piece] {
-            if readsFirst && priority(of: piece) < .soon { break }
+            if readsFirst && !budgetFull && priority(of: piece) < .soon { break }
             let limit = nowReferences[piece] != nil ? min(maxBlocks, picked.count + nowShare(of: piece)) : maxBlocks
             takeFreeBlocks(of: piece, for: peer, into: &picked, max: limit)
             if picked.count >= maxBlocks { return picked }

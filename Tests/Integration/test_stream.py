@@ -252,3 +252,19 @@ def test_many_waiting_readers_share_the_piece_memory_budget(swarmfs_mount, swarm
             if reader.poll() is None:
                 reader.kill()
                 reader.wait(10)
+
+
+def test_a_seek_gets_memory_when_background_fill_holds_the_whole_budget(swarmfs_mount, swarm, workdir):
+    """Background fill keeps the piece budget full; a seek cancels the background requests.
+    The read must not wait for good behind pieces that nobody fetches while reads wait: those
+    are finished, and the read takes the next free slot."""
+    piece = 64 * 1024
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=64 * piece)
+    s = swarm(payload, piece_size=piece, seeders=2, upload_limit=128 * 1024)
+    # --cache-size 1M: a budget of four pieces, background fill on while the cache is small.
+    m = swarmfs_mount(s.torrent, "--download", "all", "--cache-size", "1M")
+    name = payload.files[0].path
+    wait_until(lambda: m.status()["piecesInMemory"] >= m.status()["pieceMemoryLimit"], timeout=30, interval=0.05)
+    for target in (50, 37, 60):
+        # m.read's deadline only guards against a hang (it kills the daemon and fails).
+        assert m.read(name, target * piece + 100, 4096, timeout=60) == payload.read(payload.files[0], target * piece + 100, 4096)

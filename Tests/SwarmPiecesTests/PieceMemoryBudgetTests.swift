@@ -57,3 +57,20 @@ private func startedPieces(_ blocks: [BlockSpec]) -> Set<Int> { Set(blocks.map(\
     picker.removeWaitingRead(pieces: 0..<1)
     #expect(startedPieces(picker.pickBlocks(for: 1, peerHas: Bitfield.full(count: 4), maxBlocks: 64)) == [2])
 }
+
+@Test func backgroundPiecesHoldingTheBudgetAreFinishedWhileAReadQueues() {
+    // A seek cancels the background requests; if the pieces they belonged to kept the whole
+    // budget and were not fetched while the read waits, the read would never get a slot.
+    var picker = makePicker(pieces: 10, maxInProgress: 2, background: true)
+    picker.peerAdded(bitfield: Bitfield.full(count: 10))
+    let background = picker.pickBlocks(for: 1, peerHas: Bitfield.full(count: 10), maxBlocks: 8)
+    #expect(picker.piecesInProgress == 2)
+    for block in background { picker.requestReleased(by: 1, piece: block.piece, begin: block.begin) }
+    picker.addWaitingRead(pieces: 5..<6)
+    picker.holdBackground = true
+    let resumed = picker.pickBlocks(for: 1, peerHas: Bitfield.full(count: 10), maxBlocks: 8)
+    #expect(startedPieces(resumed) == startedPieces(background))
+    for block in resumed { _ = picker.blockReceived(from: 1, piece: block.piece, begin: block.begin) }
+    for piece in startedPieces(resumed) { picker.pieceVerified(piece) }
+    #expect(startedPieces(picker.pickBlocks(for: 1, peerHas: Bitfield.full(count: 10), maxBlocks: 8)) == [5])
+}
