@@ -72,6 +72,21 @@ public final class DirectoryContentSource: TorrentContentSource {
         var nextPending: UInt64 = 1
         var isShutDown = false
         var pollerRunning = false
+        /// Moves whenever `verified` or `identities` change: what `progress` was computed from.
+        var generation: UInt64 = 0
+        /// Per-file progress as of `generation`.
+        var progress: Progress?
+    }
+
+    /// What `statusSnapshot` derives from the verified pieces and the files: O(files + pieces)
+    /// to compute, so computed once per change, not on every status attribute read
+    /// (`getfattr -R` reads one per file).
+    private struct Progress {
+        let generation: UInt64
+        let verifiedPieces: Int
+        let files: [FileStatus]
+        let verifiedBytes: Int64
+        let diskBytes: Int64
     }
 
     /// Serves `metainfo`'s files from `directory`. With `holdReadsWhileExists`, reads wait while
@@ -184,7 +199,29 @@ public final class DirectoryContentSource: TorrentContentSource {
         let layout = metainfo.layout
         // Disk bytes count the files as last seen by a read: status never opens files (getfattr
         // asks for it once per file, and opening all of them is what the fd bound forbids).
-        let (verified, identities) = state.withLock { ($0.verified, $0.identities) }
+        let (verified, identities, generation, cached, pending) = state.withLock { state in
+            (state.verified, state.identities, state.generation, state.progress, state.pending.count)
+        }
+        let progress: Progress
+        if let cached, cached.generation == generation {
+            progress = cached
+        } else {
+            progress = computeProgress(verified: verified, identities: identities, generation: generation)
+            state.withLock { state in
+                if state.generation == generation { state.progress = progress }
+            }
+        }
+        return SessionStatus(
+            infoHash: metainfo.infoHash.hex, name: metainfo.name, totalLength: Int64(layout.totalLength),
+            verifiedBytes: progress.verifiedBytes, verifiedPieces: progress.verifiedPieces,
+            pieceCount: layout.pieceCount, downloadedBytes: 0, uploadedBytes: 0, downloadRate: 0,
+            uploadRate: 0, peers: 0, cacheDiskBytes: progress.diskBytes, pendingReads: pending,
+            piecesWaitingForReaders: 0, files: progress.files)
+    }
+
+    private func computeProgress(verified: Bitfield, identities: [Int: FileIdentity],
+                                 generation: UInt64) -> Progress {
+        let layout = metainfo.layout
         var verifiedTotal: Int64 = 0
         var diskTotal: Int64 = 0
         let files = metainfo.userFiles.map { file in
@@ -194,13 +231,8 @@ public final class DirectoryContentSource: TorrentContentSource {
             return FileStatus(path: file.path.joined(separator: "/"), length: Int64(file.length),
                               verifiedBytes: bytes)
         }
-        let pending = state.withLock { $0.pending.count }
-        return SessionStatus(
-            infoHash: metainfo.infoHash.hex, name: metainfo.name, totalLength: Int64(layout.totalLength),
-            verifiedBytes: verifiedTotal, verifiedPieces: verified.setCount,
-            pieceCount: layout.pieceCount, downloadedBytes: 0, uploadedBytes: 0, downloadRate: 0,
-            uploadRate: 0, peers: 0, cacheDiskBytes: diskTotal, pendingReads: pending,
-            piecesWaitingForReaders: 0, files: files)
+        return Progress(generation: generation, verifiedPieces: verified.setCount, files: files,
+                        verifiedBytes: verifiedTotal, diskBytes: diskTotal)
     }
 
     /// Bytes of file `index` that lie in verified pieces.
@@ -323,6 +355,7 @@ public final class DirectoryContentSource: TorrentContentSource {
             for (file, identity) in after { note(identity, of: file, in: &state) }
             guard state.epoch == startEpoch else { return false }
             if matches { state.verified[piece] = true } else { state.damaged.insert(piece) }
+            state.generation &+= 1
             return true
         }
         if !recorded { return .changed }
@@ -344,10 +377,12 @@ public final class DirectoryContentSource: TorrentContentSource {
     private func note(_ identity: FileIdentity, of fileIndex: Int, in state: inout State) {
         guard let known = state.identities[fileIndex] else {
             state.identities[fileIndex] = identity
+            state.generation &+= 1
             return
         }
         if known == identity { return }
         state.identities[fileIndex] = identity
+        state.generation &+= 1
         state.epoch &+= 1
         let length = Int64(metainfo.layout.files[fileIndex].length)
         guard length > 0 else { return }

@@ -33,6 +33,8 @@ public enum StatusJSON {
         field("cacheDiskBytes", String(status.cacheDiskBytes))
         field("pendingReads", String(status.pendingReads))
         field("piecesWaitingForReaders", String(status.piecesWaitingForReaders))
+        field("piecesInMemory", String(status.piecesInMemory))
+        field("pieceMemoryLimit", String(status.pieceMemoryLimit))
         for (name, value) in extra { field(name, quote(value)) }
         let entries = status.files.map { file in
             "{\"path\":\(quote(file.path)),\"length\":\(file.length),\"verifiedBytes\":\(file.verifiedBytes)}"

@@ -51,7 +51,10 @@ public struct PiecePicker {
     /// Pieces whose every block arrived, now being hashed.
     private var hashing: Set<Int> = []
 
-    private var nowReferences: [Int: Int] = [:]
+    /// *Now* pieces: how many waiting reads cover each, and when the oldest of them asked
+    /// (`nextReadSequence` at the time), which orders who gets piece memory first.
+    private var nowReferences: [Int: (reads: Int, since: UInt64)] = [:]
+    private var nextReadSequence: UInt64 = 0
     /// *Now* pieces that nobody had started when a read asked for them (a seek), until all their
     /// blocks have arrived.
     private var seekPieces: Set<Int> = []
@@ -68,8 +71,10 @@ public struct PiecePicker {
     /// requests for pieces outside reads and readahead windows.
     public var holdBackground = false
     private var backgroundCursor = 0
-    /// Pieces that are not *now* may be started only while fewer than this many are in progress:
-    /// it bounds the memory held by partial pieces.
+    /// Pieces may be started only while fewer than this many are in progress: it bounds the
+    /// memory held by partial pieces. Waiting reads share it (500 readers of different 16 MiB
+    /// pieces must not cost 8 GiB): their pieces queue, oldest read first, and are started before
+    /// any readahead or background piece while a peer can send them.
     public var maxPiecesInProgress: Int
 
     public init(layout: FileLayout, have: Bitfield, backgroundEnabled: Bool, maxPiecesInProgress: Int) {
@@ -177,15 +182,22 @@ public struct PiecePicker {
 
     /// A read is waiting for `pieces`: they jump to the front.
     public mutating func addWaitingRead(pieces: Range<Int>) {
-        for piece in pieces where !have[piece] { nowReferences[piece, default: 0] += 1 }
+        nextReadSequence &+= 1
+        for piece in pieces where !have[piece] {
+            if let entry = nowReferences[piece] {
+                nowReferences[piece] = (entry.reads + 1, entry.since)
+            } else {
+                nowReferences[piece] = (1, nextReadSequence)
+            }
+        }
     }
 
     /// A read stopped waiting for `pieces` (it was served, cancelled or timed out).
     public mutating func removeWaitingRead(pieces: Range<Int>) {
         for piece in pieces {
-            guard let count = nowReferences[piece] else { continue }
-            nowReferences[piece] = count > 1 ? count - 1 : nil
-            if count == 1 {
+            guard let entry = nowReferences[piece] else { continue }
+            nowReferences[piece] = entry.reads > 1 ? (entry.reads - 1, entry.since) : nil
+            if entry.reads == 1 {
                 seekPieces.remove(piece)
                 raceablePieces.remove(piece)
             }
@@ -221,31 +233,41 @@ public struct PiecePicker {
             let lp = priority(of: lhs), rp = priority(of: rhs)
             return lp != rp ? lp > rp : lhs < rhs
         }
+        // With the budget full, finishing the pieces under way is the only way to free memory
+        // for the reads that queue for it: they go on even if reads come first.
+        let budgetFull = piecesInProgress >= maxPiecesInProgress
         for piece in inProgress where peerHas[piece] {
-            if readsFirst && priority(of: piece) < .soon { break }
+            if readsFirst && !budgetFull && priority(of: piece) < .soon { break }
             let limit = nowReferences[piece] != nil ? min(maxBlocks, picked.count + nowShare(of: piece)) : maxBlocks
             takeFreeBlocks(of: piece, for: peer, into: &picked, max: limit)
             if picked.count >= maxBlocks { return picked }
         }
 
-        // 2. New pieces, highest priority first.
-        for piece in nowReferences.keys.sorted() where peerHas[piece] {
-            if isStartable(piece) { seekPieces.insert(piece) }
-            startIfPossible(piece, for: peer, into: &picked, max: min(maxBlocks, picked.count + nowShare(of: piece)),
-                            bypassLimit: true)
+        // 2. New pieces, highest priority first; pieces of waiting reads in the order the reads
+        //    came, within the memory budget like every other piece.
+        var readPiecesQueued = false
+        for piece in nowReferencesOldestFirst() where isStartable(piece) {
+            guard peerHas[piece], piecesInProgress < maxPiecesInProgress else {
+                // A piece some peer can send waits for memory: no readahead or background piece
+                // may take the next free slot before it.
+                if availability(of: piece) > 0 { readPiecesQueued = true }
+                continue
+            }
+            seekPieces.insert(piece)
+            startIfPossible(piece, for: peer, into: &picked, max: min(maxBlocks, picked.count + nowShare(of: piece)))
             if picked.count >= maxBlocks { return picked }
         }
         // After a seek, readahead starts once the sought piece is in: peers read (and in seed mode
         // hash) a whole piece before they send from it, and the next piece asked for at the same
         // time would make every one of them read two while the reader waits for the first.
-        for window in windows.values.sorted(by: { $0.lowerBound < $1.lowerBound }) where !isSeekArriving {
+        for window in windows.values.sorted(by: { $0.lowerBound < $1.lowerBound }) where !isSeekArriving && !readPiecesQueued {
             for piece in window where peerHas[piece] {
                 guard piecesInProgress < maxPiecesInProgress else { break }
-                startIfPossible(piece, for: peer, into: &picked, max: maxBlocks, bypassLimit: false)
+                startIfPossible(piece, for: peer, into: &picked, max: maxBlocks)
                 if picked.count >= maxBlocks { return picked }
             }
         }
-        if !readsFirst && backgroundEnabled {
+        if !readsFirst && !readPiecesQueued && backgroundEnabled {
             pickEdgePieces(for: peer, peerHas: peerHas, into: &picked, max: maxBlocks)
             if picked.count >= maxBlocks { return picked }
             pickBackground(for: peer, peerHas: peerHas, into: &picked, max: maxBlocks)
@@ -293,7 +315,7 @@ public struct PiecePicker {
         var index = edgeCursor
         while index < edgePieces.count, piecesInProgress < maxPiecesInProgress, picked.count < max {
             let piece = edgePieces[index]
-            if peerHas[piece] { startIfPossible(piece, for: peer, into: &picked, max: max, bypassLimit: false) }
+            if peerHas[piece] { startIfPossible(piece, for: peer, into: &picked, max: max) }
             index += 1
         }
     }
@@ -318,7 +340,7 @@ public struct PiecePicker {
             group.sort { (availability[$0], $0) < (availability[$1], $1) }
             for candidate in group {
                 guard piecesInProgress < maxPiecesInProgress, picked.count < max else { return }
-                startIfPossible(candidate, for: peer, into: &picked, max: max, bypassLimit: false)
+                startIfPossible(candidate, for: peer, into: &picked, max: max)
             }
         }
     }
@@ -342,10 +364,14 @@ public struct PiecePicker {
         !have[piece] && partials[piece] == nil && !hashing.contains(piece)
     }
 
-    private mutating func startIfPossible(_ piece: Int, for peer: PeerKey, into picked: inout [BlockSpec],
-                                          max: Int, bypassLimit: Bool) {
-        guard isStartable(piece) else { return }
-        guard bypassLimit || piecesInProgress < maxPiecesInProgress else { return }
+    /// *Now* pieces by the age of the oldest read waiting for each.
+    private func nowReferencesOldestFirst() -> [Int] {
+        nowReferences.sorted { $0.value.since != $1.value.since ? $0.value.since < $1.value.since : $0.key < $1.key }
+            .map(\.key)
+    }
+
+    private mutating func startIfPossible(_ piece: Int, for peer: PeerKey, into picked: inout [BlockSpec], max: Int) {
+        guard isStartable(piece), piecesInProgress < maxPiecesInProgress else { return }
         partials[piece] = PartialPiece(blockCount: blockCount(ofPiece: piece))
         takeFreeBlocks(of: piece, for: peer, into: &picked, max: max)
     }

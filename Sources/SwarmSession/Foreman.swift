@@ -41,12 +41,8 @@ final class Foreman {
     private var pendingSends: [(peer: PeerKey, request: BlockRequest, block: ByteBuffer)] = []
     private var pendingSendsHead = 0
 
-    private var waiters: [UInt64: ReadWaiter] = [:]
-    private var waitersByPiece: [Int: [UInt64]] = [:]
-    /// Waiters handed to the job of the one piece they still need: that job answers them as
-    /// soon as the piece is stored. Keyed by waiter id; the value says whether the reader
-    /// cancelled meanwhile (honoured if the piece fails and they come back).
-    private var waitersInJobs: [UInt64: (waiter: ReadWaiter, cancelled: Bool)] = [:]
+    /// Reads waiting for pieces, handed to a piece's job, or being served (see `WaitingReads`).
+    private var reads = WaitingReads()
     private var readers: [ReaderID: ReaderState] = [:]
 
     private(set) var downloadMeter = RateMeter()
@@ -58,12 +54,10 @@ final class Foreman {
     private var runningCheckpoint: EventLoopFuture<Void>?
     /// The last record claims unsynced pieces: the next periodic checkpoint syncs them.
     private var syncPending = false
-    /// Storage failed (a full disk): no new pieces are fetched until this time.
-    private var storagePausedUntil: NIODeadline?
+    /// Storage failed (a full disk): whether new pieces are fetched, and what to log.
+    private var storagePause = StorageFailurePause()
+    /// What reads of missing data fail with while the pause lasts.
     private var storageFailure: ContentReadError?
-    /// The storage error that started the current episode of failures, until a piece is stored
-    /// again: the episode is logged once, not once per retry.
-    private var storageTrouble: StorageError?
 
     var listenPort: UInt16 = 0
     /// Bytes of verified pieces in the cache (what a size limit counts).
@@ -141,7 +135,7 @@ final class Foreman {
         guard !stopped else { return eventLoop.makeSucceededVoidFuture() }
         stopped = true
         tickTask?.cancel()
-        for id in Array(waiters.keys) { resolve(id, with: .failure(.shutdown)) }
+        for id in reads.ids { resolve(id, with: .failure(.shutdown)) }
         for peer in peers.values { peer.close() }
         for peer in handshaking.values { peer.close() }
         for promise in completionPromises { promise.fail(SessionError.shutDown) }
@@ -204,14 +198,14 @@ final class Foreman {
             return
         }
         noteRead(reader, fileIndex: fileIndex, offset: offset, length: length)
-        if let storageFailure, let until = storagePausedUntil, until > .now() {
+        if let storageFailure, storagePause.isPaused {
             complete(completion, with: .failure(storageFailure))
             return
         }
         let pieces = layout.pieces(file: fileIndex, offset: offset, length: Int64(length))
         let missing = pieces.filter { !picker.hasPiece($0) || evicting.contains($0) }
         if missing.isEmpty {
-            serve(reader: reader, fileIndex: fileIndex, offset: offset, length: length, completion: completion)
+            serve(id: id, reader: reader, fileIndex: fileIndex, offset: offset, length: length, completion: completion)
             return
         }
         var waiter = ReadWaiter(reader: reader, fileIndex: fileIndex, offset: offset, length: length,
@@ -233,8 +227,7 @@ final class Foreman {
                 bound.value.readTimedOut(id, seconds: seconds)
             }
         }
-        waiters[id] = waiter
-        for piece in missing { waitersByPiece[piece, default: []].append(id) }
+        reads.add(waiter, id: id, missing: missing)
         // Reads that wait come in runs (a player seeking, a reader outpacing the swarm): keep
         // background fill off the wire until they have been quiet for a moment.
         backgroundHeldUntil = .now() + Self.backgroundHoldAfterWait
@@ -253,7 +246,7 @@ final class Foreman {
     static let raceDelay = TimeAmount.milliseconds(20)
 
     private func allowRacing(forWaiter id: UInt64) {
-        guard let waiter = waiters[id] else { return }
+        guard let waiter = reads[id] else { return }
         picker.allowRacing(of: waiter.pieces)
         fillAllPipelines()
     }
@@ -263,7 +256,7 @@ final class Foreman {
     private var timedOutAt: [Int: NIODeadline] = [:]
 
     private func readTimedOut(_ id: UInt64, seconds: Double) {
-        guard let waiter = waiters[id] else { return }
+        guard let waiter = reads[id] else { return }
         let now = NIODeadline.now()
         let limit = TimeAmount.nanoseconds(Int64(seconds * 1e9))
         timedOutAt = timedOutAt.filter { now - $0.value < limit }
@@ -271,12 +264,10 @@ final class Foreman {
         resolve(id, with: .failure(.timedOut(file: waiter.fileIndex, offset: waiter.offset, seconds: seconds)))
     }
 
+    /// The reader gave up on read `id` (an interrupt, a killed reader): it fails with
+    /// `.cancelled` now, or, if its reply is already under way, as soon as it would wait again.
     func cancelWaiter(_ id: UInt64) {
-        if waitersInJobs[id] != nil {
-            waitersInJobs[id]?.cancelled = true
-            return
-        }
-        resolve(id, with: .failure(.cancelled))
+        if reads.cancel(id) { resolve(id, with: .failure(.cancelled)) }
     }
 
     private func logWait(_ waiter: ReadWaiter) {
@@ -289,36 +280,23 @@ final class Foreman {
     /// piece's own job the moment it is stored: a reader then waits for no hop back to this loop
     /// and out to the pool again. They stay registered in the picker until the job reports.
     private func takeWaitersCompletedBy(_ piece: Int) -> [PieceJobRead] {
-        guard let ids = waitersByPiece[piece] else { return [] }
-        var reads: [PieceJobRead] = []
-        var rest: [UInt64] = []
-        for id in ids {
-            guard let waiter = waiters[id] else { continue }
-            guard waiter.missing == 1 else {
-                rest.append(id)
-                continue
-            }
-            waiters[id] = nil
-            waitersInJobs[id] = (waiter, false)
-            reads.append(PieceJobRead(id: id, fileIndex: waiter.fileIndex, offset: waiter.offset,
-                                      length: waiter.length, pieces: waiter.pieces, completion: waiter.completion))
+        reads.handToJob(completedBy: piece).map { id, waiter in
+            PieceJobRead(id: id, fileIndex: waiter.fileIndex, offset: waiter.offset,
+                         length: waiter.length, pieces: waiter.pieces, completion: waiter.completion)
         }
-        waitersByPiece[piece] = rest.isEmpty ? nil : rest
-        return reads
     }
 
     /// The job of `piece` has finished with the reads it was given: `served` were answered;
     /// the others wait again (the piece failed), or start over if the reader cancelled meanwhile.
-    private func settleJobReads(_ reads: [PieceJobRead], piece: Int, served: Set<UInt64>) {
-        for read in reads {
-            guard let (waiter, cancelled) = waitersInJobs.removeValue(forKey: read.id) else { continue }
-            if served.contains(read.id) {
+    private func settleJobReads(_ jobReads: [PieceJobRead], piece: Int, served: Set<UInt64>) {
+        for read in jobReads {
+            let wasServed = served.contains(read.id)
+            guard let (waiter, cancelled) = reads.jobFinished(read.id, piece: piece, served: wasServed) else { continue }
+            if wasServed {
                 waiter.timeout?.cancel()
                 picker.removeWaitingRead(pieces: waiter.pieces)
                 logWait(waiter)
             } else {
-                waiters[read.id] = waiter
-                waitersByPiece[piece, default: []].append(read.id)
                 if stopped {
                     resolve(read.id, with: .failure(.shutdown))
                 } else if cancelled {
@@ -329,50 +307,53 @@ final class Foreman {
     }
 
     private func resolve(_ id: UInt64, with result: Result<ReadableSpan, ContentReadError>) {
-        guard var waiter = waiters.removeValue(forKey: id) else { return }
+        guard var waiter = reads.remove(id) else { return }
         waiter.timeout?.cancel()
         waiter.timeout = nil
         picker.removeWaitingRead(pieces: waiter.pieces)
         switch result {
         case .success:
             logWait(waiter)
-            serve(reader: waiter.reader, fileIndex: waiter.fileIndex, offset: waiter.offset, length: waiter.length,
-                  completion: waiter.completion)
+            serve(id: id, reader: waiter.reader, fileIndex: waiter.fileIndex, offset: waiter.offset,
+                  length: waiter.length, completion: waiter.completion)
         case .failure:
             complete(waiter.completion, with: result)
         }
     }
 
     /// Hands verified bytes to the reader from the thread pool (opening a file may block). If the
-    /// pieces were evicted in the meantime the read simply waits for them again.
-    private func serve(reader: ReaderID, fileIndex: Int, offset: Int64, length: Int,
+    /// pieces were evicted in the meantime the read waits for them again, under the same id, so
+    /// that its ticket can still cancel it (and a cancel that came meanwhile is honoured).
+    private func serve(id: UInt64, reader: ReaderID, fileIndex: Int, offset: Int64, length: Int,
                        completion: @escaping @Sendable (Result<ReadableSpan, ContentReadError>) -> Void) {
         let store = self.store
         let verified = self.verified
         let pieces = layout.pieces(file: fileIndex, offset: offset, length: Int64(length))
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let loop = eventLoop
+        reads.beginServing(id)
         threadPool.submit { _ in
             guard verified.beginRead(pieces) else {
                 loop.execute {
                     let foreman = bound.value
-                    foreman.nextInternalID &+= 1
-                    foreman.addWaiter(id: foreman.nextInternalID, reader: reader, fileIndex: fileIndex,
-                                      offset: offset, length: length, completion: completion)
+                    if foreman.reads.endServing(id) {
+                        foreman.complete(completion, with: .failure(.cancelled))
+                    } else {
+                        foreman.addWaiter(id: id, reader: reader, fileIndex: fileIndex, offset: offset, length: length,
+                                          completion: completion)
+                    }
                 }
                 return
             }
             completion(Self.span(store: store, fileIndex: fileIndex, offset: offset, length: length))
             verified.endRead(pieces)
+            loop.execute { _ = bound.value.reads.endServing(id) }
         }
     }
 
     /// How long background fill stays held after a read had to wait.
     private static let backgroundHoldAfterWait = TimeAmount.milliseconds(300)
     private var backgroundHeldUntil = NIODeadline.distantPast
-
-    /// Ids for waiters the Foreman creates itself; the session's own ids count up from 1.
-    private var nextInternalID: UInt64 = 1 << 63
 
     private func complete(_ completion: @escaping @Sendable (Result<ReadableSpan, ContentReadError>) -> Void,
                           with result: Result<ReadableSpan, ContentReadError>) {
@@ -683,10 +664,7 @@ final class Foreman {
         for peer in peers.values { fillPipeline(peer) }
     }
 
-    private var isStoragePaused: Bool {
-        guard let until = storagePausedUntil else { return false }
-        return until > .now()
-    }
+    private var isStoragePaused: Bool { storagePause.isPaused }
 
     private func blockArrived(from peer: PeerConnection, piece: Int, begin: Int, block: ByteBuffer) {
         let spec = BlockSpec(piece: piece, begin: begin, length: block.readableBytes)
@@ -789,8 +767,7 @@ final class Foreman {
         }
         switch outcome {
         case .stored:
-            if storageTrouble != nil {
-                storageTrouble = nil
+            if storagePause.writeSucceeded() {
                 logger.info("storing pieces again after a storage error")
             }
             picker.pieceVerified(piece)
@@ -803,17 +780,8 @@ final class Foreman {
             for peer in peers.values where peer.handshakeDone {
                 peer.send(.have(piece: UInt32(piece)))
             }
-            if let ids = waitersByPiece.removeValue(forKey: piece) {
-                for id in ids {
-                    guard var waiter = waiters[id] else { continue }
-                    waiter.missing -= 1
-                    if waiter.missing == 0 {
-                        waiters[id] = waiter
-                        resolve(id, with: .success(ReadableSpan(fd: -1, offset: 0, length: 0)))
-                    } else {
-                        waiters[id] = waiter
-                    }
-                }
+            for id in self.reads.pieceVerified(piece) {
+                resolve(id, with: .success(ReadableSpan(fd: -1, offset: 0, length: 0)))
             }
             if picker.isComplete { torrentCompleted() }
         case .hashMismatch:
@@ -843,33 +811,29 @@ final class Foreman {
 
     /// A full disk or I/O error: stop fetching (no re-request loop), fail the waiting reads with
     /// the storage error, and resume by itself — a full disk once space is back, other errors
-    /// after a pause. One message per episode, however many retries fail.
+    /// after a pause. One message per episode, however many retries fail (`StorageFailurePause`).
     private func storageFailed(_ error: StorageError, piece: Int) {
         let errnoValue = error.errnoValue
         let failure = ContentReadError.storage(file: layout.slices(piece: piece).first?.fileIndex ?? 0,
                                                errno: errnoValue, detail: "\(error)")
-        if storageTrouble == nil {
+        switch storagePause.writeFailed(error, now: .now()) {
+        case .episodeStarted:
             let until = if case .diskFull = error { "until space is freed" } else { "for a while" }
             logger.error("cannot store piece; downloads pause \(until) and reads of missing data fail",
                          metadata: ["piece": "\(piece)", "error": "\(error)"])
-        } else {
+        case .stillFailing:
             logger.debug("storing failed again", metadata: ["piece": "\(piece)", "error": "\(error)"])
         }
-        storageTrouble = error
         storageFailure = failure
-        storagePausedUntil = .now() + .seconds(5)
-        for (id, _) in waiters { resolve(id, with: .failure(failure)) }
+        for id in reads.ids { resolve(id, with: .failure(failure)) }
     }
 
     /// The pause after a storage error is over: a full disk stays paused (checked every second)
-    /// until a few pieces fit again; any other error is simply retried.
+    /// until a few pieces fit again; any other error is simply retried. Recovery is declared
+    /// only when a piece is stored after this.
     private func resumeAfterStorageFailure(now: NIODeadline) {
-        if case .diskFull = storageTrouble, let free = store.availableBytes(),
-           free < Int64(layout.pieceLength) * 4 {
-            storagePausedUntil = now + .seconds(1)
-            return
-        }
-        storagePausedUntil = nil
+        let needed = Int64(layout.pieceLength) * 4
+        guard storagePause.pauseElapsed(now: now, freeBytes: store.availableBytes(), neededBytes: needed) else { return }
         storageFailure = nil
         logger.debug("retrying downloads after a storage error")
     }
@@ -1140,7 +1104,7 @@ final class Foreman {
                 peer.lastBlockAt = now
             }
         }
-        if isStoragePaused == false, storagePausedUntil != nil {
+        if storagePause.pauseIsOver(now: now) {
             resumeAfterStorageFailure(now: now)
         }
         if picker.holdBackground, backgroundHeldUntil < now { picker.holdBackground = false }
@@ -1212,7 +1176,7 @@ final class Foreman {
         for piece in victims {
             evicting.remove(piece)
             picker.pieceEvicted(piece)
-            for id in waitersByPiece[piece] ?? [] where waiters[id] != nil {
+            for _ in reads.ids(waitingFor: piece) {
                 picker.addWaitingRead(pieces: piece..<(piece + 1))
             }
         }
@@ -1267,7 +1231,8 @@ final class Foreman {
             downloadedBytes: downloadMeter.total, uploadedBytes: uploadMeter.total,
             downloadRate: downloadMeter.bytesPerSecond, uploadRate: uploadMeter.bytesPerSecond,
             peers: peers.count, cacheDiskBytes: statusBoard.current.cacheDiskBytes,
-            pendingReads: waiters.count, piecesWaitingForReaders: picker.piecesWaitingForReaders,
+            pendingReads: reads.count, piecesWaitingForReaders: picker.piecesWaitingForReaders,
+            piecesInMemory: picker.piecesInProgress, pieceMemoryLimit: picker.maxPiecesInProgress,
             files: files))
     }
 

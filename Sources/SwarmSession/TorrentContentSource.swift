@@ -134,6 +134,10 @@ public struct SessionStatus: Sendable, Equatable {
     public var cacheDiskBytes: Int64
     public var pendingReads: Int
     public var piecesWaitingForReaders: Int
+    /// Pieces holding memory (being assembled or hashed), and the most the budget allows:
+    /// waiting reads share that budget with readahead and background fill.
+    public var piecesInMemory: Int
+    public var pieceMemoryLimit: Int
     public var files: [FileStatus]
 
     /// Uploaded bytes per byte we hold, as clients show the share ratio: over what we downloaded,
@@ -146,7 +150,8 @@ public struct SessionStatus: Sendable, Equatable {
     public init(infoHash: String, name: String, totalLength: Int64, verifiedBytes: Int64,
                 verifiedPieces: Int, pieceCount: Int, downloadedBytes: Int64, uploadedBytes: Int64,
                 downloadRate: Double, uploadRate: Double, peers: Int, cacheDiskBytes: Int64,
-                pendingReads: Int, piecesWaitingForReaders: Int, files: [FileStatus]) {
+                pendingReads: Int, piecesWaitingForReaders: Int, piecesInMemory: Int = 0, pieceMemoryLimit: Int = 0,
+                files: [FileStatus]) {
         self.infoHash = infoHash
         self.name = name
         self.totalLength = totalLength
@@ -161,6 +166,8 @@ public struct SessionStatus: Sendable, Equatable {
         self.cacheDiskBytes = cacheDiskBytes
         self.pendingReads = pendingReads
         self.piecesWaitingForReaders = piecesWaitingForReaders
+        self.piecesInMemory = piecesInMemory
+        self.pieceMemoryLimit = pieceMemoryLimit
         self.files = files
     }
 }

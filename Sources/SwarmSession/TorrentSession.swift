@@ -295,8 +295,8 @@ public final class TorrentSession: TorrentContentSource {
         return ReadTicket { loop.execute { foreman.value.cancelWaiter(id) } }
     }
 
+    /// O(1) but for the cache's disk use, measured at most once a second (see `StatusBoard`).
     public func statusSnapshot() -> SessionStatus {
-        statusBoard.setCacheDiskBytes(store.allocatedBytes())
-        return statusBoard.current
+        statusBoard.current(now: .now()) { store.allocatedBytes() }
     }
 }
