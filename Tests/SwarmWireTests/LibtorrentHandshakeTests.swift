@@ -31,6 +31,26 @@ struct LibtorrentHandshakeTests {
         }
     }
 
+    /// Sends our handshake from the event loop the moment the connection is up. libtorrent
+    /// closes a connection whose handshake has not arrived within 10 s (`handshake_timeout`);
+    /// written from the test's task, the handshake waited for a cooperative thread, and with the
+    /// whole suite running on a loaded 2-core machine that wait once passed 10 s.
+    final class HandshakeSender: ChannelInboundHandler, Sendable {
+        typealias InboundIn = PeerWireFrame
+        typealias InboundOut = PeerWireFrame
+        typealias OutboundOut = PeerWireFrame
+        let handshake: Handshake
+
+        init(handshake: Handshake) {
+            self.handshake = handshake
+        }
+
+        func channelActive(context: ChannelHandlerContext) {
+            context.writeAndFlush(wrapOutboundOut(.handshake(handshake)), promise: nil)
+            context.fireChannelActive()
+        }
+    }
+
     /// Waits for the first frame matching `predicate`, with a deadline.
     private static func next(
         _ iterator: inout AsyncStream<PeerWireFrame>.Iterator, timeout: Duration = .seconds(10),
@@ -55,12 +75,14 @@ struct LibtorrentHandshakeTests {
         let pieceCount = (size + pieceLength - 1) / pieceLength
 
         let (stream, continuation) = AsyncStream.makeStream(of: PeerWireFrame.self)
+        let ourID = PeerID.generate()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(PeerWireDecoder(limits: .limits(pieceCount: pieceCount))),
                         MessageToByteHandler(PeerWireEncoder()),
+                        HandshakeSender(handshake: .ours(infoHash: infoHash, peerID: ourID)),
                         FrameCollector(continuation: continuation),
                     ])
                 }
@@ -68,8 +90,6 @@ struct LibtorrentHandshakeTests {
             .connect(host: seeder.host, port: seeder.port).get()
         defer { channel.close(promise: nil) }
 
-        let ourID = PeerID.generate()
-        try await channel.writeAndFlush(PeerWireFrame.handshake(.ours(infoHash: infoHash, peerID: ourID)))
         var frames = stream.makeAsyncIterator()
 
         guard case let .handshake(theirs)? = await Self.next(&frames, where: { _ in true }) else {
