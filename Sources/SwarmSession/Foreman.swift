@@ -37,9 +37,8 @@ final class Foreman {
     private var random = SystemRandomNumberGenerator()
     private var uploadBucket: TokenBucket
     private var downloadBucket: TokenBucket
-    /// Blocks read from disk and waiting for upload tokens.
-    private var pendingSends: [(peer: PeerKey, request: BlockRequest, block: ByteBuffer)] = []
-    private var pendingSendsHead = 0
+    /// Blocks of peers' requests being read from disk or waiting for upload tokens (bounded).
+    private var uploads = UploadQueue()
 
     private var waiters: [UInt64: ReadWaiter] = [:]
     private var waitersByPiece: [Int: [UInt64]] = [:]
@@ -524,8 +523,9 @@ final class Foreman {
         case let .request(request):
             serveRequest(request, to: peer)
         case let .cancel(request):
-            if let index = pendingSends[pendingSendsHead...].firstIndex(where: { $0.peer == peer.key && $0.request == request }) {
-                pendingSends[index].block.clear()   // sent as nothing: see drainPendingSends
+            if uploads.cancel(request, peer: peer.key) {
+                peer.servingRequests -= 1
+                refuse(request, to: peer)
             } else if peer.servingRequests > peer.cancelledRequests.count {
                 peer.cancelledRequests.insert(request)
             }
@@ -578,6 +578,7 @@ final class Foreman {
             return
         }
         releaseAllRequests(of: peer, sendCancel: false)
+        uploads.removeAll(of: peer.key)
         if peer.isSeed { picker.seedRemoved() } else { picker.peerRemoved(bitfield: peer.pieces) }
         directory.disconnected(peer.address, wasUseful: peer.download.total > 0)
         logger.debug("peer disconnected", metadata: ["peer": "\(peer.address)"])
@@ -939,17 +940,11 @@ final class Foreman {
         }
     }
 
-    /// Sends blocks that waited for upload tokens.
+    /// Sends blocks that waited for upload tokens, oldest first.
     private func drainPendingSends() {
-        while pendingSendsHead < pendingSends.count, uploadBucket.canSpend {
-            let item = pendingSends[pendingSendsHead]
-            pendingSendsHead += 1
+        while uploadBucket.canSpend, let item = uploads.popFirst() {
             guard let peer = peers[item.peer] else { continue }
             sendBlock(item.block, for: item.request, to: peer)
-        }
-        if pendingSendsHead == pendingSends.count {
-            pendingSends.removeAll(keepingCapacity: true)
-            pendingSendsHead = 0
         }
     }
 
@@ -981,10 +976,15 @@ final class Foreman {
         let piece = Int(request.piece), begin = Int(request.begin), length = Int(request.length)
         let valid = piece < layout.pieceCount && length > 0 && length <= 128 * 1024
             && begin + length <= layout.pieceSize(piece)
-        // A peer that does not read what we send (a full socket buffer) gets nothing more: its
-        // backlog may not grow our memory.
+        // A peer that does not read what we send (a full socket buffer), or holds its share of
+        // the upload queue already, gets nothing more: its backlog may not grow our memory.
         guard valid, !peer.amChoking, picker.hasPiece(piece), peer.servingRequests < 256, peer.isWritable,
-              let buffer = peer.allocateBuffer(capacity: length) else {
+              uploads.reserve(length, for: peer.key) else {
+            refuse(request, to: peer)
+            return
+        }
+        guard let buffer = peer.allocateBuffer(capacity: length) else {
+            uploads.release(length, for: peer.key)
             refuse(request, to: peer)
             return
         }
@@ -1010,17 +1010,19 @@ final class Foreman {
             }
         }.whenSuccess { block in
             let foreman = bound.value
-            guard let peer = foreman.peers[key] else { return }
-            guard let block else {
+            guard let peer = foreman.peers[key], let block else {
+                foreman.uploads.release(length, for: key)
+                guard let peer = foreman.peers[key] else { return }
                 peer.servingRequests -= 1
                 peer.cancelledRequests.remove(request)
                 foreman.refuse(request, to: peer)
                 return
             }
-            if foreman.uploadBucket.canSpend && foreman.pendingSendsHead == foreman.pendingSends.count {
+            if foreman.uploadBucket.canSpend && foreman.uploads.isEmpty {
+                foreman.uploads.release(length, for: key)
                 foreman.sendBlock(block, for: request, to: peer)
             } else {
-                foreman.pendingSends.append((peer: key, request: request, block: block))
+                foreman.uploads.enqueue(block, for: request, peer: key)
             }
         }
     }
