@@ -34,6 +34,8 @@ final class Foreman {
     private var nextPeerKey: PeerKey = 0
     let directory: PeerDirectory
     private var choker = Choker()
+    /// Which misbehaving hosts were warned about lately: one warning per host, not one per reconnection.
+    private var peerWarnings = RepeatedWarnings()
     private var random = SystemRandomNumberGenerator()
     private var uploadBucket: TokenBucket
     private var downloadBucket: TokenBucket
@@ -585,9 +587,18 @@ final class Foreman {
         if !stopped { connectMore() }
     }
 
+    /// Closes a peer that broke the protocol and, once it had completed the handshake, bans its
+    /// host: an incoming peer comes back from a new port every time, and is then refused at
+    /// accept (`acceptsIncoming`). Bytes that are not a handshake only close the connection:
+    /// clients such as aria2 open with an encrypted (MSE) handshake and retry in plaintext.
     private func misbehaved(_ peer: PeerConnection, _ what: String) {
-        logger.warning("closing peer that broke the protocol", metadata: ["peer": "\(peer.address)", "detail": "\(what)"])
-        directory.ban(peer.address)
+        let metadata: Logger.Metadata = ["peer": "\(peer.address)", "detail": "\(what)"]
+        if peerWarnings.shouldWarn(about: peer.host, now: .now()) {
+            logger.warning("closing peer that broke the protocol", metadata: metadata)
+        } else {
+            logger.debug("closing peer that broke the protocol (again)", metadata: metadata)
+        }
+        if peer.handshakeDone { directory.ban(host: peer.host) }
         peer.close()
     }
 
@@ -1061,7 +1072,7 @@ final class Foreman {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let foreman = bound.value
-                    let peer = PeerConnection(key: key, address: candidate.address, isOutbound: true,
+                    let peer = PeerConnection(key: key, host: candidate.host, address: candidate.address, isOutbound: true,
                                               pieceCount: pieceCount, foreman: foreman)
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(PeerWireDecoder(limits: .limits(pieceCount: pieceCount))),
@@ -1084,9 +1095,13 @@ final class Foreman {
         }
     }
 
-    /// Accepts an incoming connection if there is room for it.
-    func acceptsIncoming() -> Bool {
-        !stopped && peers.count + connecting + handshaking.count < configuration.maxPeers
+    /// Accepts an incoming connection from `host` if there is room for it and the host is not banned.
+    func acceptsIncoming(from host: String) -> Bool {
+        guard !directory.isBanned(host: host) else {
+            logger.trace("refused a connection from a banned host", metadata: ["host": "\(host)"])
+            return false
+        }
+        return !stopped && peers.count + connecting + handshaking.count < configuration.maxPeers
     }
 
     /// Closes connections that never completed their handshake or went silent, and keeps quiet
