@@ -85,6 +85,7 @@ let package = Package(
         .testTarget(name: "SwarmPiecesTests", dependencies: ["SwarmPieces"]),
         .testTarget(name: "SwarmStorageTests", dependencies: ["SwarmStorage"]),
         .testTarget(name: "SwarmSessionTests", dependencies: ["SwarmSession"]),
+        .testTarget(name: "SwarmCLITests", dependencies: ["SwarmCLI"]),
         .testTarget(name: "SwarmFSTests", dependencies: [
             "SwarmFS", "SwarmFUSE", "SwarmMetainfo", "SwarmSession", "SwarmStorage",
             .product(name: "Logging", package: "swift-log"),

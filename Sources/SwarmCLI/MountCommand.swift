@@ -376,7 +376,7 @@ struct MountDaemon {
         if let maxPeers = settings.maxPeers { configuration.maxPeers = maxPeers }
         configuration.listenPort = settings.listenPort
         if let host = settings.listenHost { configuration.listenHost = host }
-        configuration.readTimeout = settings.readTimeout.map { .milliseconds(Int64($0 * 1000)) }
+        configuration.readTimeout = settings.readTimeout.map { .milliseconds(DisplayFigures.clampedInt64($0 * 1000)) }
         configuration.cacheSizeLimit = settings.cacheSize
         configuration.uploadEnabled = !settings.noUpload
         settings.rates.apply(to: &configuration)

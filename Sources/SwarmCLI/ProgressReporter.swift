@@ -35,14 +35,15 @@ final class ProgressReporter: Sendable {
         let percent = status.totalLength > 0 ? Double(status.verifiedBytes) * 100 / Double(status.totalLength) : 100
         var text = String(format: "%5.1f%%", percent)
             + "  \(ByteSize.format(status.verifiedBytes)) / \(ByteSize.format(status.totalLength))"
-            + "  ↓ \(ByteSize.format(Int64(status.downloadRate)))/s  ↑ \(ByteSize.format(Int64(status.uploadRate)))/s"
+            + "  ↓ \(DisplayFigures.rate(status.downloadRate))  ↑ \(DisplayFigures.rate(status.uploadRate))"
             + "  \(status.peers) peers"
         if status.uploadedBytes > 0 {
             text += String(format: "  ratio %.2f", status.shareRatio)
         }
-        if status.downloadRate > 0, status.verifiedBytes < status.totalLength {
-            let seconds = Int(Double(status.totalLength - status.verifiedBytes) / status.downloadRate)
-            text += String(format: "  ETA %d:%02d", seconds / 60, seconds % 60)
+        // No ETA while nothing arrives (a decayed rate is exactly 0) or when it is beyond use.
+        let remaining = status.totalLength - min(status.verifiedBytes, status.totalLength)
+        if let eta = DisplayFigures.eta(remaining: remaining, rate: status.downloadRate) {
+            text += "  " + eta
         }
         return text
     }

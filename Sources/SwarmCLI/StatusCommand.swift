@@ -54,8 +54,8 @@ struct StatusCommand: ParsableCommand {
         lines.append("\(document["name"] as? String ?? "?")  (\(document["infoHash"] as? String ?? "?"))")
         lines.append("progress  \(percent(verified, total))  \(ByteSize.format(verified)) of \(ByteSize.format(total))"
             + "  pieces \(int("verifiedPieces"))/\(int("pieceCount"))")
-        lines.append("rates     down \(ByteSize.format(Int64(double("downloadRate"))))/s"
-            + "  up \(ByteSize.format(Int64(double("uploadRate"))))/s  peers \(int("peers"))")
+        lines.append("rates     down \(DisplayFigures.rate(double("downloadRate")))"
+            + "  up \(DisplayFigures.rate(double("uploadRate")))  peers \(int("peers"))")
         lines.append("traffic   downloaded \(ByteSize.format(int("downloadedBytes")))"
             + "  uploaded \(ByteSize.format(int("uploadedBytes")))" + String(format: "  ratio %.2f", double("shareRatio"))
             + "  cache \(ByteSize.format(int("cacheDiskBytes")))")

@@ -27,7 +27,7 @@ struct UnmountCommand: ParsableCommand {
         if let mount, mount.type != "fuse.swarmfs", daemons.isEmpty {
             throw MountFailure(exitCode: 1, message: "\(path) is a \(mount.type) mount, not swarmfs").exit()
         }
-        let milliseconds = Int(max(0.1, timeout) * 1000)
+        let milliseconds = Int(clamping: DisplayFigures.clampedInt64(max(0.1, timeout) * 1000))
         if mount != nil, ProcessTools.run(["fusermount3", "-u", path]) != 0 {
             if daemons.isEmpty {
                 // Nobody serves it (a dead daemon): detach it.

@@ -38,17 +38,26 @@ final class Announcer: Sendable {
 
     private func run() async {
         var event = AnnounceEvent.started
+        // A tracker that keeps refusing says so once at warning level, not every announce.
+        var reportedFailure: String?
         while !Task.isCancelled {
             guard let request = await makeRequest(event: event) else { return }
             switch await trackers.announce(request) {
             case let .success(response):
                 event = .none
+                reportedFailure = nil
                 let peers = response.peers.map { (host: $0.host, port: $0.port) }
                 let foreman = self.foreman
                 logger.debug("tracker answered", metadata: ["peers": "\(peers.count)"])
                 eventLoop.execute { foreman.value.addPeerAddresses(peers) }
             case let .failure(error):
-                logger.warning("announce failed", metadata: ["error": "\(error)"])
+                let failure = error.description
+                if failure == reportedFailure {
+                    logger.debug("announce failed again", metadata: ["error": "\(failure)"])
+                } else {
+                    logger.warning("announce failed", metadata: ["error": "\(failure)"])
+                    reportedFailure = failure
+                }
             }
             await waitForNextAnnounce()
         }

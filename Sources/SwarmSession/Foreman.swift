@@ -34,12 +34,13 @@ final class Foreman {
     private var nextPeerKey: PeerKey = 0
     let directory: PeerDirectory
     private var choker = Choker()
+    /// Which misbehaving hosts were warned about lately: one warning per host, not one per reconnection.
+    private var peerWarnings = RepeatedWarnings()
     private var random = SystemRandomNumberGenerator()
     private var uploadBucket: TokenBucket
     private var downloadBucket: TokenBucket
-    /// Blocks read from disk and waiting for upload tokens.
-    private var pendingSends: [(peer: PeerKey, request: BlockRequest, block: ByteBuffer)] = []
-    private var pendingSendsHead = 0
+    /// Blocks of peers' requests being read from disk or waiting for upload tokens (bounded).
+    private var uploads = UploadQueue()
 
     /// Reads waiting for pieces, handed to a piece's job, or being served (see `WaitingReads`).
     private var reads = WaitingReads()
@@ -501,8 +502,9 @@ final class Foreman {
         case let .request(request):
             serveRequest(request, to: peer)
         case let .cancel(request):
-            if let index = pendingSends[pendingSendsHead...].firstIndex(where: { $0.peer == peer.key && $0.request == request }) {
-                pendingSends[index].block.clear()   // sent as nothing: see drainPendingSends
+            if uploads.cancel(request, peer: peer.key) {
+                peer.servingRequests -= 1
+                refuse(request, to: peer)
             } else if peer.servingRequests > peer.cancelledRequests.count {
                 peer.cancelledRequests.insert(request)
             }
@@ -555,15 +557,25 @@ final class Foreman {
             return
         }
         releaseAllRequests(of: peer, sendCancel: false)
+        uploads.removeAll(of: peer.key)
         if peer.isSeed { picker.seedRemoved() } else { picker.peerRemoved(bitfield: peer.pieces) }
         directory.disconnected(peer.address, wasUseful: peer.download.total > 0)
         logger.debug("peer disconnected", metadata: ["peer": "\(peer.address)"])
         if !stopped { connectMore() }
     }
 
+    /// Closes a peer that broke the protocol and, once it had completed the handshake, bans its
+    /// host: an incoming peer comes back from a new port every time, and is then refused at
+    /// accept (`acceptsIncoming`). Bytes that are not a handshake only close the connection:
+    /// clients such as aria2 open with an encrypted (MSE) handshake and retry in plaintext.
     private func misbehaved(_ peer: PeerConnection, _ what: String) {
-        logger.warning("closing peer that broke the protocol", metadata: ["peer": "\(peer.address)", "detail": "\(what)"])
-        directory.ban(peer.address)
+        let metadata: Logger.Metadata = ["peer": "\(peer.address)", "detail": "\(what)"]
+        if peerWarnings.shouldWarn(about: peer.host, now: .now()) {
+            logger.warning("closing peer that broke the protocol", metadata: metadata)
+        } else {
+            logger.debug("closing peer that broke the protocol (again)", metadata: metadata)
+        }
+        if peer.handshakeDone { directory.ban(host: peer.host) }
         peer.close()
     }
 
@@ -899,17 +911,11 @@ final class Foreman {
         }
     }
 
-    /// Sends blocks that waited for upload tokens.
+    /// Sends blocks that waited for upload tokens, oldest first.
     private func drainPendingSends() {
-        while pendingSendsHead < pendingSends.count, uploadBucket.canSpend {
-            let item = pendingSends[pendingSendsHead]
-            pendingSendsHead += 1
+        while uploadBucket.canSpend, let item = uploads.popFirst() {
             guard let peer = peers[item.peer] else { continue }
             sendBlock(item.block, for: item.request, to: peer)
-        }
-        if pendingSendsHead == pendingSends.count {
-            pendingSends.removeAll(keepingCapacity: true)
-            pendingSendsHead = 0
         }
     }
 
@@ -941,10 +947,15 @@ final class Foreman {
         let piece = Int(request.piece), begin = Int(request.begin), length = Int(request.length)
         let valid = piece < layout.pieceCount && length > 0 && length <= 128 * 1024
             && begin + length <= layout.pieceSize(piece)
-        // A peer that does not read what we send (a full socket buffer) gets nothing more: its
-        // backlog may not grow our memory.
+        // A peer that does not read what we send (a full socket buffer), or holds its share of
+        // the upload queue already, gets nothing more: its backlog may not grow our memory.
         guard valid, !peer.amChoking, picker.hasPiece(piece), peer.servingRequests < 256, peer.isWritable,
-              let buffer = peer.allocateBuffer(capacity: length) else {
+              uploads.reserve(length, for: peer.key) else {
+            refuse(request, to: peer)
+            return
+        }
+        guard let buffer = peer.allocateBuffer(capacity: length) else {
+            uploads.release(length, for: peer.key)
             refuse(request, to: peer)
             return
         }
@@ -970,17 +981,19 @@ final class Foreman {
             }
         }.whenSuccess { block in
             let foreman = bound.value
-            guard let peer = foreman.peers[key] else { return }
-            guard let block else {
+            guard let peer = foreman.peers[key], let block else {
+                foreman.uploads.release(length, for: key)
+                guard let peer = foreman.peers[key] else { return }
                 peer.servingRequests -= 1
                 peer.cancelledRequests.remove(request)
                 foreman.refuse(request, to: peer)
                 return
             }
-            if foreman.uploadBucket.canSpend && foreman.pendingSendsHead == foreman.pendingSends.count {
+            if foreman.uploadBucket.canSpend && foreman.uploads.isEmpty {
+                foreman.uploads.release(length, for: key)
                 foreman.sendBlock(block, for: request, to: peer)
             } else {
-                foreman.pendingSends.append((peer: key, request: request, block: block))
+                foreman.uploads.enqueue(block, for: request, peer: key)
             }
         }
     }
@@ -1019,7 +1032,7 @@ final class Foreman {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let foreman = bound.value
-                    let peer = PeerConnection(key: key, address: candidate.address, isOutbound: true,
+                    let peer = PeerConnection(key: key, host: candidate.host, address: candidate.address, isOutbound: true,
                                               pieceCount: pieceCount, foreman: foreman)
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(PeerWireDecoder(limits: .limits(pieceCount: pieceCount))),
@@ -1042,9 +1055,13 @@ final class Foreman {
         }
     }
 
-    /// Accepts an incoming connection if there is room for it.
-    func acceptsIncoming() -> Bool {
-        !stopped && peers.count + connecting + handshaking.count < configuration.maxPeers
+    /// Accepts an incoming connection from `host` if there is room for it and the host is not banned.
+    func acceptsIncoming(from host: String) -> Bool {
+        guard !directory.isBanned(host: host) else {
+            logger.trace("refused a connection from a banned host", metadata: ["host": "\(host)"])
+            return false
+        }
+        return !stopped && peers.count + connecting + handshaking.count < configuration.maxPeers
     }
 
     /// Closes connections that never completed their handshake or went silent, and keeps quiet

@@ -12,6 +12,9 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
     typealias OutboundOut = PeerWireFrame
 
     let key: PeerKey
+    /// The peer's IP address (bans are by host: an incoming peer's port changes every time).
+    let host: String
+    /// `host:port`, as logged and as the peer directory knows outbound peers.
     let address: String
     let isOutbound: Bool
     private unowned let foreman: Foreman
@@ -55,8 +58,9 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
     private(set) var lastReceivedAt = NIODeadline.now()
     private(set) var lastSentAt = NIODeadline.now()
 
-    init(key: PeerKey, address: String, isOutbound: Bool, pieceCount: Int, foreman: Foreman) {
+    init(key: PeerKey, host: String, address: String, isOutbound: Bool, pieceCount: Int, foreman: Foreman) {
         self.key = key
+        self.host = PeerDirectory.canonicalHost(host)
         self.address = address
         self.isOutbound = isOutbound
         self.foreman = foreman

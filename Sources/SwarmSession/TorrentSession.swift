@@ -186,12 +186,13 @@ public final class TorrentSession: TorrentContentSource {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let owner = foreman.value
-                    guard owner.acceptsIncoming() else {
+                    let host = PeerDirectory.canonicalHost(channel.remoteAddress?.ipAddress ?? "?")
+                    guard owner.acceptsIncoming(from: host) else {
                         channel.close(promise: nil)
                         return
                     }
-                    let address = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "incoming"
-                    let peer = PeerConnection(key: owner.makePeerKey(), address: address, isOutbound: false,
+                    let address = "\(host):\(channel.remoteAddress?.port ?? 0)"
+                    let peer = PeerConnection(key: owner.makePeerKey(), host: host, address: address, isOutbound: false,
                                               pieceCount: pieceCount, foreman: owner)
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(PeerWireDecoder(limits: .limits(pieceCount: pieceCount))),

@@ -22,7 +22,7 @@ enum HTTPTrackerResponse {
         }
         guard value.dictionary != nil else { throw .malformedResponse(url: url, detail: "not a dictionary") }
         if let reason = value["failure reason"] {
-            throw .failure(url: url, reason: reason.string ?? "(non-UTF-8 failure reason)")
+            throw .failure(url: url, reason: TrackerText.oneLine(reason.string ?? "(non-UTF-8 failure reason)"))
         }
 
         var peers: [PeerAddress] = []
@@ -57,7 +57,7 @@ enum HTTPTrackerResponse {
             minInterval: minInterval,
             peers: deduplicated(peers),
             trackerID: value["tracker id"]?.string,
-            warning: value["warning message"]?.string,
+            warning: value["warning message"]?.string.map { TrackerText.oneLine($0) },
             seeders: count(value["complete"]),
             leechers: count(value["incomplete"]))
     }

@@ -11,13 +11,16 @@ public enum TrackerError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The URL's scheme is not http, https or udp (or the URL cannot be parsed).
     case unsupportedScheme(String)
 
+    /// One line of printable text (URLs come from torrent files, reasons from trackers: both
+    /// are cut by `TrackerText.oneLine`).
     public var description: String {
-        switch self {
-        case let .failure(url, reason): "tracker \(url) refused the announce: \(reason)"
-        case let .timeout(url): "tracker \(url) did not answer in time"
-        case let .malformedResponse(url, detail): "tracker \(url) sent a malformed response: \(detail)"
-        case let .transport(url, underlying): "tracker \(url) is unreachable: \(underlying)"
-        case let .unsupportedScheme(url): "unsupported tracker URL \(url)"
+        let line = { (text: String) in TrackerText.oneLine(text) }
+        return switch self {
+        case let .failure(url, reason): "tracker \(line(url)) refused the announce: \(line(reason))"
+        case let .timeout(url): "tracker \(line(url)) did not answer in time"
+        case let .malformedResponse(url, detail): "tracker \(line(url)) sent a malformed response: \(line(detail))"
+        case let .transport(url, underlying): "tracker \(line(url)) is unreachable: \(line(underlying))"
+        case let .unsupportedScheme(url): "unsupported tracker URL \(line(url))"
         }
     }
 }

@@ -16,6 +16,8 @@ public actor TrackerSet {
         var minInterval: Duration?
         /// True once this tracker answered an announce (so it gets a `stopped` at the end).
         var announced = false
+        /// The last `warning message` logged for it: an unchanged warning is not logged again.
+        var loggedWarning: String?
     }
 
     private var tiers: [[Entry]]
@@ -25,6 +27,8 @@ public actor TrackerSet {
     private var lastAnnounce: ContinuousClock.Instant?
     private var lastSuccess: (url: String, interval: Duration, minInterval: Duration?)?
     private var consecutiveFailures = 0
+    /// The failure last logged at info level: the same one again goes to the debug log.
+    private var loggedFailure: String?
     private var isShutDown = false
 
     /// Creates the set.
@@ -99,7 +103,14 @@ public actor TrackerSet {
         lastSuccess = nil
         // A torrent without trackers (peers given directly) is normal: nothing to report.
         guard !tiers.isEmpty else { return .failure(lastError) }
-        logger.info("every tracker failed", metadata: ["error": "\(lastError)", "failures": "\(consecutiveFailures)"])
+        let failure = lastError.description
+        let metadata: Logger.Metadata = ["error": "\(failure)", "failures": "\(consecutiveFailures)"]
+        if failure == loggedFailure {
+            logger.debug("every tracker failed", metadata: metadata)
+        } else {
+            logger.info("every tracker failed", metadata: metadata)
+            loggedFailure = failure
+        }
         return .failure(lastError)
     }
 
@@ -112,10 +123,12 @@ public actor TrackerSet {
         if let trackerID = response.trackerID { entry.trackerID = trackerID }
         tiers[tier].insert(entry, at: 0)
         consecutiveFailures = 0
+        loggedFailure = nil
         lastSuccess = (url, response.interval, response.minInterval)
-        if let warning = response.warning {
-            logger.warning("tracker warning", metadata: ["tracker": "\(url)", "warning": "\(warning)"])
+        if let warning = response.warning, warning != entry.loggedWarning {
+            logger.warning("tracker warning", metadata: ["tracker": "\(TrackerText.oneLine(url))", "warning": "\(warning)"])
         }
+        tiers[tier][0].loggedWarning = response.warning
         logger.debug("tracker answered", metadata: [
             "tracker": "\(url)", "peers": "\(response.peers.count)", "interval": "\(response.interval)",
         ])

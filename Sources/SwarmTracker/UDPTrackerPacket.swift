@@ -75,7 +75,7 @@ enum UDPTrackerPacket {
                 peers: HTTPTrackerResponse.deduplicated(peers),
                 seeders: Int(seeders), leechers: Int(leechers)))
         case .error:
-            let message = String(decoding: buffer.readableBytesView.prefix(1024), as: UTF8.self)
+            let message = TrackerText.oneLine(String(decoding: buffer.readableBytesView.prefix(1024), as: UTF8.self))
             return .error(message)
         case .scrape, nil:
             throw .malformedResponse(url: url, detail: "unexpected UDP action \(actionCode)")

@@ -6,6 +6,7 @@ Every case checks the downloaded bytes against the payload (sha256 of every file
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -189,3 +190,26 @@ def test_malformed_torrent_is_bad_input(run, workdir):
     result = run("download", path, "-o", os.path.join(workdir, "out"), timeout=10)
     assert result.returncode == 2
     assert "bad.torrent" in result.stderr
+
+
+def test_progress_survives_a_swarm_that_stops_sending(swarmfs_bin, procs, lt_seeder, pool, workdir):
+    """Issue 11 item 1: once the only peer has nothing more to give, the rate decays to exactly
+    0 and the progress line drops its ETA; the process used to trap ~20 s in (the rate stuck
+    just above 0 and remaining/rate overflowed its Int conversion)."""
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=2 * MiB)
+    torrent = make_torrent(payload, piece_size=32 * 1024, trackers=[],
+                           out_path=os.path.join(workdir, "t.torrent"))
+    half = [i < torrent.num_pieces // 2 for i in range(torrent.num_pieces)]
+    seeder = lt_seeder(torrent, payload.save_path, have_mask=half, use_tracker=False)
+    out = os.path.join(workdir, "out")
+    proc = download(swarmfs_bin, procs, torrent, out, "--peer", seeder.endpoint, "--no-trackers",
+                    "--listen-host", pool.ip())
+    # Half the payload arrives, then nothing: a plain (non-terminal) progress line every 5 s.
+    proc.wait_for_output(r"^ *50\.0%.*↓ 0 B/s .*peers$", timeout=120)
+    assert proc.running(), proc.tail()
+    # Still alive for further lines (the old trap came with the first line after the overflow).
+    count = len(re.findall(r"^ *50\.0%.*↓ 0 B/s .*peers$", proc.output(), re.MULTILINE))
+    wait_until(lambda: len(re.findall(r"^ *50\.0%.*↓ 0 B/s .*peers$", proc.output(), re.MULTILINE))
+               >= count + 2 or not proc.running(), timeout=60, message="no further progress lines")
+    assert proc.running(), proc.tail()
+    assert "ETA" not in proc.output().splitlines()[-1]

@@ -226,3 +226,27 @@ def test_mixed_swarm_swarmfs_uploads_a_fair_share(swarmfs_mount, swarm, pool, lt
     # Measured 0.39-0.58 of a copy (the seeder gave the rest); the floor only proves swarmfs took
     # part as a real uploader, the ratio above is the figure to watch.
     assert uploaded >= payload.total_size // 4
+
+
+def test_peer_that_keeps_reconnecting_with_garbage_is_banned_by_address(swarmfs_bin, procs, pool,
+                                                                        evil_peer, workdir):
+    """Issue 11 item 9: an incoming peer that broke the protocol is banned by its IP, not by its
+    ephemeral port: each later connection from it is closed at accept (it never gets our
+    handshake), and the log says so once, not once per reconnection."""
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=1 * MiB)
+    torrent = make_torrent(payload, piece_size=32 * 1024, trackers=[],
+                           out_path=os.path.join(workdir, "t.torrent"))
+    ip, port = pool.endpoint()
+    seeder = start_swarmfs_seed(swarmfs_bin, procs, torrent, payload, ip, port)
+    attempts = 6
+    evil = evil_peer(torrent, payload.save_path, "garbage-after-handshake",
+                     connect=[f"{ip}:{port}"], connect_times=attempts)
+    wait_until(lambda: len(evil.events("closed")) + len(evil.events("connect-failed")) >= attempts,
+               timeout=60, message=f"the evil peer did not finish its {attempts} connections: "
+                                   f"{evil.events()[-10:]}")
+    # Only the first connection got as far as our handshake (and sent its garbage).
+    assert len(evil.events("handshake")) == 1, evil.events()
+    assert len(evil.events("sent")) == 1, evil.events()
+    log = seeder.output()
+    assert log.count("closing peer that broke the protocol") == 1, log[-3000:]
+    assert seeder.running(), seeder.tail()

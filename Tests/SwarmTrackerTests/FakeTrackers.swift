@@ -125,6 +125,8 @@ final class FakeHTTPServer: Sendable {
         case silent
         /// Sends a status line and headers, then `bodyBytes` of `x` in 64 KiB writes, then closes.
         case stream(head: String, bodyBytes: Int)
+        /// Answers every request with `200 OK` and this body, then closes.
+        case answer(body: [UInt8])
     }
 
     let channel: any Channel
@@ -159,6 +161,14 @@ final class FakeHTTPServer: Sendable {
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if !answered, case let .answer(body) = behaviour {
+                answered = true
+                let head = "HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+                context.write(wrapOutboundOut(ByteBuffer(string: head)), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: body)), promise: nil)
+                context.close(promise: nil)
+                return
+            }
             guard !answered, case let .stream(head, bodyBytes) = behaviour else { return }
             answered = true
             context.write(wrapOutboundOut(ByteBuffer(string: head)), promise: nil)

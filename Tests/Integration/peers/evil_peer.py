@@ -3,7 +3,7 @@
 
     evil_peer.py --ip IP --port PORT --mode MODE TORRENT SAVE_PATH
                  [--corrupt-pieces 0,3,7] [--have-mask-file F] [--announce URL]
-                 [--connect HOST:PORT ...] [--vanish-after-blocks N]
+                 [--connect HOST:PORT ...] [--connect-times N] [--vanish-after-blocks N]
 
 It listens on IP:PORT (and, with --connect, also dials out to those peers), handshakes, sends a
 bitfield, unchokes at once and answers requests with the payload's bytes from SAVE_PATH, except
@@ -23,6 +23,9 @@ where MODE says to misbehave:
                           then honest
   choked-allowed-fast     speaks the fast extension (BEP 6), never unchokes, sends allowed-fast
                           for every piece it has and serves only those (others get a reject)
+
+With --connect-times N it dials each --connect peer N times, one connection after the other
+(the next once the last has closed), as a peer that keeps coming back does.
 
 It prints READY when listening (and announced, with --announce), and one line
 "EVENT {json}" per thing that happened: connection, handshake, sent (misbehaviour), served,
@@ -306,6 +309,14 @@ def announce(url, ip, port, info_hash):
         raise RuntimeError(f"announce refused: {body!r}")
 
 
+def host_of(target):
+    return target.rsplit(":", 1)[0]
+
+
+def port_of(target):
+    return int(target.rsplit(":", 1)[1])
+
+
 async def main_async(args):
     payload = Payload(args.torrent, args.save_path)
     if args.have_mask_file:
@@ -325,14 +336,29 @@ async def main_async(args):
     if args.announce:
         await asyncio.get_running_loop().run_in_executor(
             None, announce, args.announce, args.ip, args.port, payload.info_hash)
-    for target in args.connect:
+    async def dial(target, times):
         host, port = target.rsplit(":", 1)
-        try:
-            reader, writer = await asyncio.open_connection(host, int(port),
-                                                           local_addr=(args.ip, 0))
-            start_session(reader, writer, True)
-        except OSError as exc:
-            event("connect-failed", remote=target, error=str(exc))
+        for _ in range(times):
+            try:
+                reader, writer = await asyncio.open_connection(host, int(port),
+                                                               local_addr=(args.ip, 0))
+            except OSError as exc:
+                event("connect-failed", remote=target, error=str(exc))
+                continue
+            await Session(args, payload, have, reader, writer, True).run()
+
+    for target in args.connect:
+        if args.connect_times == 1:
+            try:
+                reader, writer = await asyncio.open_connection(host_of(target), port_of(target),
+                                                               local_addr=(args.ip, 0))
+                start_session(reader, writer, True)
+            except OSError as exc:
+                event("connect-failed", remote=target, error=str(exc))
+        else:
+            task = asyncio.ensure_future(dial(target, args.connect_times))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
     print("READY", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -354,6 +380,8 @@ def main(argv=None):
     ap.add_argument("--have-mask-file", help="one 0/1 per piece")
     ap.add_argument("--announce", help="HTTP tracker announce URL")
     ap.add_argument("--connect", action="append", default=[], metavar="HOST:PORT")
+    ap.add_argument("--connect-times", type=int, default=1,
+                    help="dial each --connect peer this many times, one after the other")
     ap.add_argument("--vanish-after-blocks", type=int, default=0)
     ap.add_argument("torrent")
     ap.add_argument("save_path")

@@ -26,6 +26,7 @@ class AdversarialPeer:
     have_mask: pieces it claims and serves (default: all).
     tracker: announce to this tracker once at start (else reach it with `--peer`).
     connect: "host:port" peers it dials itself (to attack a client's listening side).
+    connect_times: how often it dials each of them, one connection after the other.
     vanish_after_blocks: good blocks served per connection before vanishing.
     """
 
@@ -33,7 +34,7 @@ class AdversarialPeer:
                  procs: ProcessGroup, corrupt_pieces: Optional[Iterable[int]] = None,
                  have_mask: Optional[Sequence[bool]] = None,
                  tracker: Optional[Opentracker] = None, connect: Sequence[str] = (),
-                 vanish_after_blocks: int = 0):
+                 vanish_after_blocks: int = 0, connect_times: int = 1):
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; one of {MODES}")
         self.torrent, self.save_path = torrent, save_path
@@ -44,6 +45,7 @@ class AdversarialPeer:
         self.tracker = tracker
         self.connect = list(connect)
         self.vanish_after_blocks = vanish_after_blocks
+        self.connect_times = connect_times
         self.process: Optional[ManagedProcess] = None
 
     @property
@@ -54,7 +56,8 @@ class AdversarialPeer:
         # -X faulthandler: a crash leaves a Python stack in the log.
         argv = [LIBTORRENT_PYTHON, "-u", "-X", "faulthandler", EVIL_PEER, "--ip", self.ip,
                 "--port", str(self.port), "--mode", self.mode,
-                "--vanish-after-blocks", str(self.vanish_after_blocks)]
+                "--vanish-after-blocks", str(self.vanish_after_blocks),
+                "--connect-times", str(self.connect_times)]
         if self.corrupt_pieces is not None:
             argv += ["--corrupt-pieces", ",".join(map(str, self.corrupt_pieces))]
         if self.have_mask is not None:
