@@ -281,6 +281,8 @@ struct MountDaemon {
         let cacheDirectory = settings.cacheDirectory
             ?? CacheRoot.directory(root: CacheRoot.defaultPath(), infoHash: metainfo.infoHash)
         let source = try startSource(metainfo: metainfo, cacheDirectory: cacheDirectory, logger: logger)
+        // Pinned now, while the folder is surely the one this mount uses (`--no-keep`).
+        let removal = settings.keep ? nil : TorrentDataRemoval.pin(directory: cacheDirectory)
 
         let fileSystem = SwarmFileSystem(
             source: source.content, uid: getuid(), gid: getgid(), mountTime: Int64(time(nil)),
@@ -323,26 +325,26 @@ struct MountDaemon {
         reporter?.stop(final: false)
         source.shutdown()
         if !settings.keep {
-            Self.removeTorrentData(metainfo: metainfo, directory: cacheDirectory, logger: logger)
+            Self.removeTorrentData(metainfo: metainfo, removal: removal, directory: cacheDirectory, logger: logger)
         }
         logger.info("stopped", metadata: ["mountpoint": "\(mountpoint)"])
     }
 
     /// `--no-keep`: deletes what this torrent put in the cache directory — its own files and
     /// `.swarmfs/` — and the directory itself if that leaves it empty. Anything else a user keeps
-    /// there (`--cache-dir` may be a shared download folder) is never touched.
-    private static func removeTorrentData(metainfo: Metainfo, directory: String, logger: Logger) {
+    /// there (`--cache-dir` may be a shared download folder) is never touched (`TorrentDataRemoval`).
+    private static func removeTorrentData(metainfo: Metainfo, removal: TorrentDataRemoval?,
+                                          directory: String, logger: Logger) {
+        guard let removal else {
+            logger.warning("cache folder could not be opened; not removing it", metadata: ["directory": "\(directory)"])
+            return
+        }
         guard let lock = try? CacheLock.acquire(directory: directory) else {
             logger.warning("cache still in use; not removing it", metadata: ["directory": "\(directory)"])
             return
         }
-        let fileManager = FileManager.default
-        for path in [directory + "/" + metainfo.name, StateDirectory.path(directory)] {
-            do {
-                if fileManager.fileExists(atPath: path) { try fileManager.removeItem(atPath: path) }
-            } catch {
-                logger.error("cannot remove cached data", metadata: ["path": "\(path)", "error": "\(error)"])
-            }
+        for failure in removal.remove(metainfo) {
+            logger.error("cannot remove cached data", metadata: ["path": "\(failure.path)", "error": "\(failure.reason)"])
         }
         lock.release()
         // The lock file lived in .swarmfs/, which is gone; remove the folder if nothing else is in it.

@@ -11,9 +11,25 @@ public final class InodeTable: Sendable {
     private let children: [[UInt64]]
     private let byName: [ChildKey: UInt64]
 
+    /// Names compare byte for byte: `String` equality would make the NFC and NFD spellings of
+    /// one name (two files on disk and in the torrent) the same entry.
     private struct ChildKey: Hashable {
         let parent: UInt64
         let name: String
+
+        static func == (left: ChildKey, right: ChildKey) -> Bool {
+            left.parent == right.parent && left.name.utf8.elementsEqual(right.name.utf8)
+        }
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(parent)
+            let hashed: Void? = name.utf8.withContiguousStorageIfAvailable { bytes in
+                hasher.combine(bytes: UnsafeRawBufferPointer(bytes))
+            }
+            if hashed == nil {
+                for byte in name.utf8 { hasher.combine(byte) }
+            }
+        }
     }
 
     /// Builds the tree from `files` (in torrent order). Names are expected to be sanitised

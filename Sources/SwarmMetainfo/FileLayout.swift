@@ -9,9 +9,13 @@ public struct FileLayout: Sendable {
     public let totalLength: Int64
     /// All files in torrent order, padding files included.
     public let files: [TorrentFile]
+    /// Number of pieces: ceil(totalLength / pieceLength).
+    public let pieceCount: Int
 
     /// Builds a layout from files in torrent order. Paths are taken as given (already sanitised);
-    /// negative lengths count as 0 and a piece length below 1 as 1, so the geometry is always sane.
+    /// negative lengths count as 0 and a piece length below 1 as 1, and offsets saturate at
+    /// `Int64.max`, so building never traps. Sizes from a torrent are checked by the parser
+    /// (`MetainfoError.sizeOverflow`) before they get here: only then is the geometry exact.
     public init(pieceLength: Int, files: [(path: [String], length: Int64, isPadding: Bool)]) {
         self.pieceLength = max(1, pieceLength)
         var offset: Int64 = 0
@@ -21,15 +25,17 @@ public struct FileLayout: Sendable {
             let length = max(0, file.length)
             built.append(TorrentFile(index: index, path: file.path, length: length, offset: offset,
                                      isPadding: file.isPadding))
-            offset += length
+            let (next, overflow) = offset.addingReportingOverflow(length)
+            offset = overflow ? Int64.max : next
         }
         self.files = built
         self.totalLength = offset
+        self.pieceCount = Self.pieceCount(totalLength: offset, pieceLength: Int64(self.pieceLength))
     }
 
-    /// Number of pieces: ceil(totalLength / pieceLength).
-    public var pieceCount: Int {
-        Int((totalLength + Int64(pieceLength) - 1) / Int64(pieceLength))
+    /// ceil(totalLength / pieceLength) without the overflow of `totalLength + pieceLength - 1`.
+    static func pieceCount(totalLength: Int64, pieceLength: Int64) -> Int {
+        Int(totalLength / pieceLength + (totalLength % pieceLength == 0 ? 0 : 1))
     }
 
     /// Byte offset of `piece` in the torrent's byte stream.

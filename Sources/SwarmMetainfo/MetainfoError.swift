@@ -27,6 +27,13 @@ public indirect enum MetainfoError: Error, Sendable, Equatable, CustomStringConv
     case negativeLength(field: String, value: Int64)
     /// The sum of the file lengths does not fit in 63 bits.
     case totalLengthOverflow
+    /// Size arithmetic the torrent asks for would overflow 64 bits (named like
+    /// `piece length × piece count`).
+    case sizeOverflow(String)
+    /// The torrent's name is empty (libtorrent refuses such a torrent too).
+    case emptyName
+    /// The torrent's total length is 0: there is nothing to download (libtorrent refuses it too).
+    case emptyTorrent
     /// Both `length` and `files` are present in the info dictionary.
     case lengthAndFiles
     /// `files` is an empty list.
@@ -53,6 +60,9 @@ public indirect enum MetainfoError: Error, Sendable, Equatable, CustomStringConv
             "the torrent lists \(actual) piece hashes but its size needs \(expected)"
         case let .negativeLength(field, value): "the torrent's '\(field)' is negative (\(value))"
         case .totalLengthOverflow: "the torrent's total length is absurdly large"
+        case let .sizeOverflow(what): "the torrent's sizes overflow 64-bit arithmetic (\(what))"
+        case .emptyName: "the torrent's name is empty"
+        case .emptyTorrent: "the torrent's total length is 0, so it has no data"
         case .lengthAndFiles: "the torrent has both 'length' and 'files' in its info dictionary"
         case .noFiles: "the torrent's 'files' list is empty"
         case let .emptyFilePath(index): "the torrent's file \(index) has an empty path"
@@ -80,6 +90,9 @@ public indirect enum MetainfoError: Error, Sendable, Equatable, CustomStringConv
         case .pieceCountMismatch: "pieceCountMismatch"
         case .negativeLength: "negativeLength"
         case .totalLengthOverflow: "totalLengthOverflow"
+        case .sizeOverflow: "sizeOverflow"
+        case .emptyName: "emptyName"
+        case .emptyTorrent: "emptyTorrent"
         case .lengthAndFiles: "lengthAndFiles"
         case .noFiles: "noFiles"
         case .emptyFilePath: "emptyFilePath"

@@ -38,7 +38,9 @@ enum MetainfoParser {
 
     private static func build(info: BencodeValue, rawInfo: [UInt8],
                               root: BencodeValue) throws(MetainfoError) -> Metainfo {
-        let name = PathSanitizer.torrentName(try rawName(info, field: "name", in: "info"))
+        let rawTorrentName = try rawName(info, field: "name", in: "info")
+        guard !rawTorrentName.isEmpty else { throw .emptyName }
+        let name = PathSanitizer.torrentName(rawTorrentName)
 
         guard let pieceLengthValue = info["piece length"] else { throw .missingField("info.piece length") }
         guard let pieceLength = pieceLengthValue.integer else {
@@ -69,16 +71,24 @@ enum MetainfoParser {
             entries = try files(value, name: name)
         }
 
+        // Every size below comes from the torrent: check each step before FileLayout, whose
+        // arithmetic (file offsets, piece offsets and sizes) trusts them.
         var total: Int64 = 0
         for entry in entries {
             let (sum, overflow) = total.addingReportingOverflow(entry.length)
             guard !overflow else { throw .totalLengthOverflow }
             total = sum
         }
-        let layout = FileLayout(pieceLength: Int(pieceLength), files: entries)
-        guard pieces.count / 20 == layout.pieceCount else {
-            throw .pieceCountMismatch(expected: layout.pieceCount, actual: pieces.count / 20)
+        guard total > 0 else { throw .emptyTorrent }
+        let pieceCount = FileLayout.pieceCount(totalLength: total, pieceLength: pieceLength)
+        // The last piece ends at pieceCount × pieceLength, past the total length.
+        guard !Int64(pieceCount).multipliedReportingOverflow(by: pieceLength).overflow else {
+            throw .sizeOverflow("piece length \(pieceLength) × piece count \(pieceCount)")
         }
+        guard pieces.count / 20 == pieceCount else {
+            throw .pieceCountMismatch(expected: pieceCount, actual: pieces.count / 20)
+        }
+        let layout = FileLayout(pieceLength: Int(pieceLength), files: entries)
 
         return Metainfo(
             name: name,

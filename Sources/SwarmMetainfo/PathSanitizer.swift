@@ -3,9 +3,17 @@
 ///
 /// Rules: bytes are decoded as UTF-8, lossily; `/` and NUL become `_`; empty, `.` and `..`
 /// components are dropped from file paths (as libtorrent does) and replaced by `_` where a name
-/// is required; names are trimmed to 255 bytes of UTF-8 at a character boundary; duplicates in
-/// one folder, and a file colliding with a folder, are renamed deterministically `stem (2).ext`,
-/// `stem (3).ext`, … in torrent order.
+/// is required; names are trimmed to 255 bytes of UTF-8 at a character boundary (a scalar
+/// boundary when that would leave an empty, `.` or `..` name); duplicates in one folder are
+/// renamed deterministically `stem (2).ext`, `stem (3).ext`, … in torrent order, and a file that
+/// has the name of a folder is renamed while the folder keeps its path (as libtorrent does, so a
+/// folder another client downloaded is adopted as is).
+///
+/// Names are compared byte for byte, never by Unicode equivalence: Linux filesystems store NFC
+/// and NFD spellings of one name as two names, and so does libtorrent.
+///
+/// Invariant: no component this type returns is empty, `.` or `..`, contains `/` or NUL, or is
+/// longer than `maxComponentBytes`.
 public enum PathSanitizer {
     /// The longest component most Linux filesystems accept, in bytes.
     public static let maxComponentBytes = 255
@@ -39,7 +47,19 @@ public enum PathSanitizer {
         if bytes.isEmpty || bytes == [dot] || bytes == [dot, dot] { return nil }
         let decoded = String(decoding: bytes, as: UTF8.self)
         let cleaned = decoded.utf8.count > maxComponentBytes ? trimmed(decoded, toBytes: maxComponentBytes) : decoded
-        return cleaned.isEmpty ? "_" : cleaned
+        // Trimming can shorten a long name to nothing, `.` or `..`; such a name would be the
+        // folder itself or its parent.
+        return isForbidden(cleaned) ? "_" : cleaned
+    }
+
+    /// True for an empty, `.` or `..` component (compared as bytes).
+    static func isForbidden(_ component: String) -> Bool {
+        var bytes = component.utf8.makeIterator()
+        let dot = UInt8(ascii: ".")
+        guard let first = bytes.next() else { return true }
+        guard first == dot else { return false }
+        guard let second = bytes.next() else { return true }
+        return second == dot && bytes.next() == nil
     }
 
     /// A safe component from already-decoded text, or nil for empty, `.` and `..`.
@@ -53,8 +73,9 @@ public enum PathSanitizer {
         return components.isEmpty ? ["_"] : components
     }
 
-    /// `text` cut to at most `limit` UTF-8 bytes at a character boundary (or, if one character
-    /// alone is longer, at a Unicode scalar boundary).
+    /// `text` cut to at most `limit` UTF-8 bytes at a character boundary, or at a Unicode scalar
+    /// boundary when whole characters would leave nothing, `.` or `..` (one character longer
+    /// than the limit, such as `.` with hundreds of combining accents).
     public static func trimmed(_ text: String, toBytes limit: Int) -> String {
         guard text.utf8.count > limit else { return text }
         var result = ""
@@ -65,10 +86,11 @@ public enum PathSanitizer {
             result.append(character)
             used += size
         }
-        if result.isEmpty {
+        if isForbidden(result) {
+            used = 0
             var scalars = String.UnicodeScalarView()
             for scalar in text.unicodeScalars {
-                let size = String(scalar).utf8.count
+                let size = UTF8.width(scalar)
                 if used + size > limit { break }
                 scalars.append(scalar)
                 used += size
@@ -95,32 +117,30 @@ public enum PathSanitizer {
         return stem + suffix + ext
     }
 
-    /// Makes the paths of one torrent unique: files are processed in order, each colliding file
-    /// or folder gets the next free ` (n)` name in its folder. The result has one path per input,
-    /// in input order; folders keep one consistent (possibly renamed) name throughout.
+    /// Makes the paths of one torrent unique. Folders keep their names (two folders of one name
+    /// are one folder); files are processed in order, and a file whose name is taken in its
+    /// folder — by a folder anywhere in the torrent, or by an earlier file — gets the next free
+    /// ` (n)` name there. The result has one path per input, in input order.
     public static func uniquePaths(_ paths: [[String]]) -> [[String]] {
         let root = DirectoryNode()
+        // Folders first, so that a file listed before the folder of its name still yields to it.
+        for path in paths {
+            var node = root
+            for folder in path.dropLast() { node = node.directory(named: folder) }
+        }
         return paths.map { path in
             var node = root
-            var result: [String] = []
-            result.reserveCapacity(path.count)
-            for (position, original) in path.enumerated() {
-                if position == path.count - 1 {
-                    let unique = node.freeName(for: original)
-                    node.entries[unique] = .file
-                    result.append(unique)
-                } else {
-                    let (actual, child) = node.directory(named: original)
-                    result.append(actual)
-                    node = child
-                }
-            }
+            for folder in path.dropLast() { node = node.directory(named: folder) }
+            guard let file = path.last else { return path }
+            var result = Array(path.dropLast())
+            result.append(node.claimFileName(for: file))
             return result
         }
     }
 }
 
-/// A folder under construction while deduplicating paths.
+/// A folder under construction while deduplicating paths. Keys are names' UTF-8 bytes: Swift's
+/// `String` equality would merge NFC and NFD spellings, which are two names on disk.
 private final class DirectoryNode {
     enum Entry {
         case file
@@ -128,28 +148,31 @@ private final class DirectoryNode {
     }
 
     /// Names in use, whether by files or folders.
-    var entries: [String: Entry] = [:]
-    /// Original folder name -> the name it was given here.
-    var aliases: [String: String] = [:]
-    /// The next suffix number to try per original name, so that many duplicates stay linear.
-    var nextNumber: [String: Int] = [:]
+    var entries: [[UInt8]: Entry] = [:]
+    /// The next suffix number to try per original file name, so that many duplicates stay linear.
+    var nextNumber: [[UInt8]: Int] = [:]
 
-    func freeName(for original: String) -> String {
-        guard entries[original] != nil else { return original }
-        var number = nextNumber[original, default: 2]
-        while entries[PathSanitizer.numbered(original, number)] != nil { number += 1 }
-        nextNumber[original] = number + 1
-        return PathSanitizer.numbered(original, number)
+    /// The folder `name` in this one, created if new. Only called before any file is claimed
+    /// here (first pass) or for a folder that exists (second pass), so it never meets a file.
+    func directory(named name: String) -> DirectoryNode {
+        let key = Array(name.utf8)
+        if case let .directory(node)? = entries[key] { return node }
+        let node = DirectoryNode()
+        entries[key] = .directory(node)
+        return node
     }
 
-    func directory(named original: String) -> (String, DirectoryNode) {
-        if let actual = aliases[original], case let .directory(node)? = entries[actual] {
-            return (actual, node)
+    /// `original`, or its first free ` (n)` variant, marked as a file.
+    func claimFileName(for original: String) -> String {
+        let key = Array(original.utf8)
+        var name = original
+        if entries[key] != nil {
+            var number = nextNumber[key, default: 2]
+            while entries[Array(PathSanitizer.numbered(original, number).utf8)] != nil { number += 1 }
+            nextNumber[key] = number + 1
+            name = PathSanitizer.numbered(original, number)
         }
-        let actual = freeName(for: original)
-        let node = DirectoryNode()
-        entries[actual] = .directory(node)
-        aliases[original] = actual
-        return (actual, node)
+        entries[Array(name.utf8)] = .file
+        return name
     }
 }

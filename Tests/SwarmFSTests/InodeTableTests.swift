@@ -150,4 +150,16 @@ import Testing
             name: "file-19998.bin")
         #expect(last.fileIndex == 19998)
     }
+
+    /// Linux keeps NFC and NFD spellings as two names; so do the torrent and the cache.
+    @Test func nfcAndNfdSpellingsAreTwoEntries() throws {
+        let nfc = "caf\u{E9}", nfd = "cafe\u{0301}"
+        let table = InodeTable(files: [FSFileEntry(path: ["t", nfc], length: 1, fileIndex: 0),
+                                       FSFileEntry(path: ["t", nfd], length: 2, fileIndex: 1)])
+        let folder = try table.lookup(parent: InodeTable.rootInode, name: "t")
+        let names = try table.children(of: folder.inode).compactMap { table.node($0)?.name }
+        #expect(names.map { Array($0.utf8) } == [Array(nfc.utf8), Array(nfd.utf8)])
+        #expect(try table.lookup(parent: folder.inode, name: nfc).fileIndex == 0)
+        #expect(try table.lookup(parent: folder.inode, name: nfd).fileIndex == 1)
+    }
 }

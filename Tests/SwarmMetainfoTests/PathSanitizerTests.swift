@@ -49,8 +49,8 @@ struct PathSanitizerTests {
                      ["t", "c", "e"], ["t", "x", "y"], ["t", "x"], ["t", "m.mkv"], ["t", "m.mkv"],
                      ["t", "dup (2)"]]
         let unique = PathSanitizer.uniquePaths(paths)
-        #expect(unique == [["t", "dup"], ["t", "dup (2)"], ["t", "dup (3)"], ["t", "c"], ["t", "c (2)", "d"],
-                           ["t", "c (2)", "e"], ["t", "x", "y"], ["t", "x (2)"], ["t", "m.mkv"],
+        #expect(unique == [["t", "dup"], ["t", "dup (2)"], ["t", "dup (3)"], ["t", "c (2)"], ["t", "c", "d"],
+                           ["t", "c", "e"], ["t", "x", "y"], ["t", "x (2)"], ["t", "m.mkv"],
                            ["t", "m (2).mkv"], ["t", "dup (2) (2)"]])
         #expect(PathSanitizer.uniquePaths(paths) == unique)
         #expect(Set(unique.map { $0.joined(separator: "/") }).count == unique.count)

@@ -129,7 +129,7 @@ hostile = [
 info = multi("..", hostile, piece_length=4)
 ok("hostile_paths.torrent", torrent(info), "_", [
     ["_/etc/passwd", 1], ["_/_abs", 1], ["_/a_b", 1], ["_/x", 1], ["_/y", 1], ["_/dup", 1],
-    ["_/dup (2)", 1], ["_/c", 1], ["_/c (2)/d", 1], ["_/_", 1], ["_/movie.mkv", 1],
+    ["_/dup (2)", 1], ["_/c (2)", 1], ["_/c/d", 1], ["_/_", 1], ["_/movie.mkv", 1],
     ["_/movie (2).mkv", 1]], 3, benc(info), trackers=[["http://127.0.0.1:6969/announce"]])
 
 info = single(name="/etc/passwd")
@@ -162,8 +162,28 @@ ok("empty_files.torrent", torrent(info), "empties",
    [["empties/e1", 0], ["empties/data", 33], ["empties/sub/e2", 0], ["empties/tail", 0]], 3,
    benc(info), trackers=[["http://127.0.0.1:6969/announce"]])
 
-info = multi("nothing", [{"path": ["zero"], "length": 0}], piece_length=16)
-ok("zero_total.torrent", torrent(info), "nothing", [["nothing/zero", 0]], 0, benc(info),
+# Names whose trimming at a character boundary would leave "..": trimmed at a scalar boundary.
+accents = "\u0301" * 127
+info = single(name="..." + accents)
+ok("dots_accents_name.torrent", torrent(info), "..." + accents[:126], [["..." + accents[:126], 100]], 4,
+   benc(info), trackers=[["http://127.0.0.1:6969/announce"]])
+info = multi("t", [{"path": [".." + accents, "f"], "length": 3}, {"path": [".", "." + accents * 2], "length": 3}])
+ok("dots_accents_path.torrent", torrent(info), "t",
+   [["t/.." + accents[:126] + "/f", 3], ["t/." + accents, 3]], 1, benc(info),
+   trackers=[["http://127.0.0.1:6969/announce"]])
+
+# NFC and NFD spellings are two names on Linux (and in libtorrent): both kept verbatim.
+info = multi("forms", [{"path": ["caf\u00e9"], "length": 3}, {"path": ["cafe\u0301"], "length": 4}])
+ok("nfc_nfd.torrent", torrent(info), "forms", [["forms/caf\u00e9", 3], ["forms/cafe\u0301", 4]], 1,
+   benc(info), trackers=[["http://127.0.0.1:6969/announce"]])
+
+# A file beside a folder of its name: the folder keeps its path, the file is renamed (libtorrent).
+info = multi("t", [{"path": ["a"], "length": 3}, {"path": ["a", "b"], "length": 4}])
+ok("file_beside_folder.torrent", torrent(info), "t", [["t/a (2)", 3], ["t/a/b", 4]], 1, benc(info),
+   trackers=[["http://127.0.0.1:6969/announce"]])
+
+info = single(name="../../../tmp/x")
+ok("path_as_name.torrent", torrent(info), ".._.._.._tmp_x", [[".._.._.._tmp_x", 100]], 4, benc(info),
    trackers=[["http://127.0.0.1:6969/announce"]])
 
 info = single(name="tiers.bin", private=1)
@@ -231,6 +251,18 @@ err("string_length_leading_zero.torrent", good.replace(b"4:info", b"04:info"), "
 err("duplicate_key.torrent", b"d4:infod6:lengthi1e4:name1:a12:piece lengthi16e6:pieces20:"
     + bytes(20) + b"6:lengthi1eee", "invalidBencode")
 err("non_string_key.torrent", b"di1ei2ee", "invalidBencode")
+# Sizes whose arithmetic would overflow (issue 11): refused, never trapped on.
+INT64_MAX = (1 << 63) - 1
+err("length_int64_max.torrent", torrent(dict(single(), length=INT64_MAX, pieces=bytes(20))), "sizeOverflow")
+err("length_int64_max_piece_1.torrent",
+    torrent(dict(single(), length=INT64_MAX, pieces=bytes(20), **{"piece length": 1})), "pieceCountMismatch")
+err("offsets_near_int64_max.torrent", torrent({
+    "name": "m", "piece length": 1 << 20, "pieces": bytes(20),
+    "files": [{"path": ["a"], "length": INT64_MAX - 10}, {"path": ["b"], "length": 5}]}), "sizeOverflow")
+err("zero_total.torrent", torrent(multi("nothing", [{"path": ["zero"], "length": 0}])), "emptyTorrent")
+err("zero_length_single.torrent", torrent(single(length=0)), "emptyTorrent")
+err("empty_name.torrent", torrent(single(name="")), "emptyName")
+err("empty_name_utf8.torrent", torrent(single(name="x", **{"name.utf-8": ""})), "emptyName")
 err("total_overflow.torrent", torrent({
     "name": "m", "piece length": 1 << 20, "pieces": b"",
     "files": [{"path": ["a"], "length": 1 << 62}, {"path": ["b"], "length": 1 << 62}]}),
