@@ -29,7 +29,9 @@ public struct FileLayout: Sendable {
 
     /// Number of pieces: ceil(totalLength / pieceLength).
     public var pieceCount: Int {
-        Int((totalLength + Int64(pieceLength) - 1) / Int64(pieceLength))
+        // Not (total + length - 1) / length: a hostile torrent's total may sit near Int64.max.
+        let length = Int64(pieceLength)
+        return Int(totalLength / length + (totalLength % length == 0 ? 0 : 1))
     }
 
     /// Byte offset of `piece` in the torrent's byte stream.
