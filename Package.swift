@@ -8,6 +8,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "swarmfs", targets: ["swarmfs"]),
+        // For the libFuzzer package in Tests/Fuzz, which can only depend on products.
+        .library(name: "SwarmFuzzChecks", targets: ["SwarmFuzzChecks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -67,6 +69,12 @@ let package = Package(
         ]),
         .target(name: "CMallocTuning"),
         .executableTarget(name: "swarmfs", dependencies: ["SwarmCLI", "CMallocTuning"]),
+        // The parser invariants that the fuzz targets (Tests/Fuzz) and the corpus replay test share.
+        .target(name: "SwarmFuzzChecks", dependencies: [
+            "SwarmBencode", "SwarmMetainfo", "SwarmWire", "SwarmTracker", "SwarmStorage",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
 
         .testTarget(name: "SwarmBencodeTests", dependencies: ["SwarmBencode"]),
         .testTarget(name: "SwarmMetainfoTests", dependencies: ["SwarmMetainfo", "SwarmBencode"],
@@ -83,6 +91,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SwarmPiecesTests", dependencies: ["SwarmPieces"]),
+        .testTarget(name: "SwarmFuzzReplayTests", dependencies: ["SwarmFuzzChecks"]),
         .testTarget(name: "SwarmStorageTests", dependencies: ["SwarmStorage"]),
         .testTarget(name: "SwarmSessionTests", dependencies: ["SwarmSession"]),
         .testTarget(name: "SwarmCLITests", dependencies: ["SwarmCLI"]),

@@ -1,0 +1,228 @@
+#!/usr/bin/python3
+"""Writes the seed inputs of Tests/Fuzz/Corpus/<target>/ (run with /usr/bin/python3, which has
+libtorrent): real .torrent files made by libtorrent, real replies captured from opentracker over
+HTTP and UDP, a real peer-wire capture of a libtorrent seeder, plus a few hand-made edge cases.
+
+    /usr/bin/python3 Tests/Fuzz/make_seeds.py
+
+Only seed-* files are (re)written; crash-* regression inputs are left alone. Everything runs on
+127.0.0.1 and every process started is stopped by its PID (swarmkit's ProcessGroup).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import struct
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "Integration"))
+
+import libtorrent as lt  # noqa: E402
+from swarmkit.bencode import bencode  # noqa: E402
+from swarmkit.payload import make_multi_payload, make_single_payload  # noqa: E402
+from swarmkit.procs import ProcessGroup  # noqa: E402
+from swarmkit.torrents import make_torrent  # noqa: E402
+from swarmkit.tracker import Opentracker  # noqa: E402
+
+CORPUS = os.path.join(HERE, "Corpus")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def put(target: str, name: str, data: bytes) -> None:
+    folder = os.path.join(CORPUS, target)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "seed-" + name), "wb") as f:
+        f.write(data)
+
+
+def torrents(work: str, tracker_url: str) -> list:
+    single = make_single_payload(os.path.join(work, "s"), size=40_000, name="single.bin")
+    multi = make_multi_payload(os.path.join(work, "m"), layout=[
+        ("a.txt", 1000), ("empty", 0), ("dir/b.bin", 70_000), ("dir/sub/c", 5)], name="multi")
+    made = [
+        ("single", make_torrent(single, 16384, trackers=[tracker_url],
+                                out_path=os.path.join(work, "single.torrent"))),
+        ("multi-padded", make_torrent(multi, 16384, trackers=[[tracker_url], ["udp://127.0.0.1:1/announce"]],
+                                      pad_files=True, out_path=os.path.join(work, "multi-pad.torrent"))),
+        ("multi-private", make_torrent(multi, 32768, private=True, comment="fuzz seed",
+                                       web_seeds=["http://127.0.0.1:1/ws/"],
+                                       out_path=os.path.join(work, "multi-priv.torrent"))),
+    ]
+    for name, t in made:
+        with open(t.path, "rb") as f:
+            data = f.read()
+        put("metainfo", name + ".torrent", data)
+        put("bencode", name + ".torrent", data)
+    # The small inputs of the metainfo unit-test corpus: hostile torrents written for those tests.
+    unit = os.path.join(HERE, "..", "SwarmMetainfoTests", "Corpus")
+    for entry in sorted(os.listdir(unit)):
+        path = os.path.join(unit, entry)
+        if entry.endswith(".torrent") and os.path.getsize(path) <= 4096:
+            shutil.copyfile(path, os.path.join(CORPUS, "metainfo", "seed-unit-" + entry))
+    return made
+
+
+def tracker_replies(procs: ProcessGroup, work: str, info_hash: str, port: int) -> None:
+    tracker = Opentracker(procs, os.path.join(work, "tracker"), "127.0.0.1", port, [info_hash]).start()
+    base = tracker.announce_url
+
+    def http(params: dict) -> bytes:
+        url = base + "?" + urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return r.read()
+        except urllib.error.HTTPError as error:  # opentracker answers compact=0 with a 400 page
+            return error.read()
+
+    common = {"info_hash": bytes.fromhex(info_hash), "uploaded": 0, "downloaded": 0, "left": 0}
+    for n in range(3):  # three peers, so the replies carry peer lists
+        http({**common, "peer_id": b"-FZ0001-%012d" % n, "port": 6881 + n, "compact": 1, "event": "started"})
+    put("http-tracker", "opentracker-compact", http({**common, "peer_id": b"-FZ0001-999999999999",
+                                                     "port": 7000, "compact": 1, "numwant": 50}))
+    put("http-tracker", "opentracker-noncompact", http({**common, "peer_id": b"-FZ0001-999999999998",
+                                                        "port": 7001, "compact": 0, "numwant": 50}))
+    put("http-tracker", "opentracker-not-whitelisted", http({**common, "info_hash": b"\x01" * 20,
+                                                             "peer_id": b"-FZ0001-999999999997", "port": 7002}))
+    put("http-tracker", "handmade-dict-peers", bencode({
+        b"interval": 900, b"min interval": 60, b"tracker id": b"t1", b"warning message": b"w",
+        b"complete": 2, b"incomplete": 1,
+        b"peers": [{b"ip": b"127.0.0.1", b"port": 6881, b"peer id": b"x" * 20},
+                   {b"ip": b"::1", b"port": 6882}, {b"ip": b"host.example", b"port": 1}]}))
+    put("http-tracker", "handmade-peers6", bencode({
+        b"interval": 1800, b"peers": b"", b"peers6": b"\x00" * 15 + b"\x01\x1a\xe1"}))
+
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.settimeout(5)
+    udp.sendto(struct.pack(">QII", 0x41727101980, 0, 1234), ("127.0.0.1", port))
+    connect_reply, _ = udp.recvfrom(2048)
+    put("udp-tracker", "opentracker-connect", connect_reply)
+    connection_id = struct.unpack(">Q", connect_reply[8:16])[0]
+    def announce(ih: bytes, tid: int) -> bytes:
+        udp.sendto(struct.pack(">QII20s20sQQQIIIiH", connection_id, 1, tid, ih, b"-FZ0001-888888888888",
+                               0, 0, 0, 0, 0, 0, 50, 7003), ("127.0.0.1", port))
+        return udp.recvfrom(2048)[0]
+    put("udp-tracker", "opentracker-announce", announce(bytes.fromhex(info_hash), 1235))
+    put("udp-tracker", "opentracker-not-whitelisted", announce(b"\x01" * 20, 1236))
+    put("udp-tracker", "handmade-error", struct.pack(">II", 3, 1237) + b"no such torrent")
+    put("udp-tracker", "handmade-announce-partial-entry",
+        struct.pack(">IIIII", 1, 1238, 900, 1, 2) + bytes([127, 0, 0, 1, 0x1a, 0xe1, 10, 0, 0]))
+    udp.close()
+    tracker.stop()
+
+
+def wire_capture(work: str, torrent) -> None:
+    """Connects to a libtorrent seeder as a peer and records both directions of the stream."""
+    port = free_port()
+    session = lt.session({"listen_interfaces": f"127.0.0.1:{port}", "enable_dht": False,
+                          "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
+                          "enable_incoming_utp": False, "allow_multiple_connections_per_ip": True,
+                          "unchoke_slots_limit": -1,
+                          "alert_mask": lt.alert.category_t.error_notification
+                          | lt.alert.category_t.status_notification})
+    params = lt.add_torrent_params()
+    params.ti = lt.torrent_info(torrent.path)
+    params.save_path = torrent.payload.save_path
+    params.flags |= lt.torrent_flags.seed_mode
+    handle = session.add_torrent(params)
+    deadline = time.time() + 30
+    # Seed mode reports seeding at once; connections are refused until the torrent has resumed.
+    def ready() -> bool:
+        return any(isinstance(a, lt.torrent_resumed_alert) for a in session.pop_alerts())
+    while not ready() and time.time() < deadline:
+        time.sleep(0.05)
+    info_hash = bytes.fromhex(torrent.info_hash)
+    reserved = bytes([0, 0, 0, 0, 0, 0x10, 0, 0x04])  # BEP 10 extensions, BEP 6 fast
+    sent = b"\x13BitTorrent protocol" + reserved + info_hash + b"-FZ0001-777777777777"
+    ext = bencode({b"m": {b"ut_metadata": 2, b"ut_pex": 1}, b"v": b"fuzz 1.0", b"reqq": 250, b"p": 7004})
+    sent_after = (struct.pack(">IBB", 2 + len(ext), 20, 0) + ext + struct.pack(">IB", 1, 2)
+                  + struct.pack(">IBIII", 13, 6, 0, 0, 16384) + struct.pack(">IBI", 5, 4, 1)
+                  + struct.pack(">IBIII", 13, 8, 0, 0, 16384) + struct.pack(">I", 0))
+    received = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(sent)
+        while len(received) < 68 and time.time() < deadline:
+            received += s.recv(65536)
+        s.sendall(sent_after[:-(17 + 4)])  # ext handshake, interested, request
+        # Read until the requested block has arrived (a `piece` message of 9 + 16384 bytes).
+        while b"\x00\x00\x40\x09\x07" not in received or len(received) < received.find(b"\x00\x00\x40\x09\x07") + 16393:
+            if time.time() > deadline:
+                break
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    for alert in session.pop_alerts():
+        print("libtorrent:", alert.message(), file=sys.stderr)
+    session.remove_torrent(handle)
+    del session
+    put("peer-wire", "libtorrent-seeder-stream", received)
+    put("peer-wire", "our-stream", sent + sent_after)
+    # The extension handshake libtorrent sent, as the payload the decoder hands to ExtensionHandshake.
+    at = received.find(b"\x14\x00", 68)
+    if at >= 4:
+        length = struct.unpack(">I", received[at - 4:at])[0]
+        put("peer-wire", "libtorrent-ext-handshake", received[at + 2:at - 4 + 4 + length])
+        put("bencode", "libtorrent-ext-handshake", received[at + 2:at - 4 + 4 + length])
+
+
+def resume_record() -> None:
+    """A valid record for the torrent SwarmFuzzChecks' ResumeRecordFuzzCheck decodes against."""
+    files = [{b"length": length, b"path": [b"f%d" % i]}
+             for i, length in enumerate([100_000, 0, 16384 * 37 - 100_000 - 1])]
+    info = bencode({b"files": files, b"name": b"fuzz", b"piece length": 16384, b"pieces": b"\x07" * 740})
+    info_hash = hashlib.sha1(info).digest()
+    body = (b"SWFSRES2" + bytes([20]) + info_hash + struct.pack("<II", 37, 3)
+            + bytes([0xff, 0x0f, 0, 0x80, 0xe0]) + bytes([0, 0, 0, 0x80, 0]) + b"b" * 36
+            + struct.pack("<qq", 100_000, 1_700_000_000_000_000_000) + struct.pack("<qq", -1, 0)
+            + struct.pack("<qq", 506_207, 5))
+    put("resume-record", "valid", body + hashlib.sha256(body).digest())
+    put("resume-record", "empty", b"")
+
+
+def magnets() -> None:
+    for name, text in [
+        ("hex", "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a&dn=Some+Name%20x"),
+        ("base32", "magnet:?xt=urn:btih:YEX6DQDLXISUVHOJ6UM3GNNKPQJWPKEK&tr=udp%3A%2F%2F127.0.0.1%3A6969%2Fannounce"),
+        ("full", "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a&dn=a%26b&xl=12345"
+                 "&tr=http%3A%2F%2Ft%2Fannounce&tr=udp%3A%2F%2Fu%3A1&x.pe=127.0.0.1%3A6881&x.pe=%5B%3A%3A1%5D%3A1"),
+        ("v2-and-v1", "magnet:?xt=urn:btmh:1220abcd&xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a"),
+        ("bad-escape", "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a&dn=%zz"),
+    ]:
+        put("magnet", name, text.encode())
+
+
+def main() -> None:
+    work = tempfile.mkdtemp(prefix="swarmfs-seeds-")
+    procs = ProcessGroup(os.path.join(work, "logs"))
+    try:
+        tracker_port = free_port()
+        made = torrents(work, f"http://127.0.0.1:{tracker_port}/announce")
+        put("bencode", "nested", b"d1:ald1:bi-12ee1:ci0eee1:d0:1:eli1ei2eee")
+        tracker_replies(procs, work, made[0][1].info_hash, tracker_port)
+        for name in os.listdir(os.path.join(CORPUS, "http-tracker")):
+            with open(os.path.join(CORPUS, "http-tracker", name), "rb") as f:
+                put("bencode", "tracker-" + name.removeprefix("seed-"), f.read())
+        wire_capture(work, made[0][1])
+        resume_record()
+        magnets()
+    finally:
+        procs.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
