@@ -24,7 +24,9 @@ public final class TorrentSession: TorrentContentSource {
     private let store: PieceStore
     private let lock: CacheLock
     private let foreman: NIOLoopBound<Foreman>
-    private let verified: VerifiedPieces
+    /// Internal, not private, only so that tests can withdraw a piece from readers the way an
+    /// eviction does, behind the Foreman's back (see `CancelAfterWithdrawnPieceTests`).
+    let verified: VerifiedPieces
     private let statusBoard: StatusBoard
     private let announcer: Announcer?
     private let serverChannel: Channel?
