@@ -76,6 +76,14 @@ public struct PiecePicker {
     /// pieces must not cost 8 GiB): their pieces queue, oldest read first, and are started before
     /// any readahead or background piece while a peer can send them.
     public var maxPiecesInProgress: Int
+    /// Under a cache size limit while cold pieces are being evicted: bytes the cache may hold,
+    /// counting pieces stored (`storedBytes`) and pieces in progress, past which no piece starts
+    /// until the eviction has punched its holes. Without it, a reader faster than eviction (its
+    /// record save, then the hole punching, queue on the disk pool) overshot the limit by what
+    /// arrived meanwhile. `nil`: no ceiling.
+    public var storedBytesCeiling: Int64?
+    /// Bytes on disk: verified pieces plus those whose holes are being punched.
+    public var storedBytes: Int64 = 0
 
     public init(layout: FileLayout, have: Bitfield, backgroundEnabled: Bool, maxPiecesInProgress: Int) {
         pieceCount = layout.pieceCount
@@ -371,9 +379,16 @@ public struct PiecePicker {
     }
 
     private mutating func startIfPossible(_ piece: Int, for peer: PeerKey, into picked: inout [BlockSpec], max: Int) {
-        guard isStartable(piece), piecesInProgress < maxPiecesInProgress else { return }
+        guard isStartable(piece), piecesInProgress < maxPiecesInProgress, fitsUnderCeiling else { return }
         partials[piece] = PartialPiece(blockCount: blockCount(ofPiece: piece))
         takeFreeBlocks(of: piece, for: peer, into: &picked, max: max)
+    }
+
+    /// Whether one more piece fits under `storedBytesCeiling` with those stored and in progress.
+    private var fitsUnderCeiling: Bool {
+        guard let ceiling = storedBytesCeiling else { return true }
+        let (inProgress, overflow) = Int64(piecesInProgress + 1).multipliedReportingOverflow(by: Int64(pieceLength))
+        return !overflow && storedBytes <= ceiling - inProgress
     }
 
     private mutating func takeFreeBlocks(of piece: Int, for peer: PeerKey, into picked: inout [BlockSpec], max: Int) {

@@ -69,6 +69,8 @@ final class Foreman {
     private var evictionRunning = false
     /// Pieces withdrawn from readers whose holes are being punched: not fetched again until done.
     private var evicting: Set<Int> = []
+    /// Bytes of the pieces in `evicting`: still on disk until their holes are punched.
+    private var evictingByteCount: Int64 = 0
     private var tickTask: RepeatedTask?
     private(set) var stopped = false
     private var completionPromises: [EventLoopPromise<Void>] = []
@@ -786,7 +788,7 @@ final class Foreman {
             verified.insert(piece)
             verifiedByteCount += Int64(layout.pieceSize(piece))
             eviction.touch(piece)
-            if let limit = configuration.cacheSizeLimit, verifiedByteCount > limit { enforceCacheLimit() }
+            if configuration.cacheSizeLimit != nil { enforceCacheLimit() }
             verifiedSinceCheckpoint += 1
             logger.trace("piece verified", metadata: ["piece": "\(piece)"])
             for peer in peers.values where peer.handshakeDone {
@@ -1138,6 +1140,13 @@ final class Foreman {
     /// With a size limit, background fill runs only while the cache is below 90 % of it, so that
     /// evicting and re-fetching never chase each other.
     private func updateBackgroundFill() {
+        if let limit = configuration.cacheSizeLimit {
+            // While an eviction runs, no piece starts past the limit plus one readahead window
+            // (a quarter of it, as in `noteRead`): pieces kept arriving at network speed while
+            // the holes were being punched, and the cache overshot its limit by all of them.
+            picker.storedBytes = verifiedByteCount + evictingByteCount
+            picker.storedBytesCeiling = evictionRunning ? limit + max(Int64(layout.pieceLength), limit / 4) : nil
+        }
         guard configuration.downloadMode == .all else { return }
         if let limit = configuration.cacheSizeLimit {
             let committed = verifiedByteCount + Int64(picker.piecesInProgress) * Int64(layout.pieceLength)
@@ -1167,6 +1176,7 @@ final class Foreman {
         }
         guard !victims.isEmpty else { return }
         let evicted = victims
+        evictingByteCount += verifiedByteCount - bytes
         verifiedByteCount = bytes
         evictionRunning = true
         evicting.formUnion(evicted)
@@ -1192,6 +1202,7 @@ final class Foreman {
         defer { enforceCacheLimit() }
         for piece in victims {
             evicting.remove(piece)
+            evictingByteCount -= Int64(layout.pieceSize(piece))
             picker.pieceEvicted(piece)
             for _ in reads.ids(waitingFor: piece) {
                 picker.addWaitingRead(pieces: piece..<(piece + 1))

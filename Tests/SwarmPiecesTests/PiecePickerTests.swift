@@ -287,3 +287,19 @@ private func full(_ count: Int) -> Bitfield { Bitfield.full(count: count) }
     let again = picker.pickBlocks(for: 1, peerHas: full(4), maxBlocks: 64)
     #expect(again.count == 48 && again.allSatisfy { $0.piece == 2 })
 }
+
+@Test func noPieceStartsPastTheStoredBytesCeiling() {
+    var picker = makePicker(pieces: 10, maxInProgress: 8)
+    let pieceLength = Int64(picker.pieceSize(0))
+    // Six pieces stored, room for eight: two more may be in progress, not a third.
+    picker.storedBytes = 6 * pieceLength
+    picker.storedBytesCeiling = 8 * pieceLength
+    picker.addWaitingRead(pieces: 0..<4)
+    let blocks = picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 1_000)
+    #expect(Set(blocks.map(\.piece)) == [0, 1])
+    #expect(picker.piecesInProgress == 2)
+    // Even a waiting read's piece waits until eviction has made room; then it starts.
+    #expect(picker.pickBlocks(for: 2, peerHas: full(10), maxBlocks: 1_000).isEmpty)
+    picker.storedBytesCeiling = nil
+    #expect(Set(picker.pickBlocks(for: 2, peerHas: full(10), maxBlocks: 1_000).map(\.piece)).isSuperset(of: [2, 3]))
+}
