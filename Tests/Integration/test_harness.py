@@ -271,7 +271,10 @@ def test_mounted_finds_daemon_and_always_cleans_up(swarm, procs, single_payload,
             assert m.daemon_pids, "daemon not found"
             daemons = list(m.daemon_pids)
             assert set(fuse_daemon_pids(mnt)) <= set(daemons)
-            assert m.listdir() == [single_payload.name]
+            # btfs adds the torrent asynchronously and fills its tree when libtorrent's
+            # torrent_added alert arrives, so for a few ms after mounting its root lists empty
+            # (seen in 3 of 15 mounts here). The harness under test is what matters, not btfs.
+            assert wait_until(m.listdir, 15) == [single_payload.name]
             head = m.read(single_payload.name, 100_000, 5000, timeout=60)
             assert head == single_payload.read(single_payload.name, 100_000, 5000)
             raise RuntimeError("boom")  # a failing test body
