@@ -37,11 +37,12 @@ struct DownloadCommand: AsyncParsableCommand {
         let logger = try logging.bootstrap()
         let directory = output ?? CacheRoot.directory(root: CacheRoot.defaultPath(), infoHash: metainfo.infoHash)
         var configuration = SessionConfiguration(cacheDirectory: directory)
-        peers.apply(to: &configuration)
+        var engine = EngineConfiguration()
+        peers.apply(to: &configuration, engine: &engine)
         configuration.uploadEnabled = !noUpload
         configuration.downloadMode = DownloadMode.all
 
-        let session = try await startSession(metainfo, configuration: configuration, logger: logger,
+        let session = try await startSession(metainfo, configuration: configuration, engine: engine, logger: logger,
                                              torrentPath: torrent)
         let interrupted = SignalWatcher.watchTermination()
         let progress = ProgressReporter(session: session)

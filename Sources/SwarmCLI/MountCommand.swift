@@ -376,20 +376,22 @@ struct MountDaemon {
         configuration.downloadMode = DownloadMode(rawValue: settings.download) ?? .all
         configuration.peers = settings.peers
         if let maxPeers = settings.maxPeers { configuration.maxPeers = maxPeers }
-        configuration.listenPort = settings.listenPort
-        if let host = settings.listenHost { configuration.listenHost = host }
         configuration.readTimeout = settings.readTimeout.map { .milliseconds(DisplayFigures.clampedInt64($0 * 1000)) }
         configuration.cacheSizeLimit = settings.cacheSize
         configuration.uploadEnabled = !settings.noUpload
-        settings.rates.apply(to: &configuration)
         configuration.useTrackers = !settings.noTrackers
+        var engine = EngineConfiguration()
+        engine.listenPort = settings.listenPort
+        if let host = settings.listenHost { engine.listenHost = host }
+        engine.listens = configuration.uploadEnabled || engine.listenPort != nil
+        settings.rates.apply(to: &engine)
 
         let outcome = Mutex<Result<TorrentSession, SessionError>?>(nil)
         let done = DispatchSemaphore(value: 0)
         Task {
             do throws(SessionError) {
                 let session = try await TorrentSession.start(metainfo: metainfo, configuration: configuration,
-                                                             logger: logger)
+                                                             engineConfiguration: engine, logger: logger)
                 outcome.withLock { $0 = .success(session) }
             } catch {
                 outcome.withLock { $0 = .failure(error) }

@@ -24,12 +24,12 @@ struct PeerOptions: ParsableArguments {
         guard maxPeers > 0 else { throw ValidationError("--max-peers must be at least 1") }
     }
 
-    func apply(to configuration: inout SessionConfiguration) {
+    func apply(to configuration: inout SessionConfiguration, engine: inout EngineConfiguration) {
         configuration.peers = peer
         configuration.maxPeers = maxPeers
-        configuration.listenPort = listenPort
-        configuration.listenHost = listenHost
         configuration.useTrackers = !noTrackers
-        rates.apply(to: &configuration)
+        engine.listenPort = listenPort
+        engine.listenHost = listenHost
+        rates.apply(to: &engine)
     }
 }

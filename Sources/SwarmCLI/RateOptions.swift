@@ -9,7 +9,7 @@ struct RateOptions: ParsableArguments {
     @Option(name: .long, help: "Download at most this many bytes per second (K/M/G suffixes; 0 = no limit).")
     var maxDownloadRate: ByteSize?
 
-    func apply(to configuration: inout SessionConfiguration) {
+    func apply(to configuration: inout EngineConfiguration) {
         configuration.maxUploadRate = maxUploadRate?.bytes ?? 0
         configuration.maxDownloadRate = maxDownloadRate?.bytes ?? 0
     }

@@ -29,8 +29,9 @@ struct SeedCommand: AsyncParsableCommand {
         let metainfo = try loadTorrent(torrent)
         let logger = try logging.bootstrap()
         var configuration = SessionConfiguration(cacheDirectory: cacheDir ?? CacheRoot.directory(root: CacheRoot.defaultPath(), infoHash: metainfo.infoHash))
-        peers.apply(to: &configuration)
-        let session = try await startSession(metainfo, configuration: configuration, logger: logger,
+        var engine = EngineConfiguration()
+        peers.apply(to: &configuration, engine: &engine)
+        let session = try await startSession(metainfo, configuration: configuration, engine: engine, logger: logger,
                                              torrentPath: torrent)
         let interrupted = SignalWatcher.watchTermination()
         let progress = ProgressReporter(session: session)

@@ -37,8 +37,15 @@ final class Foreman {
     /// Which misbehaving hosts were warned about lately: one warning per host, not one per reconnection.
     private var peerWarnings = RepeatedWarnings()
     private var random = SystemRandomNumberGenerator()
-    private var uploadBucket: TokenBucket
-    private var downloadBucket: TokenBucket
+    /// The engine's global token buckets, shared with every other torrent.
+    private let rateLimits: RateLimits
+    /// The engine's piece-memory budget, shared with every other torrent; `budgetKey` is ours in it.
+    private let memoryBudget: PieceMemoryBudget
+    private let budgetKey: Int
+    /// Pieces in flight a size limit allows (a quarter of the limit), whatever the budget allows.
+    private let cacheLimitPieces: Int
+    /// The address outbound connections leave from ("0.0.0.0": any).
+    private let connectFromHost: String
     /// Blocks of peers' requests being read from disk or waiting for upload tokens (bounded).
     private var uploads = UploadQueue()
 
@@ -78,7 +85,8 @@ final class Foreman {
 
     init(metainfo: Metainfo, have: Bitfield, eventLoop: EventLoop, threadPool: NIOThreadPool,
          store: PieceStore, configuration: SessionConfiguration, logger: Logger, ourPeerID: PeerID,
-         verified: VerifiedPieces, statusBoard: StatusBoard, checkpointer: Checkpointer) {
+         verified: VerifiedPieces, statusBoard: StatusBoard, checkpointer: Checkpointer,
+         rateLimits: RateLimits, memoryBudget: PieceMemoryBudget, connectFromHost: String) {
         self.metainfo = metainfo
         layout = metainfo.layout
         self.eventLoop = eventLoop
@@ -90,20 +98,20 @@ final class Foreman {
         self.verified = verified
         self.statusBoard = statusBoard
         self.checkpointer = checkpointer
+        self.rateLimits = rateLimits
+        self.memoryBudget = memoryBudget
+        self.connectFromHost = connectFromHost
+        budgetKey = memoryBudget.register()
         let pieceLength = metainfo.layout.pieceLength
-        var budgetPieces = max(4, configuration.pieceMemoryBudget / max(1, pieceLength))
-        if let limit = configuration.cacheSizeLimit {
-            // Pieces in flight count against a size limit too: keep them to a quarter of it.
-            budgetPieces = min(budgetPieces, max(4, Int(limit / 4) / max(1, pieceLength)))
-        }
+        // Pieces in flight count against a size limit too: keep them to a quarter of it.
+        cacheLimitPieces = configuration.cacheSizeLimit.map { max(4, Int($0 / 4) / max(1, pieceLength)) } ?? .max
+        let budgetPieces = min(cacheLimitPieces, memoryBudget.allowedPieces(for: budgetKey, pieceLength: pieceLength))
         picker = PiecePicker(layout: metainfo.layout, have: have,
                              backgroundEnabled: configuration.downloadMode == .all,
                              maxPiecesInProgress: budgetPieces)
         fullBitfield = Bitfield.full(count: metainfo.layout.pieceCount)
         bufferPool = PieceBufferPool(bufferSize: max(1, pieceLength), keepAtMost: min(budgetPieces, 16))
         directory = PeerDirectory()
-        uploadBucket = TokenBucket(bytesPerSecond: configuration.maxUploadRate)
-        downloadBucket = TokenBucket(bytesPerSecond: configuration.maxDownloadRate)
         // Evicting down to 90 % of the limit makes eviction run in batches, not once per piece.
         let limit = configuration.cacheSizeLimit ?? .max
         eviction = EvictionPlanner(pieceCount: metainfo.layout.pieceCount, limit: limit, hysteresis: limit / 10)
@@ -138,6 +146,7 @@ final class Foreman {
         guard !stopped else { return eventLoop.makeSucceededVoidFuture() }
         stopped = true
         tickTask?.cancel()
+        memoryBudget.unregister(budgetKey)
         for id in reads.ids { resolve(id, with: .failure(.shutdown)) }
         for peer in peers.values { peer.close() }
         for peer in handshaking.values { peer.close() }
@@ -603,13 +612,14 @@ final class Foreman {
         let choked = peer.peerChoking
         guard !choked || !peer.allowedFast.isEmpty else { return }
         if configuration.cacheSizeLimit != nil { updateBackgroundFill() }
+        refreshMemoryAllowance()
         let depth = min(peer.pipelineDepth, peer.peerRequestQueueLimit)
         var free = depth - peer.outstanding.count
         guard free > 0, peer.outstanding.isEmpty || free >= max(1, depth / 4) || !picker.piecesWaitingForReadersIsZero else { return }
-        if downloadBucket.isLimited {
+        if rateLimits.download.isLimited {
             // A request spends the limit when it is sent, not when its block lands: blocks already
             // asked for will arrive whatever we do, so they count against the tokens now.
-            let unreserved = downloadBucket.tokens - requestedBytesInFlight
+            let unreserved = rateLimits.download.tokens - requestedBytesInFlight
             guard unreserved > 0 else { return }
             free = min(free, Int((unreserved + Int64(PiecePicker.blockSize) - 1) / Int64(PiecePicker.blockSize)))
         }
@@ -620,6 +630,7 @@ final class Foreman {
             offered = allowed
         }
         let blocks = picker.pickBlocks(for: peer.key, peerHas: offered, maxBlocks: free)
+        reportMemoryUse()
         guard !blocks.isEmpty else { return }
         let now = NIODeadline.now()
         for block in blocks {
@@ -628,6 +639,19 @@ final class Foreman {
         }
         if peer.outstanding.count == blocks.count { peer.lastBlockAt = now }
         peer.flush()
+    }
+
+    /// How many pieces may be in flight: what the engine's shared budget leaves us, within a
+    /// quarter of `--cache-size`.
+    private func refreshMemoryAllowance() {
+        picker.maxPiecesInProgress = max(1, min(cacheLimitPieces,
+                                               memoryBudget.allowedPieces(for: budgetKey, pieceLength: layout.pieceLength)))
+    }
+
+    /// Tells the engine's budget what our pieces in flight hold now.
+    private func reportMemoryUse() {
+        let (bytes, overflow) = picker.piecesInProgress.multipliedReportingOverflow(by: layout.pieceLength)
+        memoryBudget.report(budgetKey, bytes: overflow ? .max : bytes)
     }
 
     /// Seconds of a peer's measured rate kept requested from it.
@@ -690,7 +714,7 @@ final class Foreman {
         let length = block.readableBytes
         peer.download.add(length)
         downloadMeter.add(length)
-        downloadBucket.spend(length)
+        rateLimits.download.spend(length)
         peer.lastBlockAt = .now()
         guard case let .accepted(pieceComplete, other) = picker.blockReceived(from: peer.key, piece: piece, begin: begin) else {
             return
@@ -915,7 +939,7 @@ final class Foreman {
 
     /// Sends blocks that waited for upload tokens, oldest first.
     private func drainPendingSends() {
-        while uploadBucket.canSpend, let item = uploads.popFirst() {
+        while rateLimits.upload.canSpend, let item = uploads.popFirst() {
             guard let peer = peers[item.peer] else { continue }
             sendBlock(item.block, for: item.request, to: peer)
         }
@@ -932,7 +956,7 @@ final class Foreman {
         peer.flush()
         peer.upload.add(block.readableBytes)
         uploadMeter.add(block.readableBytes)
-        uploadBucket.spend(block.readableBytes)
+        rateLimits.upload.spend(block.readableBytes)
     }
 
     /// Tells a fast-extension peer that `request` will not be served (others just never get it).
@@ -991,7 +1015,7 @@ final class Foreman {
                 foreman.refuse(request, to: peer)
                 return
             }
-            if foreman.uploadBucket.canSpend && foreman.uploads.isEmpty {
+            if foreman.rateLimits.upload.canSpend && foreman.uploads.isEmpty {
                 foreman.uploads.release(length, for: key)
                 foreman.sendBlock(block, for: request, to: peer)
             } else {
@@ -1026,24 +1050,17 @@ final class Foreman {
         connecting += 1
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let key = makePeerKey()
-        let pieceCount = layout.pieceCount
         var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(3))
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let foreman = bound.value
-                    let peer = PeerConnection(key: key, host: candidate.host, address: candidate.address, isOutbound: true,
-                                              pieceCount: pieceCount, foreman: foreman)
-                    try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(PeerWireDecoder(limits: .limits(pieceCount: pieceCount))),
-                        PeerWireOutboundHandler(),
-                        peer,
-                    ])
+                    try PeerConnection.install(on: channel, foreman: bound.value, key: key, host: candidate.host,
+                                               address: candidate.address, isOutbound: true)
                 }
             }
-        if configuration.listenHost != "0.0.0.0", let local = try? SocketAddress(ipAddress: configuration.listenHost, port: 0) {
+        if connectFromHost != "0.0.0.0", let local = try? SocketAddress(ipAddress: connectFromHost, port: 0) {
             bootstrap = bootstrap.bind(to: local)
         }
         bootstrap.connect(host: candidate.host, port: Int(candidate.port)).whenComplete { result in
@@ -1063,7 +1080,13 @@ final class Foreman {
             logger.trace("refused a connection from a banned host", metadata: ["host": "\(host)"])
             return false
         }
-        return !stopped && peers.count + connecting + handshaking.count < configuration.maxPeers
+        return hasRoom(besides: 0)
+    }
+
+    /// Whether one more connection fits under `--max-peers` with `extra` others not yet counted
+    /// (incoming connections the engine's router holds until they name a torrent).
+    func hasRoom(besides extra: Int) -> Bool {
+        !stopped && peers.count + connecting + handshaking.count + extra < configuration.maxPeers
     }
 
     /// Closes connections that never completed their handshake or went silent, and keeps quiet
@@ -1095,8 +1118,9 @@ final class Foreman {
         lastTick = now
         downloadMeter.tick(seconds: seconds)
         uploadMeter.tick(seconds: seconds)
-        uploadBucket.refill(seconds: seconds)
-        downloadBucket.refill(seconds: seconds)
+        rateLimits.refill(now: now)
+        reportMemoryUse()
+        refreshMemoryAllowance()
         drainPendingSends()
         if tickCount % 40 == 0 { runChoker(rotateOptimistic: tickCount % 120 == 0) }
         if tickCount % 4 == 0 { checkConnectionTimeouts(now: now) }
@@ -1108,9 +1132,9 @@ final class Foreman {
             // cancels the background part of it, so a deep queue does not delay readers.
             let target = Int(peer.download.bytesPerSecond * Self.requestQueueSeconds) / PiecePicker.blockSize
             peer.pipelineDepth = max(16, min(target, Self.maxPipelineDepth, peer.peerRequestQueueLimit))
-            if downloadBucket.isLimited {
+            if rateLimits.download.isLimited {
                 // Under a download limit, no more in flight than half a second of the limit.
-                peer.pipelineDepth = max(2, min(peer.pipelineDepth, Int(downloadBucket.rate / 2) / PiecePicker.blockSize))
+                peer.pipelineDepth = max(2, min(peer.pipelineDepth, Int(rateLimits.download.rate / 2) / PiecePicker.blockSize))
             }
             if !peer.cancelledByUs.isEmpty, tickCount % 40 == 0 {
                 peer.cancelledByUs = peer.cancelledByUs.filter { now - $0.value < .seconds(30) }

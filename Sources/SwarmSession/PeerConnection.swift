@@ -143,3 +143,22 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
         context?.channel.allocator.buffer(capacity: capacity)
     }
 }
+
+extension PeerConnection {
+    /// Puts a peer worker for `foreman`'s torrent on `channel`: the one place that knows the
+    /// peer pipeline (frame decoder bounded by the torrent's piece count, encoder, worker), for
+    /// connections we dial and for those the engine's handshake router hands over.
+    @discardableResult
+    static func install(on channel: Channel, foreman: Foreman, key: PeerKey, host: String, address: String,
+                        isOutbound: Bool) throws -> PeerConnection {
+        let pieceCount = foreman.layout.pieceCount
+        let peer = PeerConnection(key: key, host: host, address: address, isOutbound: isOutbound,
+                                  pieceCount: pieceCount, foreman: foreman)
+        try channel.pipeline.syncOperations.addHandlers([
+            ByteToMessageHandler(PeerWireDecoder(limits: .limits(pieceCount: pieceCount))),
+            PeerWireOutboundHandler(),
+            peer,
+        ])
+        return peer
+    }
+}

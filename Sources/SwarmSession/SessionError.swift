@@ -12,6 +12,8 @@ public enum SessionError: Error, Sendable, CustomStringConvertible {
     case shutDown
     /// The cache ran out of space or failed while storing a piece.
     case storage(detail: String)
+    /// The engine already runs this torrent.
+    case duplicate(infoHash: String, name: String)
 
     public var description: String {
         switch self {
@@ -22,6 +24,7 @@ public enum SessionError: Error, Sendable, CustomStringConvertible {
             "cannot listen on \(host):\(port.map(String.init) ?? "6881-6889"): \(detail)"
         case .shutDown: "the session was shut down"
         case let .storage(detail): "cache storage failed: \(detail)"
+        case let .duplicate(infoHash, name): "torrent \(name) (\(infoHash)) is already running"
         }
     }
 }

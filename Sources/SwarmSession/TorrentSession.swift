@@ -7,18 +7,23 @@ import SwarmTracker
 import SwarmWire
 import Synchronization
 
-/// One torrent being downloaded, served and uploaded: the engine the filesystem and
-/// `swarmfs download` drive.
+/// One torrent being downloaded, served and uploaded, on a `SwarmEngine`: what the filesystem
+/// and `swarmfs download` drive.
 ///
-/// All piece state lives in a `Foreman` on one event loop; this type is the thread-safe front
-/// door. Reads of verified pieces are answered on the caller's thread without touching the loop.
+/// All piece state lives in a `Foreman` on the engine's event loop; this type is the thread-safe
+/// front door. Reads of verified pieces are answered on the caller's thread without touching the
+/// loop.
 public final class TorrentSession: TorrentContentSource {
     public let metainfo: Metainfo
     public let configuration: SessionConfiguration
-    /// The TCP port peers can reach us on (0 if not listening).
-    public let listenPort: UInt16
+    /// The TCP port peers can reach us on (0 if not listening): the engine's.
+    public var listenPort: UInt16 { engine.listenPort }
+    /// The engine this torrent runs on.
+    public let engine: SwarmEngine
 
-    private let group: MultiThreadedEventLoopGroup
+    /// Whether shutting this torrent down also stops its engine (`start(metainfo:...)` makes an
+    /// engine for one torrent).
+    private let ownsEngine: Bool
     private let eventLoop: EventLoop
     private let threadPool: NIOThreadPool
     private let store: PieceStore
@@ -29,35 +34,50 @@ public final class TorrentSession: TorrentContentSource {
     let verified: VerifiedPieces
     private let statusBoard: StatusBoard
     private let announcer: Announcer?
-    private let serverChannel: Channel?
     private let logger: Logger
     private let nextID = Atomic<UInt64>(1)
     private let isShutDown = Atomic<Bool>(false)
 
-    private init(metainfo: Metainfo, configuration: SessionConfiguration, listenPort: UInt16,
-                 group: MultiThreadedEventLoopGroup, threadPool: NIOThreadPool, store: PieceStore, lock: CacheLock,
+    private init(metainfo: Metainfo, configuration: SessionConfiguration, engine: SwarmEngine, ownsEngine: Bool,
+                 store: PieceStore, lock: CacheLock,
                  foreman: NIOLoopBound<Foreman>, verified: VerifiedPieces, statusBoard: StatusBoard,
-                 announcer: Announcer?, serverChannel: Channel?, logger: Logger) {
+                 announcer: Announcer?, logger: Logger) {
         self.metainfo = metainfo
         self.configuration = configuration
-        self.listenPort = listenPort
-        self.group = group
-        eventLoop = group.next()
-        self.threadPool = threadPool
+        self.engine = engine
+        self.ownsEngine = ownsEngine
+        eventLoop = engine.eventLoop
+        threadPool = engine.threadPool
         self.store = store
         self.lock = lock
         self.foreman = foreman
         self.verified = verified
         self.statusBoard = statusBoard
         self.announcer = announcer
-        self.serverChannel = serverChannel
         self.logger = logger
     }
 
-    /// Opens (or adopts) the cache, checks what it holds, starts listening, contacts trackers and
-    /// the given peers. Returns once the session serves reads.
+    /// Starts an engine for this one torrent (as `download`, `seed` and a single-torrent `mount`
+    /// do) and the torrent on it; shutting the torrent down stops the engine too.
     public static func start(metainfo: Metainfo, configuration: SessionConfiguration,
-                             logger baseLogger: Logger) async throws(SessionError) -> TorrentSession {
+                             engineConfiguration: EngineConfiguration,
+                             logger: Logger) async throws(SessionError) -> TorrentSession {
+        _ = try parsePeers(configuration.peers)
+        let engine = try await SwarmEngine.start(configuration: engineConfiguration, logger: logger)
+        do {
+            return try await start(in: engine, metainfo: metainfo, configuration: configuration, logger: logger,
+                                   ownsEngine: true)
+        } catch {
+            await engine.shutdown()
+            throw error
+        }
+    }
+
+    /// Opens (or adopts) the cache, checks what it holds, contacts trackers and the given peers,
+    /// and registers with the engine's router. Returns once the session serves reads.
+    /// `SwarmEngine.add` is the public way in.
+    static func start(in engine: SwarmEngine, metainfo: Metainfo, configuration: SessionConfiguration,
+                      logger baseLogger: Logger, ownsEngine: Bool = false) async throws(SessionError) -> TorrentSession {
         var logger = baseLogger
         logger[metadataKey: "infoHash"] = "\(metainfo.infoHash.hex)"
         let directory = configuration.cacheDirectory
@@ -83,8 +103,7 @@ public final class TorrentSession: TorrentContentSource {
             throw .cache(directory: directory, detail: "\(error)")
         }
 
-        let threadPool = NIOThreadPool(numberOfThreads: 2)
-        threadPool.start()
+        let threadPool = engine.threadPool
         let have: Bitfield
         do {
             if let problem = ResumeRecord.unsafeEntry(directory: directory) {
@@ -95,22 +114,22 @@ public final class TorrentSession: TorrentContentSource {
                 return try recheck(store: store, metainfo: metainfo, record: record, progress: nil)
             }
         } catch {
-            try? await threadPool.shutdownGracefully()
             store.close()
             lock.release()
             throw .cache(directory: directory, detail: "cannot check the cache: \(error)")
         }
         logger.info("cache checked", metadata: ["verifiedPieces": "\(have.setCount)", "pieces": "\(metainfo.layout.pieceCount)"])
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let eventLoop = group.next()
+        let eventLoop = engine.eventLoop
         let verified = VerifiedPieces(have)
         let statusBoard = StatusBoard(SessionStatus(
             infoHash: metainfo.infoHash.hex, name: metainfo.name, totalLength: metainfo.layout.totalLength,
             verifiedBytes: 0, verifiedPieces: have.setCount, pieceCount: metainfo.layout.pieceCount,
             downloadedBytes: 0, uploadedBytes: 0, downloadRate: 0, uploadRate: 0, peers: 0,
             cacheDiskBytes: store.allocatedBytes(), pendingReads: 0, piecesWaitingForReaders: 0, files: []))
-        let peerID = PeerID.generate()
+        let peerID = engine.peerID
+        let (rateLimits, memoryBudget, torrents) = (engine.rateLimits, engine.memoryBudget, engine.torrents)
+        let connectFromHost = engine.configuration.listenHost
         let checkpointer = Checkpointer(store: store, infoHash: metainfo.infoHash, verified: have)
 
         let foreman: NIOLoopBound<Foreman>
@@ -119,49 +138,45 @@ public final class TorrentSession: TorrentContentSource {
             foreman = try await eventLoop.submit {
                 NIOLoopBound(Foreman(metainfo: metainfo, have: have, eventLoop: eventLoop, threadPool: threadPool,
                                      store: store, configuration: configuration, logger: sessionLogger, ourPeerID: peerID,
-                                     verified: verified, statusBoard: statusBoard, checkpointer: checkpointer),
+                                     verified: verified, statusBoard: statusBoard, checkpointer: checkpointer,
+                                     rateLimits: rateLimits.value, memoryBudget: memoryBudget.value,
+                                     connectFromHost: connectFromHost),
                              eventLoop: eventLoop)
             }.get()
         } catch {
-            try? await group.shutdownGracefully()
-            try? await threadPool.shutdownGracefully()
             store.close()
             lock.release()
             throw .shutDown
         }
 
-        var serverChannel: Channel?
-        var listenPort: UInt16 = 0
-        if configuration.uploadEnabled || configuration.listenPort != nil {
-            do {
-                (serverChannel, listenPort) = try await listen(configuration: configuration, foreman: foreman,
-                                                               pieceCount: metainfo.layout.pieceCount, eventLoop: eventLoop)
-            } catch {
-                _ = try? await eventLoop.flatSubmit { foreman.value.shutdown() }.get()
-                try? await group.shutdownGracefully()
-                try? await threadPool.shutdownGracefully()
-                store.close()
-                lock.release()
-                throw error
-            }
+        let port = engine.listenPort
+        let upload = configuration.uploadEnabled
+        do {
+            try await eventLoop.submit {
+                foreman.value.listenPort = port
+                foreman.value.start()
+                // Only a torrent that uploads is found by the router: one that does not never
+                // accepted incoming peers.
+                if upload { torrents.value.add(foreman.value) }
+                foreman.value.addPeerAddresses(peerAddresses)
+            }.get()
+        } catch {
+            store.close()
+            lock.release()
+            throw .shutDown
         }
-        let port = listenPort
-        try? await eventLoop.submit {
-            foreman.value.listenPort = port
-            foreman.value.start()
-            foreman.value.addPeerAddresses(peerAddresses)
-        }.get()
 
         var announcer: Announcer?
         if configuration.useTrackers, metainfo.trackers.contains(where: { !$0.isEmpty }) {
-            announcer = Announcer(metainfo: metainfo, peerID: peerID, port: listenPort, group: group,
+            announcer = Announcer(metainfo: metainfo, peerID: peerID, port: port, group: engine.group,
                                   foreman: foreman, eventLoop: eventLoop, logger: logger)
             announcer?.start()
         }
-        return TorrentSession(metainfo: metainfo, configuration: configuration, listenPort: listenPort,
-                              group: group, threadPool: threadPool, store: store, lock: lock, foreman: foreman,
-                              verified: verified, statusBoard: statusBoard, announcer: announcer,
-                              serverChannel: serverChannel, logger: logger)
+        // Incoming peers are routed to it from here on (tests wait for this line).
+        logger.info("torrent running", metadata: ["listenPort": "\(port)", "upload": "\(upload)"])
+        return TorrentSession(metainfo: metainfo, configuration: configuration, engine: engine, ownsEngine: ownsEngine,
+                              store: store, lock: lock, foreman: foreman,
+                              verified: verified, statusBoard: statusBoard, announcer: announcer, logger: logger)
     }
 
     private static func parsePeers(_ values: [String]) throws(SessionError) -> [(host: String, port: UInt16)] {
@@ -176,49 +191,6 @@ public final class TorrentSession: TorrentContentSource {
             result.append((host, port))
         }
         return result
-    }
-
-    private static func listen(configuration: SessionConfiguration, foreman: NIOLoopBound<Foreman>, pieceCount: Int,
-                               eventLoop: EventLoop) async throws(SessionError) -> (Channel, UInt16) {
-        let bootstrap = ServerBootstrap(group: eventLoop)
-            .serverChannelOption(ChannelOptions.backlog, value: 128)
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(ChannelOptions.recvAllocator, value: Foreman.receiveBuffers)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let owner = foreman.value
-                    let host = PeerDirectory.canonicalHost(channel.remoteAddress?.ipAddress ?? "?")
-                    guard owner.acceptsIncoming(from: host) else {
-                        channel.close(promise: nil)
-                        return
-                    }
-                    let address = "\(host):\(channel.remoteAddress?.port ?? 0)"
-                    let peer = PeerConnection(key: owner.makePeerKey(), host: host, address: address, isOutbound: false,
-                                              pieceCount: pieceCount, foreman: owner)
-                    try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(PeerWireDecoder(limits: .limits(pieceCount: pieceCount))),
-                        PeerWireOutboundHandler(),
-                        peer,
-                    ])
-                }
-            }
-        let ports: [Int] = configuration.listenPort.map { [Int($0)] } ?? (Array(6881...6889) + [0])
-        // "Any address" means IPv6 and IPv4 alike: a dual-stack socket on "::" where the machine
-        // has IPv6, plain IPv4 where it has not.
-        let hosts = configuration.listenHost == "0.0.0.0" ? ["::", "0.0.0.0"] : [configuration.listenHost]
-        var lastError = "no port tried"
-        for port in ports {
-            for host in hosts {
-                do {
-                    let channel = try await bootstrap.bind(host: host, port: port).get()
-                    return (channel, UInt16(channel.localAddress?.port ?? port))
-                } catch {
-                    lastError = "\(error)"
-                }
-            }
-        }
-        throw .listen(host: configuration.listenHost, port: configuration.listenPort, detail: lastError)
     }
 
     // MARK: - Running
@@ -239,15 +211,18 @@ public final class TorrentSession: TorrentContentSource {
     public func shutdown() async {
         guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let foreman = self.foreman
+        let torrents = engine.torrents
+        let infoHash = metainfo.infoHash
+        engine.sessionStopped(infoHash)
         async let stopped: Void = announcer?.stop() ?? ()
-        try? await serverChannel?.close()
-        try? await eventLoop.flatSubmit { foreman.value.shutdown() }.get()
+        try? await eventLoop.flatSubmit {
+            torrents.value.remove(infoHash)
+            return foreman.value.shutdown()
+        }.get()
         await stopped
-        // The pool first: a job finishing late completes its promise on the still-running loop.
-        try? await threadPool.shutdownGracefully()
-        try? await group.shutdownGracefully()
         store.close()
         lock.release()
+        if ownsEngine { await engine.shutdown() }
     }
 
     // MARK: - TorrentContentSource

@@ -53,10 +53,9 @@ struct CancelAfterWithdrawnPieceTests {
         // A session over a complete cache and no peers: nothing but this test changes its pieces,
         // so the only way the read below can end is through its ticket (or the shutdown).
         var configuration = SessionConfiguration(cacheDirectory: root.path)
-        configuration.listenHost = "127.0.0.1"
-        configuration.listenPort = 0
         configuration.useTrackers = false
-        let session = try await TorrentSession.start(metainfo: metainfo, configuration: configuration, logger: Self.logger)
+        let session = try await TorrentSession.start(metainfo: metainfo, configuration: configuration,
+                                              engineConfiguration: .loopback, logger: Self.logger)
         // From here on nothing throws, so the session is shut down on every path below.
 
         // What an eviction does first: the gate stops serving the piece while the Foreman still

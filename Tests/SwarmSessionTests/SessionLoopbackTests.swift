@@ -42,31 +42,28 @@ struct SessionLoopbackTests {
 
     private func seeder(_ fixture: Fixture) async throws -> TorrentSession {
         var configuration = SessionConfiguration(cacheDirectory: fixture.seedDirectory)
-        configuration.listenHost = "127.0.0.1"
-        configuration.listenPort = 0
         configuration.useTrackers = false
-        return try await TorrentSession.start(metainfo: fixture.metainfo, configuration: configuration, logger: Self.logger)
+        return try await TorrentSession.start(metainfo: fixture.metainfo, configuration: configuration,
+                                              engineConfiguration: .loopback, logger: Self.logger)
     }
 
     private func leecher(_ fixture: Fixture, from seeder: TorrentSession, mode: DownloadMode,
                          directory: String) async throws -> TorrentSession {
         var configuration = SessionConfiguration(cacheDirectory: directory)
-        configuration.listenHost = "127.0.0.1"
-        configuration.listenPort = 0
         configuration.useTrackers = false
         configuration.downloadMode = mode
         configuration.peers = ["127.0.0.1:\(seeder.listenPort)"]
-        return try await TorrentSession.start(metainfo: fixture.metainfo, configuration: configuration, logger: Self.logger)
+        return try await TorrentSession.start(metainfo: fixture.metainfo, configuration: configuration,
+                                              engineConfiguration: .loopback, logger: Self.logger)
     }
 
     /// A session with no peers at all: its reads can only end by cancellation, time-out or shutdown.
     private func isolated(_ fixture: Fixture, _ name: String, readTimeout: Duration? = nil) async throws -> TorrentSession {
         var configuration = SessionConfiguration(cacheDirectory: fixture.directory(name))
-        configuration.listenHost = "127.0.0.1"
-        configuration.listenPort = 0
         configuration.useTrackers = false
         configuration.readTimeout = readTimeout
-        return try await TorrentSession.start(metainfo: fixture.metainfo, configuration: configuration, logger: Self.logger)
+        return try await TorrentSession.start(metainfo: fixture.metainfo, configuration: configuration,
+                                              engineConfiguration: .loopback, logger: Self.logger)
     }
 
     @Test func seedingSessionServesADownloadingOne() async throws {

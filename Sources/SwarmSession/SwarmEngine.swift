@@ -1,0 +1,184 @@
+import Logging
+import NIOCore
+import NIOPosix
+import SwarmMetainfo
+import SwarmWire
+import Synchronization
+
+/// The one engine of a swarmfs process: what all its torrents share.
+///
+/// It owns the network event loop (every torrent's Foreman and every peer connection lives on
+/// it, as in libtorrent's single network thread: calls between them are plain calls), the thread
+/// pool that hashes and writes pieces, our peer id, ONE listening socket whose `HandshakeRouter`
+/// hands each incoming peer to the torrent its handshake names, the global upload and download
+/// token buckets, and the piece-memory budget. Torrents are added and removed while it runs.
+///
+/// Invariants: a torrent is in `sessions` from `add` until its shutdown begins, and its Foreman
+/// is in the router's `TorrentTable` for the same span; after `shutdown` nothing of the engine
+/// runs (loop, pool and socket are closed).
+public final class SwarmEngine: Sendable {
+    public let configuration: EngineConfiguration
+    /// The peer id every torrent of this engine introduces itself with.
+    public let peerID: PeerID
+    /// The TCP port peers can reach us on (0 if not listening).
+    public let listenPort: UInt16
+
+    let group: MultiThreadedEventLoopGroup
+    let eventLoop: EventLoop
+    let threadPool: NIOThreadPool
+    let torrents: NIOLoopBound<TorrentTable>
+    let rateLimits: NIOLoopBound<RateLimits>
+    let memoryBudget: NIOLoopBound<PieceMemoryBudget>
+    private let serverChannel: Channel?
+    private let logger: Logger
+    private let sessions = Mutex<[InfoHash: TorrentSession]>([:])
+    private let isShutDown = Atomic<Bool>(false)
+
+    private init(configuration: EngineConfiguration, peerID: PeerID, listenPort: UInt16,
+                 group: MultiThreadedEventLoopGroup, threadPool: NIOThreadPool, torrents: NIOLoopBound<TorrentTable>,
+                 rateLimits: NIOLoopBound<RateLimits>, memoryBudget: NIOLoopBound<PieceMemoryBudget>,
+                 serverChannel: Channel?, logger: Logger) {
+        self.configuration = configuration
+        self.peerID = peerID
+        self.listenPort = listenPort
+        self.group = group
+        eventLoop = torrents.eventLoop
+        self.threadPool = threadPool
+        self.torrents = torrents
+        self.rateLimits = rateLimits
+        self.memoryBudget = memoryBudget
+        self.serverChannel = serverChannel
+        self.logger = logger
+    }
+
+    /// Starts the loop and the pool and, if configured, listens for peers.
+    public static func start(configuration: EngineConfiguration, logger: Logger) async throws(SessionError) -> SwarmEngine {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let eventLoop = group.next()
+        let threadPool = NIOThreadPool(numberOfThreads: 2)
+        threadPool.start()
+        let shared: (NIOLoopBound<TorrentTable>, NIOLoopBound<RateLimits>, NIOLoopBound<PieceMemoryBudget>)
+        do {
+            shared = try await eventLoop.submit {
+                (NIOLoopBound(TorrentTable(), eventLoop: eventLoop),
+                 NIOLoopBound(RateLimits(maxUploadRate: configuration.maxUploadRate,
+                                         maxDownloadRate: configuration.maxDownloadRate), eventLoop: eventLoop),
+                 NIOLoopBound(PieceMemoryBudget(totalBytes: configuration.pieceMemoryBudget), eventLoop: eventLoop))
+            }.get()
+        } catch {
+            try? await threadPool.shutdownGracefully()
+            try? await group.shutdownGracefully()
+            throw .shutDown
+        }
+        var serverChannel: Channel?
+        var listenPort: UInt16 = 0
+        if configuration.listens {
+            do {
+                (serverChannel, listenPort) = try await listen(configuration: configuration, torrents: shared.0,
+                                                               eventLoop: eventLoop, logger: logger)
+            } catch {
+                try? await threadPool.shutdownGracefully()
+                try? await group.shutdownGracefully()
+                throw error
+            }
+        }
+        return SwarmEngine(configuration: configuration, peerID: PeerID.generate(), listenPort: listenPort, group: group,
+                           threadPool: threadPool, torrents: shared.0, rateLimits: shared.1, memoryBudget: shared.2,
+                           serverChannel: serverChannel, logger: logger)
+    }
+
+    private static func listen(configuration: EngineConfiguration, torrents: NIOLoopBound<TorrentTable>,
+                               eventLoop: EventLoop, logger: Logger) async throws(SessionError) -> (Channel, UInt16) {
+        let limit = configuration.maxHalfOpenIncoming
+        let bootstrap = ServerBootstrap(group: eventLoop)
+            .serverChannelOption(ChannelOptions.backlog, value: 128)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.recvAllocator, value: Foreman.receiveBuffers)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let table = torrents.value
+                    logger.trace("incoming connection", metadata: ["halfOpen": "\(table.halfOpen)"])
+                    guard table.admitsHalfOpen(limit: limit) else {
+                        channel.close(promise: nil)
+                        return
+                    }
+                    try channel.pipeline.syncOperations.addHandler(HandshakeRouter(torrents: table, logger: logger))
+                }
+            }
+        let ports: [Int] = configuration.listenPort.map { [Int($0)] } ?? (Array(6881...6889) + [0])
+        // "Any address" means IPv6 and IPv4 alike: a dual-stack socket on "::" where the machine
+        // has IPv6, plain IPv4 where it has not.
+        let hosts = configuration.listenHost == "0.0.0.0" ? ["::", "0.0.0.0"] : [configuration.listenHost]
+        var lastError = "no port tried"
+        for port in ports {
+            for host in hosts {
+                do {
+                    let channel = try await bootstrap.bind(host: host, port: port).get()
+                    return (channel, UInt16(channel.localAddress?.port ?? port))
+                } catch {
+                    lastError = "\(error)"
+                }
+            }
+        }
+        throw .listen(host: configuration.listenHost, port: configuration.listenPort, detail: lastError)
+    }
+
+    // MARK: - Torrents
+
+    /// Opens (or adopts) the torrent's cache, checks it, and starts fetching and serving it on
+    /// this engine. Returns once the torrent serves reads. A torrent already running here is
+    /// refused (`.duplicate`).
+    public func add(_ metainfo: Metainfo, configuration: SessionConfiguration,
+                    logger: Logger) async throws(SessionError) -> TorrentSession {
+        guard !isShutDown.load(ordering: .acquiring) else { throw .shutDown }
+        let infoHash = metainfo.infoHash
+        let claimed = sessions.withLock { running in running[infoHash] == nil }
+        guard claimed else { throw .duplicate(infoHash: infoHash.hex, name: metainfo.name) }
+        let session = try await TorrentSession.start(in: self, metainfo: metainfo, configuration: configuration,
+                                                     logger: logger)
+        let added = sessions.withLock { running -> Bool in
+            guard running[infoHash] == nil else { return false }
+            running[infoHash] = session
+            return true
+        }
+        guard added, !isShutDown.load(ordering: .acquiring) else {
+            await session.shutdown()
+            throw added ? .shutDown : .duplicate(infoHash: infoHash.hex, name: metainfo.name)
+        }
+        return session
+    }
+
+    /// Stops a torrent: its waiting reads fail with `.shutdown`, its peers are closed, its cache
+    /// is checkpointed and released. Nothing of it runs afterwards.
+    public func remove(_ infoHash: InfoHash) async {
+        guard let session = sessions.withLock({ $0.removeValue(forKey: infoHash) }) else { return }
+        await session.shutdown()
+    }
+
+    /// The torrents running now.
+    public var runningTorrents: [TorrentSession] {
+        sessions.withLock { Array($0.values) }
+    }
+
+    /// Called by a session whose shutdown began, whoever started it.
+    func sessionStopped(_ infoHash: InfoHash) {
+        sessions.withLock { _ = $0.removeValue(forKey: infoHash) }
+    }
+
+    /// Stops every torrent, then the listening socket, the pool and the loop.
+    public func shutdown() async {
+        guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let running = sessions.withLock { running in
+            defer { running.removeAll() }
+            return Array(running.values)
+        }
+        try? await serverChannel?.close()
+        await withTaskGroup(of: Void.self) { group in
+            for session in running { group.addTask { await session.shutdown() } }
+        }
+        // The pool first: a job finishing late completes its promise on the still-running loop.
+        try? await threadPool.shutdownGracefully()
+        try? await group.shutdownGracefully()
+    }
+}
