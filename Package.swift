@@ -93,7 +93,9 @@ let package = Package(
         .testTarget(name: "SwarmPiecesTests", dependencies: ["SwarmPieces"]),
         .testTarget(name: "SwarmFuzzReplayTests", dependencies: ["SwarmFuzzChecks"]),
         .testTarget(name: "SwarmStorageTests", dependencies: ["SwarmStorage"]),
-        .testTarget(name: "SwarmSessionTests", dependencies: ["SwarmSession"]),
+        .testTarget(name: "SwarmSessionTests", dependencies: [
+            "SwarmSession", .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .testTarget(name: "SwarmCLITests", dependencies: ["SwarmCLI"]),
         .testTarget(name: "SwarmFSTests", dependencies: [
             "SwarmFS", "SwarmFUSE", "SwarmMetainfo", "SwarmSession", "SwarmStorage",
