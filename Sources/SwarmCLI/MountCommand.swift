@@ -377,13 +377,13 @@ struct MountDaemon {
         configuration.peers = settings.peers
         if let maxPeers = settings.maxPeers { configuration.maxPeers = maxPeers }
         configuration.readTimeout = settings.readTimeout.map { .milliseconds(DisplayFigures.clampedInt64($0 * 1000)) }
-        configuration.cacheSizeLimit = settings.cacheSize
         configuration.uploadEnabled = !settings.noUpload
         configuration.useTrackers = !settings.noTrackers
         var engine = EngineConfiguration()
         engine.listenPort = settings.listenPort
         if let host = settings.listenHost { engine.listenHost = host }
         engine.listens = configuration.uploadEnabled || engine.listenPort != nil
+        engine.cacheSizeLimit = settings.cacheSize
         settings.rates.apply(to: &engine)
 
         let outcome = Mutex<Result<TorrentSession, SessionError>?>(nil)

@@ -17,6 +17,9 @@ public struct EngineConfiguration: Sendable {
     /// flight. 16 MiB in flight is 50 ms at 300 MB/s, or 300 ms at 50 MB/s: deep enough for
     /// loopback and the Internet.
     public var pieceMemoryBudget: Int = 16 * 1024 * 1024
+    /// Keep the disk use of all torrents' caches under this many bytes by evicting the least
+    /// recently used pieces, whichever torrent holds them (nil: no limit).
+    public var cacheSizeLimit: Int64?
     /// Connections that have not yet said which torrent they want, all torrents together; more are
     /// refused at once (a flood of idle sockets must not exhaust descriptors).
     public var maxHalfOpenIncoming: Int = 128

@@ -46,6 +46,11 @@ final class Foreman {
     private let cacheLimitPieces: Int
     /// The address outbound connections leave from ("0.0.0.0": any).
     private let connectFromHost: String
+    /// The engine's `--cache-size`, one for all its torrents; `cacheKey` is ours in it.
+    private let cacheSpace: CacheSpace
+    private var cacheKey = 0
+    /// The engine's limit (nil: none).
+    private var cacheSizeLimit: Int64? { cacheSpace.limit }
     /// Blocks of peers' requests being read from disk or waiting for upload tokens (bounded).
     private var uploads = UploadQueue()
 
@@ -86,7 +91,7 @@ final class Foreman {
     init(metainfo: Metainfo, have: Bitfield, eventLoop: EventLoop, threadPool: NIOThreadPool,
          store: PieceStore, configuration: SessionConfiguration, logger: Logger, ourPeerID: PeerID,
          verified: VerifiedPieces, statusBoard: StatusBoard, checkpointer: Checkpointer,
-         rateLimits: RateLimits, memoryBudget: PieceMemoryBudget, connectFromHost: String) {
+         rateLimits: RateLimits, memoryBudget: PieceMemoryBudget, cacheSpace: CacheSpace, connectFromHost: String) {
         self.metainfo = metainfo
         layout = metainfo.layout
         self.eventLoop = eventLoop
@@ -101,10 +106,11 @@ final class Foreman {
         self.rateLimits = rateLimits
         self.memoryBudget = memoryBudget
         self.connectFromHost = connectFromHost
+        self.cacheSpace = cacheSpace
         budgetKey = memoryBudget.register()
         let pieceLength = metainfo.layout.pieceLength
         // Pieces in flight count against a size limit too: keep them to a quarter of it.
-        cacheLimitPieces = configuration.cacheSizeLimit.map { max(4, Int($0 / 4) / max(1, pieceLength)) } ?? .max
+        cacheLimitPieces = cacheSpace.limit.map { max(4, Int($0 / 4) / max(1, pieceLength)) } ?? .max
         let budgetPieces = min(cacheLimitPieces, memoryBudget.allowedPieces(for: budgetKey, pieceLength: pieceLength))
         picker = PiecePicker(layout: metainfo.layout, have: have,
                              backgroundEnabled: configuration.downloadMode == .all,
@@ -112,9 +118,8 @@ final class Foreman {
         fullBitfield = Bitfield.full(count: metainfo.layout.pieceCount)
         bufferPool = PieceBufferPool(bufferSize: max(1, pieceLength), keepAtMost: min(budgetPieces, 16))
         directory = PeerDirectory()
-        // Evicting down to 90 % of the limit makes eviction run in batches, not once per piece.
-        let limit = configuration.cacheSizeLimit ?? .max
-        eviction = EvictionPlanner(pieceCount: metainfo.layout.pieceCount, limit: limit, hysteresis: limit / 10)
+        // Only the use order of pieces: the limit and what to evict are the engine's (`CacheSpace`).
+        eviction = EvictionPlanner(pieceCount: metainfo.layout.pieceCount, limit: .max)
         for piece in 0..<metainfo.layout.pieceCount where have[piece] {
             verifiedByteCount += Int64(metainfo.layout.pieceSize(piece))
         }
@@ -124,6 +129,8 @@ final class Foreman {
     // MARK: - Lifecycle
 
     func start() {
+        cacheKey = cacheSpace.register(self)
+        reportCacheUse()
         lastTick = .now()
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         tickTask = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(250), delay: .milliseconds(250)) { _ in
@@ -147,6 +154,7 @@ final class Foreman {
         stopped = true
         tickTask?.cancel()
         memoryBudget.unregister(budgetKey)
+        cacheSpace.unregister(cacheKey)
         for id in reads.ids { resolve(id, with: .failure(.shutdown)) }
         for peer in peers.values { peer.close() }
         for peer in handshaking.values { peer.close() }
@@ -189,7 +197,9 @@ final class Foreman {
     /// Moves the reader's readahead window to follow a read.
     func noteRead(_ reader: ReaderID, fileIndex: Int, offset: Int64, length: Int) {
         if length > 0 {
-            for piece in layout.pieces(file: fileIndex, offset: offset, length: Int64(length)) { eviction.touch(piece) }
+            for piece in layout.pieces(file: fileIndex, offset: offset, length: Int64(length)) {
+                eviction.touch(piece, stamp: cacheSpace.nextStamp())
+            }
         }
         var state = readers[reader] ?? ReaderState(fileIndex: fileIndex)
         state.note(offset: offset, length: length)
@@ -197,7 +207,7 @@ final class Foreman {
         let file = layout.files[fileIndex]
         let start = offset + Int64(length)
         // Under a size limit the window must fit well inside it, or it would pin the whole cache.
-        let cap = configuration.cacheSizeLimit.map { max(Int64(layout.pieceLength), $0 / 4) } ?? ReaderState.maximumWindow
+        let cap = cacheSizeLimit.map { max(Int64(layout.pieceLength), $0 / 4) } ?? ReaderState.maximumWindow
         let windowLength = min(state.window, cap, file.length - start)
         let window = windowLength > 0 ? layout.pieces(file: fileIndex, offset: start, length: windowLength) : nil
         picker.setWindow(reader: reader.rawValue, pieces: window)
@@ -611,7 +621,7 @@ final class Foreman {
         // A choking peer still serves the pieces it allowed fast (BEP 6); nothing else.
         let choked = peer.peerChoking
         guard !choked || !peer.allowedFast.isEmpty else { return }
-        if configuration.cacheSizeLimit != nil { updateBackgroundFill() }
+        if cacheSizeLimit != nil { updateBackgroundFill() }
         refreshMemoryAllowance()
         let depth = min(peer.pipelineDepth, peer.peerRequestQueueLimit)
         var free = depth - peer.outstanding.count
@@ -811,8 +821,9 @@ final class Foreman {
             picker.pieceVerified(piece)
             verified.insert(piece)
             verifiedByteCount += Int64(layout.pieceSize(piece))
-            eviction.touch(piece)
-            if configuration.cacheSizeLimit != nil { enforceCacheLimit() }
+            eviction.touch(piece, stamp: cacheSpace.nextStamp())
+            reportCacheUse()
+            if cacheSizeLimit != nil { enforceCacheLimit() }
             verifiedSinceCheckpoint += 1
             logger.trace("piece verified", metadata: ["piece": "\(piece)"])
             for peer in peers.values where peer.handshakeDone {
@@ -1161,69 +1172,47 @@ final class Foreman {
 
     // MARK: - Cache size limit
 
-    /// With a size limit, background fill runs only while the cache is below 90 % of it, so that
-    /// evicting and re-fetching never chase each other.
+    /// With a size limit, background fill runs only while the cache (all the engine's torrents)
+    /// is below 90 % of it, so that evicting and re-fetching never chase each other.
     private func updateBackgroundFill() {
-        if let limit = configuration.cacheSizeLimit {
+        if let limit = cacheSizeLimit {
             // While an eviction runs, no piece starts past the limit plus one readahead window
             // (a quarter of it, as in `noteRead`): pieces kept arriving at network speed while
             // the holes were being punched, and the cache overshot its limit by all of them.
-            picker.storedBytes = verifiedByteCount + evictingByteCount
-            picker.storedBytesCeiling = evictionRunning ? limit + max(Int64(layout.pieceLength), limit / 4) : nil
+            // The ceiling is ours: what we hold plus the room the other torrents leave.
+            let ours = verifiedByteCount + evictingByteCount
+            let others = cacheSpace.verifiedBytes + cacheSpace.evictingBytes - ours
+            picker.storedBytes = ours
+            picker.storedBytesCeiling = cacheSpace.isEvicting
+                ? max(0, limit + max(Int64(layout.pieceLength), limit / 4) - others) : nil
         }
         guard configuration.downloadMode == .all else { return }
-        if let limit = configuration.cacheSizeLimit {
-            let committed = verifiedByteCount + Int64(picker.piecesInProgress) * Int64(layout.pieceLength)
+        if let limit = cacheSizeLimit {
+            let committed = cacheSpace.verifiedBytes + Int64(picker.piecesInProgress) * Int64(layout.pieceLength)
             picker.backgroundEnabled = committed < limit - limit / 10
         } else {
             picker.backgroundEnabled = true
         }
     }
 
-    /// Keeps the cache under `--cache-size` by evicting the coldest verified pieces (least
-    /// recently read or verified), never one under a waiting read, a readahead window, or a reply
-    /// being sent. The record stops claiming them before their holes are punched.
+    /// Tells the engine's cache space what we hold.
+    private func reportCacheUse() {
+        cacheSpace.report(cacheKey, verified: verifiedByteCount, evicting: evictingByteCount)
+    }
+
+    /// Keeps the cache under `--cache-size`: the engine's `CacheSpace` evicts the coldest
+    /// verified pieces of all its torrents (least recently read or verified), through
+    /// `evictionCandidates` and `evict` below.
     private func enforceCacheLimit() {
         defer { updateBackgroundFill() }
-        guard let limit = configuration.cacheSizeLimit, verifiedByteCount > limit, !evictionRunning else { return }
-        // Never what a reader waits for or reads ahead into; a piece being replied from right now
-        // refuses to be withdrawn and stays too.
-        let candidates = eviction.victims(allocated: verifiedByteCount, verified: picker.have, layout: layout) { piece in
-            evicting.contains(piece) || picker.isReadOrReadAhead(piece)
-        }
-        var victims: [Int] = []
-        var bytes = verifiedByteCount
-        for piece in candidates {
-            guard verified.withdraw(piece) else { continue }
-            bytes -= Int64(layout.pieceSize(piece))
-            victims.append(piece)
-        }
-        guard !victims.isEmpty else { return }
-        let evicted = victims
-        evictingByteCount += verifiedByteCount - bytes
-        verifiedByteCount = bytes
-        evictionRunning = true
-        evicting.formUnion(evicted)
-        let checkpointer = self.checkpointer
-        let logger = self.logger
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        logger.debug("evicting cold pieces", metadata: ["pieces": "\(evicted.count)", "limit": "\(limit)"])
-        threadPool.runIfActive(eventLoop: eventLoop) {
-            do {
-                try checkpointer.evict(evicted)
-            } catch {
-                logger.error("cannot evict pieces from the cache", metadata: ["error": "\(error)"])
-            }
-        }.whenComplete { _ in
-            bound.value.evictionFinished(evicted)
-        }
+        guard cacheSizeLimit != nil else { return }
+        cacheSpace.enforce()
     }
 
     /// The holes are punched: the pieces are ordinary missing pieces again, fetched at once for
     /// any read that came for them meanwhile.
     private func evictionFinished(_ victims: [Int]) {
         evictionRunning = false
-        defer { enforceCacheLimit() }
         for piece in victims {
             evicting.remove(piece)
             evictingByteCount -= Int64(layout.pieceSize(piece))
@@ -1232,6 +1221,9 @@ final class Foreman {
                 picker.addWaitingRead(pieces: piece..<(piece + 1))
             }
         }
+        reportCacheUse()
+        cacheSpace.evictionFinished()
+        enforceCacheLimit()
         updateBackgroundFill()
         fillAllPipelines()
     }
@@ -1302,4 +1294,48 @@ final class Foreman {
 
 extension PiecePicker {
     var piecesWaitingForReadersIsZero: Bool { piecesWaitingForReaders == 0 }
+}
+
+extension Foreman: CacheSpaceMember {
+    /// Never what a reader waits for or reads ahead into, nor a piece being evicted already.
+    func evictionCandidates() -> [(piece: Int, stamp: UInt64, bytes: Int64)] {
+        guard !stopped, !evictionRunning else { return [] }
+        return eviction.candidates(verified: picker.have) { piece in
+            evicting.contains(piece) || picker.isReadOrReadAhead(piece)
+        }.map { ($0.piece, $0.stamp, Int64(layout.pieceSize($0.piece))) }
+    }
+
+    /// Withdraws the pieces from readers (a piece being replied from right now refuses and
+    /// stays), stops claiming them in the record and punches their holes on the pool.
+    func evict(_ pieces: [Int]) -> Bool {
+        guard !evictionRunning else { return false }
+        var victims: [Int] = []
+        var bytes = verifiedByteCount
+        for piece in pieces where !evicting.contains(piece) {
+            guard verified.withdraw(piece) else { continue }
+            bytes -= Int64(layout.pieceSize(piece))
+            victims.append(piece)
+        }
+        guard !victims.isEmpty else { return false }
+        let evicted = victims
+        evictingByteCount += verifiedByteCount - bytes
+        verifiedByteCount = bytes
+        evictionRunning = true
+        evicting.formUnion(evicted)
+        reportCacheUse()
+        let checkpointer = self.checkpointer
+        let logger = self.logger
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        logger.debug("evicting cold pieces", metadata: ["pieces": "\(evicted.count)", "limit": "\(cacheSizeLimit ?? 0)"])
+        threadPool.runIfActive(eventLoop: eventLoop) {
+            do {
+                try checkpointer.evict(evicted)
+            } catch {
+                logger.error("cannot evict pieces from the cache", metadata: ["error": "\(error)"])
+            }
+        }.whenComplete { _ in
+            bound.value.evictionFinished(evicted)
+        }
+        return true
+    }
 }

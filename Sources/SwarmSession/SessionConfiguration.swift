@@ -18,8 +18,6 @@ public struct SessionConfiguration: Sendable {
     public var maxPeers: Int = 50
     /// Answer a read with an error when its pieces take longer than this; nil waits forever.
     public var readTimeout: Duration?
-    /// Keep the cache's disk use under this many bytes by evicting cold pieces (nil: no limit).
-    public var cacheSizeLimit: Int64?
     /// Whether to serve pieces to other peers (and accept their connections for this torrent).
     public var uploadEnabled: Bool = true
     /// Whether to contact the torrent's trackers.

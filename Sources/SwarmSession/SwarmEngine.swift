@@ -11,7 +11,7 @@ import Synchronization
 /// it, as in libtorrent's single network thread: calls between them are plain calls), the thread
 /// pool that hashes and writes pieces, our peer id, ONE listening socket whose `HandshakeRouter`
 /// hands each incoming peer to the torrent its handshake names, the global upload and download
-/// token buckets, and the piece-memory budget. Torrents are added and removed while it runs.
+/// token buckets, the piece-memory budget and the cache-size limit. Torrents are added and removed while it runs.
 ///
 /// Invariants: a torrent is in `sessions` from `add` until its shutdown begins, and its Foreman
 /// is in the router's `TorrentTable` for the same span; after `shutdown` nothing of the engine
@@ -29,6 +29,7 @@ public final class SwarmEngine: Sendable {
     let torrents: NIOLoopBound<TorrentTable>
     let rateLimits: NIOLoopBound<RateLimits>
     let memoryBudget: NIOLoopBound<PieceMemoryBudget>
+    let cacheSpace: NIOLoopBound<CacheSpace>
     private let serverChannel: Channel?
     private let logger: Logger
     private let sessions = Mutex<[InfoHash: TorrentSession]>([:])
@@ -37,7 +38,7 @@ public final class SwarmEngine: Sendable {
     private init(configuration: EngineConfiguration, peerID: PeerID, listenPort: UInt16,
                  group: MultiThreadedEventLoopGroup, threadPool: NIOThreadPool, torrents: NIOLoopBound<TorrentTable>,
                  rateLimits: NIOLoopBound<RateLimits>, memoryBudget: NIOLoopBound<PieceMemoryBudget>,
-                 serverChannel: Channel?, logger: Logger) {
+                 cacheSpace: NIOLoopBound<CacheSpace>, serverChannel: Channel?, logger: Logger) {
         self.configuration = configuration
         self.peerID = peerID
         self.listenPort = listenPort
@@ -47,6 +48,7 @@ public final class SwarmEngine: Sendable {
         self.torrents = torrents
         self.rateLimits = rateLimits
         self.memoryBudget = memoryBudget
+        self.cacheSpace = cacheSpace
         self.serverChannel = serverChannel
         self.logger = logger
     }
@@ -57,13 +59,15 @@ public final class SwarmEngine: Sendable {
         let eventLoop = group.next()
         let threadPool = NIOThreadPool(numberOfThreads: 2)
         threadPool.start()
-        let shared: (NIOLoopBound<TorrentTable>, NIOLoopBound<RateLimits>, NIOLoopBound<PieceMemoryBudget>)
+        let shared: (NIOLoopBound<TorrentTable>, NIOLoopBound<RateLimits>, NIOLoopBound<PieceMemoryBudget>,
+                     NIOLoopBound<CacheSpace>)
         do {
             shared = try await eventLoop.submit {
                 (NIOLoopBound(TorrentTable(), eventLoop: eventLoop),
                  NIOLoopBound(RateLimits(maxUploadRate: configuration.maxUploadRate,
                                          maxDownloadRate: configuration.maxDownloadRate), eventLoop: eventLoop),
-                 NIOLoopBound(PieceMemoryBudget(totalBytes: configuration.pieceMemoryBudget), eventLoop: eventLoop))
+                 NIOLoopBound(PieceMemoryBudget(totalBytes: configuration.pieceMemoryBudget), eventLoop: eventLoop),
+                 NIOLoopBound(CacheSpace(limit: configuration.cacheSizeLimit), eventLoop: eventLoop))
             }.get()
         } catch {
             try? await threadPool.shutdownGracefully()
@@ -84,7 +88,7 @@ public final class SwarmEngine: Sendable {
         }
         return SwarmEngine(configuration: configuration, peerID: PeerID.generate(), listenPort: listenPort, group: group,
                            threadPool: threadPool, torrents: shared.0, rateLimits: shared.1, memoryBudget: shared.2,
-                           serverChannel: serverChannel, logger: logger)
+                           cacheSpace: shared.3, serverChannel: serverChannel, logger: logger)
     }
 
     private static func listen(configuration: EngineConfiguration, torrents: NIOLoopBound<TorrentTable>,

@@ -129,6 +129,7 @@ public final class TorrentSession: TorrentContentSource {
             cacheDiskBytes: store.allocatedBytes(), pendingReads: 0, piecesWaitingForReaders: 0, files: []))
         let peerID = engine.peerID
         let (rateLimits, memoryBudget, torrents) = (engine.rateLimits, engine.memoryBudget, engine.torrents)
+        let cacheSpace = engine.cacheSpace
         let connectFromHost = engine.configuration.listenHost
         let checkpointer = Checkpointer(store: store, infoHash: metainfo.infoHash, verified: have)
 
@@ -140,7 +141,7 @@ public final class TorrentSession: TorrentContentSource {
                                      store: store, configuration: configuration, logger: sessionLogger, ourPeerID: peerID,
                                      verified: verified, statusBoard: statusBoard, checkpointer: checkpointer,
                                      rateLimits: rateLimits.value, memoryBudget: memoryBudget.value,
-                                     connectFromHost: connectFromHost),
+                                     cacheSpace: cacheSpace.value, connectFromHost: connectFromHost),
                              eventLoop: eventLoop)
             }.get()
         } catch {

@@ -22,9 +22,26 @@ public struct EvictionPlanner: Sendable {
 
     /// Marks a piece as just used (served to a reader, or written: a fresh piece is not cold).
     public mutating func touch(_ piece: Int) {
-        guard lastUse.indices.contains(piece) else { return }
         clock &+= 1
-        lastUse[piece] = clock
+        touch(piece, stamp: clock)
+    }
+
+    /// Marks a piece as used at `stamp`, a tick of a clock that several planners share (a library
+    /// of torrents under one limit orders all their pieces on one clock).
+    public mutating func touch(_ piece: Int, stamp: UInt64) {
+        guard lastUse.indices.contains(piece) else { return }
+        lastUse[piece] = stamp
+    }
+
+    /// The verified pieces that may be evicted, coldest first (ties by index), with when each was
+    /// last used.
+    public func candidates(verified: Bitfield, isProtected: (Int) -> Bool) -> [(piece: Int, stamp: UInt64)] {
+        var result: [(piece: Int, stamp: UInt64)] = []
+        for piece in verified.setIndices where piece < lastUse.count && !isProtected(piece) {
+            result.append((piece, lastUse[piece]))
+        }
+        result.sort { $0.stamp != $1.stamp ? $0.stamp < $1.stamp : $0.piece < $1.piece }
+        return result
     }
 
     /// Whether `bytes` more fit under the limit (background fill stops when this is false,
@@ -41,14 +58,9 @@ public struct EvictionPlanner: Sendable {
                         isProtected: (Int) -> Bool) -> [Int] {
         guard allocated > limit else { return [] }
         let target = max(0, limit - hysteresis)
-        var candidates: [Int] = []
-        for piece in verified.setIndices where piece < lastUse.count && !isProtected(piece) {
-            candidates.append(piece)
-        }
-        candidates.sort { lastUse[$0] != lastUse[$1] ? lastUse[$0] < lastUse[$1] : $0 < $1 }
         var remaining = allocated
         var chosen: [Int] = []
-        for piece in candidates where remaining > target {
+        for (piece, _) in candidates(verified: verified, isProtected: isProtected) where remaining > target {
             chosen.append(piece)
             remaining -= Int64(layout.pieceSize(piece))
         }
