@@ -83,7 +83,12 @@ final class Foreman {
     private var evicting: Set<Int> = []
     /// Bytes of the pieces in `evicting`: still on disk until their holes are punched.
     private var evictingByteCount: Int64 = 0
-    private var tickTask: RepeatedTask?
+    /// The next housekeeping tick: every `activeTick` while anything happens, every `idleTick`
+    /// while nothing does (a library of a thousand idle torrents must not poll 4,000 times a second).
+    private var tickTask: Scheduled<Void>?
+    private var nextTickAt = NIODeadline.distantFuture
+    static let activeTick = TimeAmount.milliseconds(250)
+    static let idleTick = TimeAmount.seconds(5)
     private(set) var stopped = false
     private var completionPromises: [EventLoopPromise<Void>] = []
     private var drainPromise: EventLoopPromise<Void>?
@@ -132,10 +137,7 @@ final class Foreman {
         cacheKey = cacheSpace.register(self)
         reportCacheUse()
         lastTick = .now()
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        tickTask = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(250), delay: .milliseconds(250)) { _ in
-            bound.value.tick()
-        }
+        scheduleTick(in: Self.activeTick)
         publishStatus()
         connectMore()
     }
@@ -182,6 +184,7 @@ final class Foreman {
     // MARK: - Reads (from the filesystem)
 
     func openReader(_ reader: ReaderID, fileIndex: Int) {
+        wake()
         readers[reader] = ReaderState(fileIndex: fileIndex)
     }
 
@@ -196,6 +199,7 @@ final class Foreman {
 
     /// Moves the reader's readahead window to follow a read.
     func noteRead(_ reader: ReaderID, fileIndex: Int, offset: Int64, length: Int) {
+        wake()
         if length > 0 {
             for piece in layout.pieces(file: fileIndex, offset: offset, length: Int64(length)) {
                 eviction.touch(piece, stamp: cacheSpace.nextStamp())
@@ -215,6 +219,7 @@ final class Foreman {
 
     func addWaiter(id: UInt64, reader: ReaderID, fileIndex: Int, offset: Int64, length: Int,
                    completion: @escaping @Sendable (Result<ReadableSpan, ContentReadError>) -> Void) {
+        wake()
         guard !stopped else {
             complete(completion, with: .failure(.shutdown))
             return
@@ -402,6 +407,7 @@ final class Foreman {
     /// A TCP connection is up. Until its handshake arrives it counts against the connection limit
     /// and has `handshakeTimeout` to complete; an outbound one introduces itself first.
     func connectionOpened(_ peer: PeerConnection) {
+        wake()
         handshaking[peer.key] = peer
         if peer.isOutbound {
             peer.sendHandshake(Handshake.ours(infoHash: metainfo.infoHash, peerID: ourPeerID))
@@ -1039,6 +1045,7 @@ final class Foreman {
 
     /// Adds addresses (from trackers or the command line) and connects to them if there is room.
     func addPeerAddresses(_ addresses: [(host: String, port: UInt16)]) {
+        wake()
         for address in addresses { directory.add(host: address.host, port: address.port) }
         connectMore()
     }
@@ -1120,6 +1127,32 @@ final class Foreman {
     }
 
     // MARK: - Housekeeping
+
+    private func scheduleTick(in delay: TimeAmount) {
+        guard !stopped else { return }
+        tickTask?.cancel()
+        nextTickAt = .now() + delay
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        tickTask = eventLoop.scheduleTask(in: delay) {
+            bound.value.tickTask = nil
+            bound.value.tick()
+            bound.value.scheduleTick(in: bound.value.isIdle ? Self.idleTick : Self.activeTick)
+        }
+    }
+
+    /// Something happened (a reader, a peer, an address): tick at the active pace again.
+    func wake() {
+        guard !stopped, nextTickAt > .now() + Self.activeTick else { return }
+        scheduleTick(in: Self.activeTick)
+    }
+
+    /// Nothing to look after: no peer, no connection being made, no read, no piece job, no
+    /// eviction, and the rates have decayed to zero.
+    private var isIdle: Bool {
+        peers.isEmpty && handshaking.isEmpty && connecting == 0 && reads.count == 0 && hashJobsInFlight == 0
+            && !evictionRunning && downloadMeter.bytesPerSecond == 0 && uploadMeter.bytesPerSecond == 0
+            && runningCheckpoint == nil && verifiedSinceCheckpoint == 0
+    }
 
     private func tick() {
         tickCount &+= 1
