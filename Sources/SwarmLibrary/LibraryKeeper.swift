@@ -138,8 +138,10 @@ final class LibraryKeeper {
 
     /// Whether the keeper keeps a finished start's source.
     private func started(_ hash: InfoHash, attempt: UInt64, _ result: Result<LibrarySource, LibraryError>) -> Bool {
-        guard case .starting(attempt)? = slots[hash], closeWaiter == nil,
-              let torrent = catalog.torrent(hash), case let .metainfo(metainfo) = torrent.origin else {
+        guard case .starting(attempt)? = slots[hash] else { return false }  // superseded or removed
+        guard closeWaiter == nil, let torrent = catalog.torrent(hash), case let .metainfo(metainfo) = torrent.origin else {
+            // Closing (or no longer a torrent file): the slot ends here, so that close can finish.
+            slots[hash] = nil
             return false
         }
         defer { publishNotes() }

@@ -172,3 +172,26 @@ func eventually(_ what: Comment, _ condition: () -> Bool, sourceLocation: Source
         }
     }
 }
+
+@Suite struct LibraryCloseTests {
+    @Test func closeWaitsForAStartInFlightAndStopsIt() async throws {
+        let directory = NSTemporaryDirectory() + "swarmfs-library-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let fileSystem = LibraryFileSystem(ownership: FSOwnership(uid: 0, gid: 0, time: 0))
+        let starter = FakeStarter()
+        let library = Library(directory: directory, cacheRoot: directory + "/cache", fileSystem: fileSystem,
+                              logger: Logger(label: "swarmfs.test.library"), starter: starter.starter)
+        try Data(torrentBytes(name: "beta")).write(to: URL(fileURLWithPath: directory + "/b.torrent"))
+        try await library.open()
+        starter.hold("alpha")
+        try Data(torrentBytes(name: "alpha")).write(to: URL(fileURLWithPath: directory + "/a.torrent"))
+        await eventually("the start begins") { starter.starts == ["beta", "alpha"] }
+        let closing = Task { await library.close() }
+        // Beta stopping shows that the close is under way before alpha's start ends.
+        await eventually("close stops the running torrent") { starter.stops == ["beta"] }
+        starter.release("alpha")
+        await closing.value
+        #expect(starter.runningCount == 0 && starter.stops == ["beta", "alpha"])
+    }
+}
