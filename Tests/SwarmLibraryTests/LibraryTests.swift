@@ -195,3 +195,26 @@ func eventually(_ what: Comment, _ condition: () -> Bool, sourceLocation: Source
         #expect(starter.runningCount == 0 && starter.stops == ["beta", "alpha"])
     }
 }
+
+@Suite struct DirectoryWatcherSnapshotTests {
+    @Test func onlyRegularFilesAreReadAndLinksAreFollowed() throws {
+        let directory = NSTemporaryDirectory() + "swarmfs-snapshot-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(mkfifo(directory + "/pipe.torrent", 0o600) == 0)
+        // A FIFO never blocks the watcher: opened non-blocking, refused as not a regular file.
+        #expect(DirectoryWatcher.snapshot(of: directory + "/pipe.torrent", isMagnet: false) == .unreadable("not a regular file"))
+        #expect(mkdir(directory + "/folder.torrent", 0o700) == 0)
+        #expect(DirectoryWatcher.snapshot(of: directory + "/folder.torrent", isMagnet: false) == .unreadable("not a regular file"))
+        #expect(DirectoryWatcher.snapshot(of: directory + "/missing.torrent", isMagnet: false) == .absent)
+        try Data(torrentBytes(name: "alpha")).write(to: URL(fileURLWithPath: directory + "/real"))
+        #expect(symlink(directory + "/real", directory + "/link.torrent") == 0)
+        #expect(DirectoryWatcher.snapshot(of: directory + "/link.torrent", isMagnet: false) == .contents(torrentBytes(name: "alpha")))
+        let big = [UInt8](repeating: 0x61, count: LibraryCatalog.maxMagnetFileSize + 1)
+        try Data(big).write(to: URL(fileURLWithPath: directory + "/big.magnet"))
+        guard case .unreadable = DirectoryWatcher.snapshot(of: directory + "/big.magnet", isMagnet: true) else {
+            Issue.record("an oversized magnet file was read")
+            return
+        }
+    }
+}
