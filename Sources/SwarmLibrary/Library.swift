@@ -73,7 +73,11 @@ public final class Library: Sendable {
 
     /// Stops following the folder and stops every torrent (their waiting reads fail).
     public func close() async {
-        watcher.withLock { $0 }?.stop()
+        let running = watcher.withLock { watcher in
+            defer { watcher = nil }
+            return watcher
+        }
+        running?.stop()
         await withCheckedContinuation { continuation in
             post.yield(.close(continuation))
         }

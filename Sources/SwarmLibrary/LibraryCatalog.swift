@@ -135,7 +135,9 @@ public struct LibraryCatalog: Sendable {
                 continue
             }
             var record = Self.parse(name: name, observation.snapshot)
-            if record.problem != nil, record.offers.isEmpty, observation.mayBeIncomplete {
+            // Only bytes can be incomplete: a FIFO or a folder of that name never will be written.
+            if record.problem != nil, record.offers.isEmpty, observation.mayBeIncomplete,
+               case .contents = observation.snapshot {
                 record.problem = "incomplete: waiting for its writer to finish"
             } else if let problem = record.problem {
                 update.newProblems.append(LibraryFileProblem(file: name, reason: problem))

@@ -128,6 +128,9 @@ extension LibraryUpdate {
         #expect(catalog.problems.first?.reason.hasPrefix("incomplete") == true)
         #expect(catalog.update(["a.torrent": seen(torrentBytes(name: "alpha"))]).added == ["alpha"])
         #expect(catalog.problems.isEmpty)
+        // A folder or FIFO of a library name is never written to: reported at once.
+        let fifo = catalog.update(["f.torrent": LibraryFileObservation(.unreadable("not a regular file"), mayBeIncomplete: true)])
+        #expect(fifo.newProblems.map(\.file) == ["f.torrent"])
     }
 
     @Test func magnetFilesListOneFolderPerLinkAndSkipCommentsAndBadLines() throws {
