@@ -70,6 +70,7 @@ final class FuseBridge: Sendable {
         defer { buffer.deallocate() }
         var used = 0
         var next = offset
+        let childTimeout = plus ? entryTimeout(in: inode) : 0
         do {
             while let entry = try fileSystem.directoryEntry(of: inode, at: next) {
                 let start = buffer + used
@@ -79,7 +80,7 @@ final class FuseBridge: Sendable {
                     var param = fuse_entry_param()
                     if entry.name != "." && entry.name != "..",
                        let attributes = try? fileSystem.attributes(of: entry.inode) {
-                        param = FuseAttributes.entry(attributes, entryTimeout: entryTimeout(in: inode))
+                        param = FuseAttributes.entry(attributes, entryTimeout: childTimeout)
                     } else {
                         param.attr.st_ino = numericCast(entry.inode)
                         param.attr.st_mode = FSAttributes.directoryType
