@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependencies point one way:
-// Bencode <- Metainfo <- {Wire, Tracker, Pieces, Storage} <- Session <- FS <- FUSE <- CLI
+// Bencode <- Metainfo <- {Wire, Tracker, Pieces, Storage} <- Session <- FS <- {FUSE, Library} <- CLI
 let package = Package(
     name: "swarmfs",
     platforms: [.macOS(.v15)],
@@ -55,6 +55,10 @@ let package = Package(
             .product(name: "Collections", package: "swift-collections"),
         ]),
         .target(name: "SwarmFS", dependencies: ["SwarmMetainfo", "SwarmStorage", "SwarmSession"]),
+        .target(name: "SwarmLibrary", dependencies: [
+            "SwarmMetainfo", "SwarmStorage", "SwarmSession", "SwarmFS",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3",
                        providers: [.apt(["libfuse3-dev"])]),
         .target(name: "SwarmFUSE", dependencies: [
@@ -63,7 +67,7 @@ let package = Package(
         ]),
         .target(name: "SwarmCLI", dependencies: [
             "SwarmBencode", "SwarmMetainfo", "SwarmTracker", "SwarmStorage", "SwarmSession",
-            "SwarmFS", "SwarmFUSE",
+            "SwarmFS", "SwarmFUSE", "SwarmLibrary",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -97,6 +101,10 @@ let package = Package(
             "SwarmSession", .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "SwarmCLITests", dependencies: ["SwarmCLI"]),
+        .testTarget(name: "SwarmLibraryTests", dependencies: [
+            "SwarmLibrary", "SwarmFS", "SwarmMetainfo", "SwarmSession",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "SwarmFSTests", dependencies: [
             "SwarmFS", "SwarmFUSE", "SwarmMetainfo", "SwarmSession", "SwarmStorage",
             .product(name: "Logging", package: "swift-log"),

@@ -75,10 +75,11 @@ static inline void swarmfs_set_open_flags(struct fuse_file_info *fi, int keep_ca
     fi->noflush = 1;
 }
 
-/// Sets `cache_readdir`/`keep_cache` on an opendir reply: listings never change.
-static inline void swarmfs_set_opendir_flags(struct fuse_file_info *fi) {
-    fi->cache_readdir = 1;
-    fi->keep_cache = 1;
+/// Sets `cache_readdir`/`keep_cache` on an opendir reply: on for listings that never change,
+/// off for one that does (a library's root).
+static inline void swarmfs_set_opendir_flags(struct fuse_file_info *fi, int cache) {
+    fi->cache_readdir = cache ? 1 : 0;
+    fi->keep_cache = cache ? 1 : 0;
 }
 
 #endif

@@ -10,6 +10,8 @@ import SwarmStorage
 import Synchronization
 
 /// `swarmfs mount FILE.torrent MOUNTPOINT`: a read-only filesystem that streams on demand.
+/// `swarmfs mount DIR MOUNTPOINT`: a library, one folder per torrent in DIR, followed as it
+/// changes (`LibraryMountDaemon`).
 ///
 /// Without `-f` it starts itself again as a daemon (a fresh process in a new session — never
 /// `fork()` of a running Swift process) with `--foreground --ready-fd N`, and returns once the
@@ -18,15 +20,18 @@ import Synchronization
 struct MountCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mount",
-        abstract: "Mount a torrent as a read-only filesystem that downloads what is read.",
+        abstract: "Mount a torrent, or a folder of torrents, as a read-only filesystem that downloads what is read.",
         discussion: """
             Returns once MOUNTPOINT is mounted and serving. Unmount with `swarmfs unmount MOUNTPOINT`, \
             `fusermount3 -u MOUNTPOINT`, or Ctrl+C with -f. `--download none` serves a cache that already \
             holds the whole payload, without contacting any peer. Options may also be given as \
-            `-o cache_dir=DIR,download=MODE,peer=HOST:PORT,...`; other -o options go to FUSE.
+            `-o cache_dir=DIR,download=MODE,peer=HOST:PORT,...`; other -o options go to FUSE. \
+            Given a folder instead of a .torrent file, every *.torrent and *.magnet file in it is a folder \
+            at the mount root, added, replaced and removed as the folder changes; --cache-dir is then the \
+            cache root (each torrent in <cache-dir>/<info-hash>/).
             """)
 
-    @Argument(help: "The .torrent file.")
+    @Argument(help: "The .torrent file, or a folder of .torrent and .magnet files (a library).")
     var torrent: String
 
     @Argument(help: "An existing, empty directory.")
@@ -202,6 +207,33 @@ struct MountSettings {
     }
 }
 
+extension MountSettings {
+    /// How each torrent's session runs.
+    func sessionConfiguration(cacheDirectory: String) -> SessionConfiguration {
+        var configuration = SessionConfiguration(cacheDirectory: cacheDirectory)
+        configuration.downloadMode = DownloadMode(rawValue: download) ?? .all
+        configuration.peers = peers
+        if let maxPeers { configuration.maxPeers = maxPeers }
+        configuration.readTimeout = readTimeout.map { .milliseconds(DisplayFigures.clampedInt64($0 * 1000)) }
+        configuration.uploadEnabled = !noUpload
+        configuration.useTrackers = !noTrackers
+        return configuration
+    }
+
+    /// What the engine shares among the mount's torrents (one for a torrent file, all of a
+    /// library's): the listening socket, the rate limits and `--cache-size`.
+    func engineConfiguration(listensFor configuration: SessionConfiguration) -> EngineConfiguration {
+        var engine = EngineConfiguration()
+        engine.listenPort = listenPort
+        if let listenHost { engine.listenHost = listenHost }
+        // A mount that neither uploads nor was given a port has no use for a listening socket.
+        engine.listens = configuration.uploadEnabled || listenPort != nil
+        engine.cacheSizeLimit = cacheSize
+        rates.apply(to: &engine)
+        return engine
+    }
+}
+
 /// The parent side of a background mount: start the daemon, wait for its report.
 enum MountLauncher {
     static func launch(_ settings: MountSettings) throws {
@@ -257,6 +289,11 @@ struct MountDaemon {
             logger = try logging.bootstrap(label: "swarmfs.mount")
         } catch {
             throw MountFailure(exitCode: 2, message: "\(error)")
+        }
+
+        if LibraryMountDaemon.isLibrary(settings.torrent) {
+            try LibraryMountDaemon(settings: settings, readyFd: readyFd, logger: logger).serve()
+            return
         }
 
         let metainfo: Metainfo
@@ -372,19 +409,8 @@ struct MountDaemon {
             }
             return Source(content: directory, shutdown: { directory.shutdown() })
         }
-        var configuration = SessionConfiguration(cacheDirectory: cacheDirectory)
-        configuration.downloadMode = DownloadMode(rawValue: settings.download) ?? .all
-        configuration.peers = settings.peers
-        if let maxPeers = settings.maxPeers { configuration.maxPeers = maxPeers }
-        configuration.readTimeout = settings.readTimeout.map { .milliseconds(DisplayFigures.clampedInt64($0 * 1000)) }
-        configuration.uploadEnabled = !settings.noUpload
-        configuration.useTrackers = !settings.noTrackers
-        var engine = EngineConfiguration()
-        engine.listenPort = settings.listenPort
-        if let host = settings.listenHost { engine.listenHost = host }
-        engine.listens = configuration.uploadEnabled || engine.listenPort != nil
-        engine.cacheSizeLimit = settings.cacheSize
-        settings.rates.apply(to: &engine)
+        let configuration = settings.sessionConfiguration(cacheDirectory: cacheDirectory)
+        let engine = settings.engineConfiguration(listensFor: configuration)
 
         let outcome = Mutex<Result<TorrentSession, SessionError>?>(nil)
         let done = DispatchSemaphore(value: 0)

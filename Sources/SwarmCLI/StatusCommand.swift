@@ -4,13 +4,14 @@ import SwarmFS
 import SwarmFUSE
 
 /// `swarmfs status MOUNTPOINT [--json]`: progress, rates, peers and per-file completion, read
-/// from the mount root's `user.swarmfs.status` extended attribute (no socket needed).
+/// from the mount root's `user.swarmfs.status` extended attribute (no socket needed). For a
+/// library, MOUNTPOINT lists every torrent and MOUNTPOINT/FOLDER shows one.
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show the progress of a mounted torrent.")
+        abstract: "Show the progress of a mounted torrent, or of a library's torrents.")
 
-    @Argument(help: "The mountpoint.")
+    @Argument(help: "The mountpoint (or, in a library, the mountpoint/FOLDER of one torrent).")
     var mountpoint: String
 
     @Flag(name: .long, help: "Print the status as JSON.")
@@ -41,6 +42,13 @@ struct StatusCommand: ParsableCommand {
 
     /// The human-readable status.
     static func render(_ document: [String: Any]) -> String {
+        if let torrents = document["torrents"] as? [[String: Any]] {
+            return renderLibrary(document, torrents: torrents)
+        }
+        if let reason = document["reason"] as? String {
+            return "\(document["name"] as? String ?? "?")  (\(document["infoHash"] as? String ?? "?"))\n"
+                + "state     \(document["state"] as? String ?? "?"): \(reason)"
+        }
         func int(_ key: String, _ from: [String: Any] = document) -> Int64 {
             (from[key] as? NSNumber)?.int64Value ?? 0
         }
@@ -69,6 +77,35 @@ struct StatusCommand: ParsableCommand {
         let omitted = int("filesOmitted")
         if omitted > 0 {
             lines.append("  … and \(omitted) more files (each file's user.swarmfs.progress attribute has its own)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// A library: one line per torrent, then the files that show nothing.
+    static func renderLibrary(_ document: [String: Any], torrents: [[String: Any]]) -> String {
+        func int(_ key: String, _ from: [String: Any]) -> Int64 { (from[key] as? NSNumber)?.int64Value ?? 0 }
+        func double(_ key: String, _ from: [String: Any]) -> Double { (from[key] as? NSNumber)?.doubleValue ?? 0 }
+        var lines = ["library \(document["library"] as? String ?? "?"): \(int("torrentCount", document)) torrents"]
+        for torrent in torrents {
+            let folder = torrent["folder"] as? String ?? "?"
+            let state = torrent["state"] as? String ?? "?"
+            if state == "running" {
+                let total = int("totalLength", torrent)
+                let verified = int("verifiedBytes", torrent)
+                let percent = total > 0 ? String(format: "%5.1f%%", Double(verified) * 100 / Double(total)) : "100.0%"
+                lines.append("  \(percent)  down \(DisplayFigures.rate(double("downloadRate", torrent)))"
+                    + "  up \(DisplayFigures.rate(double("uploadRate", torrent)))  peers \(int("peers", torrent))  \(folder)")
+            } else {
+                let reason = torrent["reason"] as? String
+                lines.append("  \(state.padding(toLength: 8, withPad: " ", startingAt: 0))  \(folder)" + (reason.map { "  (\($0))" } ?? ""))
+            }
+        }
+        let omitted = int("torrentsOmitted", document)
+        if omitted > 0 { lines.append("  … and \(omitted) more (each folder's status has its own)") }
+        let problems = document["problems"] as? [[String: Any]] ?? []
+        if !problems.isEmpty { lines.append("skipped files:") }
+        for problem in problems {
+            lines.append("  \(problem["file"] as? String ?? "?"): \(problem["reason"] as? String ?? "?")")
         }
         return lines.joined(separator: "\n")
     }

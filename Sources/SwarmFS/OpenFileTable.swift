@@ -10,14 +10,14 @@ public struct OpenFile: Sendable, Equatable {
 }
 
 /// Open file handles, by the number the kernel gets back in `fi->fh`.
-final class OpenFileTable: Sendable {
+final class OpenFileTable<File: Sendable>: Sendable {
     private struct State {
-        var files: [UInt64: OpenFile] = [:]
+        var files: [UInt64: File] = [:]
         var nextHandle: UInt64 = 1
     }
     private let state = Mutex(State())
 
-    func insert(_ makeFile: () -> OpenFile) -> UInt64 {
+    func insert(_ makeFile: () -> File) -> UInt64 {
         state.withLock { state in
             let handle = state.nextHandle
             state.nextHandle += 1
@@ -26,15 +26,15 @@ final class OpenFileTable: Sendable {
         }
     }
 
-    func file(_ handle: UInt64) -> OpenFile? {
+    func file(_ handle: UInt64) -> File? {
         state.withLock { $0.files[handle] }
     }
 
-    func remove(_ handle: UInt64) -> OpenFile? {
+    func remove(_ handle: UInt64) -> File? {
         state.withLock { $0.files.removeValue(forKey: handle) }
     }
 
-    func removeAll() -> [OpenFile] {
+    func removeAll() -> [File] {
         state.withLock { state in
             defer { state.files.removeAll() }
             return Array(state.files.values)

@@ -8,25 +8,17 @@ import SwarmSession
 /// The read-only filesystem of one torrent, independent of FUSE: the inode tree, attributes,
 /// listings, extended attributes, and reads dispatched to a `TorrentContentSource`.
 /// Thread-safe: FUSE calls it from several threads at once.
-public final class SwarmFileSystem: Sendable {
+public final class SwarmFileSystem: MountedFileSystem {
     /// Extended attribute names.
-    public enum AttributeName {
-        /// Per file: percentage of the file's bytes verified, e.g. "42.5".
-        public static let progress = "user.swarmfs.progress"
-        /// Per file: the pieces that hold it, "FIRST-LAST" (empty files: "none").
-        public static let pieces = "user.swarmfs.pieces"
-        /// On the root: the status JSON that `swarmfs status` shows.
-        public static let status = "user.swarmfs.status"
-    }
+    public typealias AttributeName = FSAttributeName
 
     public let source: any TorrentContentSource
-    public let table: InodeTable
+    public let tree: TorrentTree
+    public var table: InodeTable { tree.table }
     public let ownership: FSOwnership
     /// Extra top-level fields of the status JSON (e.g. the mountpoint and daemon pid).
     public let statusExtras: [(String, String)]
-    private let entriesByFileIndex: [Int: (entry: FSFileEntry, position: Int)]
-    private let handles = OpenFileTable()
-    private let totalLength: Int64
+    private let handles = OpenFileTable<OpenFile>()
 
     /// A filesystem showing `entries` (in the order of `source.statusSnapshot().files`).
     public init(source: any TorrentContentSource, entries: [FSFileEntry], ownership: FSOwnership,
@@ -34,12 +26,7 @@ public final class SwarmFileSystem: Sendable {
         self.source = source
         self.ownership = ownership
         self.statusExtras = statusExtras
-        table = InodeTable(files: entries)
-        var byIndex: [Int: (entry: FSFileEntry, position: Int)] = [:]
-        byIndex.reserveCapacity(entries.count)
-        for (position, entry) in entries.enumerated() { byIndex[entry.fileIndex] = (entry, position) }
-        entriesByFileIndex = byIndex
-        totalLength = entries.reduce(0) { $0 + max(0, $1.length) }
+        tree = TorrentTree(entries: entries)
     }
 
     /// A filesystem showing the torrent's files (padding hidden); times are the torrent's
@@ -72,7 +59,13 @@ public final class SwarmFileSystem: Sendable {
     /// Whole-filesystem numbers for `statfs`: sizes in `blockSize` units, nothing free.
     public func statistics() -> (blockSize: UInt64, blocks: UInt64, files: UInt64, nameMax: UInt64) {
         let blockSize: UInt64 = 4096
-        return (blockSize, (UInt64(totalLength) + blockSize - 1) / blockSize, UInt64(table.count), 255)
+        return (blockSize, (UInt64(tree.totalLength) + blockSize - 1) / blockSize, UInt64(table.count), 255)
+    }
+
+    /// Checks that `inode` is a directory.
+    public func checkDirectory(_ inode: UInt64) throws(FSError) {
+        guard let node = table.node(inode) else { throw .notFound(inode: inode, name: nil) }
+        guard node.isDirectory else { throw .notDirectory(inode: inode) }
     }
 
     /// Checks an `access(2)` request: anything asking for write is refused.
@@ -138,7 +131,7 @@ public final class SwarmFileSystem: Sendable {
     public func attributeNames(of inode: UInt64) throws(FSError) -> [String] {
         guard let node = table.node(inode) else { throw .notFound(inode: inode, name: nil) }
         if inode == InodeTable.rootInode { return [AttributeName.status] }
-        return node.isDirectory ? [] : [AttributeName.progress, AttributeName.pieces]
+        return TorrentTree.fileAttributeNames(of: node)
     }
 
     /// The value of extended attribute `name` of `inode`.
@@ -147,19 +140,7 @@ public final class SwarmFileSystem: Sendable {
         if inode == InodeTable.rootInode, name == AttributeName.status {
             return Array(statusJSON().utf8)
         }
-        guard let fileIndex = node.fileIndex, let (entry, position) = entriesByFileIndex[fileIndex] else {
-            throw .noAttribute(inode: inode, name: name)
-        }
-        switch name {
-        case AttributeName.progress:
-            let files = source.statusSnapshot().files
-            let verified = position < files.count ? files[position].verifiedBytes : 0
-            return Array(Self.percentage(verified, of: entry.length).utf8)
-        case AttributeName.pieces:
-            return Array((entry.pieces.map { "\($0.lowerBound)-\($0.upperBound)" } ?? "none").utf8)
-        default:
-            throw .noAttribute(inode: inode, name: name)
-        }
+        return try tree.fileAttribute(name, of: node, inode: inode) { source.statusSnapshot() }
     }
 
     /// The status document for the whole torrent, cut to fit an extended attribute.
@@ -169,8 +150,6 @@ public final class SwarmFileSystem: Sendable {
 
     /// "100.0" for a complete (or empty) file, otherwise one decimal, never rounded up to 100.
     static func percentage(_ part: Int64, of whole: Int64) -> String {
-        guard whole > 0, part < whole else { return "100.0" }
-        let tenths = min(999, Int(Double(max(0, part)) * 1000 / Double(whole)))
-        return "\(tenths / 10).\(tenths % 10)"
+        TorrentTree.percentage(part, of: whole)
     }
 }

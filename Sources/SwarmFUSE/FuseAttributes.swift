@@ -10,6 +10,9 @@ enum FuseAttributes {
     /// How long the kernel may cache attributes and entries: the tree never changes while
     /// mounted, so a day.
     static let timeout: Double = 86_400
+    /// The same for a directory whose entries change (a library's root): the kernel is told of
+    /// each change, and this bounds what a lookup answered during one may leave behind.
+    static let changingTimeout: Double = 1
 
     static func stat(_ attributes: FSAttributes) -> stat {
         var result = Glibc.stat()
@@ -28,13 +31,14 @@ enum FuseAttributes {
         return result
     }
 
-    static func entry(_ attributes: FSAttributes) -> fuse_entry_param {
+    /// An entry reply. Generation 1 always: inode numbers are never reused within a mount.
+    static func entry(_ attributes: FSAttributes, entryTimeout: Double = timeout) -> fuse_entry_param {
         var entry = fuse_entry_param()
         entry.ino = attributes.inode
         entry.generation = 1
         entry.attr = stat(attributes)
         entry.attr_timeout = timeout
-        entry.entry_timeout = timeout
+        entry.entry_timeout = entryTimeout
         return entry
     }
 }

@@ -12,7 +12,7 @@ import Glibc
 /// through the session's userdata. Every method replies to its request exactly once; reads
 /// reply later, from whichever thread completes them.
 final class FuseBridge: Sendable {
-    let fileSystem: SwarmFileSystem
+    let fileSystem: any MountedFileSystem
     let pending = PendingReads()
     let logger: Logger
     /// FUSE `max_background` and `congestion_threshold` (libfuse's defaults of 12 cap page-cache
@@ -22,7 +22,7 @@ final class FuseBridge: Sendable {
     /// The mount's `max_read`, which `init` must repeat to libfuse.
     let maxRead: UInt32
 
-    init(fileSystem: SwarmFileSystem, logger: Logger, maxRead: UInt32) {
+    init(fileSystem: any MountedFileSystem, logger: Logger, maxRead: UInt32) {
         self.fileSystem = fileSystem
         self.logger = logger
         self.maxRead = maxRead
@@ -30,15 +30,22 @@ final class FuseBridge: Sendable {
 
     // MARK: Metadata
 
+    /// How long the kernel may keep entries of `directory` (and negative lookups in it).
+    private func entryTimeout(in directory: UInt64) -> Double {
+        fileSystem.entriesMayChange(in: directory) ? FuseAttributes.changingTimeout : FuseAttributes.timeout
+    }
+
     func lookup(_ req: fuse_req_t, parent: UInt64, name: String) {
         do {
-            var entry = FuseAttributes.entry(try fileSystem.lookup(parent: parent, name: name))
+            var entry = FuseAttributes.entry(try fileSystem.lookup(parent: parent, name: name),
+                                             entryTimeout: entryTimeout(in: parent))
             fuse_reply_entry(req, &entry)
         } catch {
-            // A negative entry the kernel may cache too: the tree never changes.
+            // A negative entry the kernel may cache too: for as long as the tree cannot change
+            // (briefly in a library's root, which also tells the kernel when a name appears).
             if error.errno == ENOENT {
                 var negative = fuse_entry_param()
-                negative.entry_timeout = FuseAttributes.timeout
+                negative.entry_timeout = entryTimeout(in: parent)
                 fuse_reply_entry(req, &negative)
             } else {
                 fuse_reply_err(req, error.errno)
@@ -49,7 +56,7 @@ final class FuseBridge: Sendable {
     func getattr(_ req: fuse_req_t, inode: UInt64) {
         do {
             var attributes = FuseAttributes.stat(try fileSystem.attributes(of: inode))
-            fuse_reply_attr(req, &attributes, FuseAttributes.timeout)
+            fuse_reply_attr(req, &attributes, entryTimeout(in: inode))
         } catch {
             fuse_reply_err(req, error.errno)
         }
@@ -63,6 +70,7 @@ final class FuseBridge: Sendable {
         defer { buffer.deallocate() }
         var used = 0
         var next = offset
+        let childTimeout = plus ? entryTimeout(in: inode) : 0
         do {
             while let entry = try fileSystem.directoryEntry(of: inode, at: next) {
                 let start = buffer + used
@@ -72,7 +80,7 @@ final class FuseBridge: Sendable {
                     var param = fuse_entry_param()
                     if entry.name != "." && entry.name != "..",
                        let attributes = try? fileSystem.attributes(of: entry.inode) {
-                        param = FuseAttributes.entry(attributes)
+                        param = FuseAttributes.entry(attributes, entryTimeout: childTimeout)
                     } else {
                         param.attr.st_ino = numericCast(entry.inode)
                         param.attr.st_mode = FSAttributes.directoryType
@@ -172,10 +180,14 @@ final class FuseBridge: Sendable {
     }
 
     func opendir(_ req: fuse_req_t, inode: UInt64, info: UnsafeMutablePointer<fuse_file_info>) {
-        guard let node = fileSystem.table.node(inode) else { fuse_reply_err(req, ENOENT); return }
-        guard node.isDirectory else { fuse_reply_err(req, ENOTDIR); return }
+        do {
+            try fileSystem.checkDirectory(inode)
+        } catch {
+            fuse_reply_err(req, error.errno)
+            return
+        }
         if info.pointee.flags & O_ACCMODE != O_RDONLY { fuse_reply_err(req, EROFS); return }
-        swarmfs_set_opendir_flags(info)
+        swarmfs_set_opendir_flags(info, fileSystem.entriesMayChange(in: inode) ? 0 : 1)
         fuse_reply_open(req, info)
     }
 

@@ -58,15 +58,17 @@ public struct FuseMountOptions: Sendable {
 /// session. Not thread-safe: one thread drives it.
 public final class FuseMount {
     public let options: FuseMountOptions
-    public let fileSystem: SwarmFileSystem
+    public let fileSystem: any MountedFileSystem
     private let bridge: FuseBridge
+    /// Tells the kernel of tree changes; `changeNotifier` hands it out.
+    private var notifier: KernelNotifier?
     private let retainedBridge: Unmanaged<FuseBridge>
     private var session: OpaquePointer?
     private var mounted = false
     private let logger: Logger
 
     /// Creates the session and mounts it. Nothing is served until `run`.
-    public init(fileSystem: SwarmFileSystem, options: FuseMountOptions, logger: Logger) throws(FuseError) {
+    public init(fileSystem: any MountedFileSystem, options: FuseMountOptions, logger: Logger) throws(FuseError) {
         self.options = options
         self.fileSystem = fileSystem
         self.logger = logger
@@ -92,6 +94,13 @@ public final class FuseMount {
         }
         session = created
         mounted = true
+        notifier = KernelNotifier(session: created, logger: logger)
+    }
+
+    /// Where a filesystem whose tree changes reports those changes, so that the kernel forgets
+    /// what it cached (valid until `close`; later reports are dropped).
+    public var changeNotifier: any FSChangeNotifier {
+        notifier ?? KernelNotifier.detached
     }
 
     deinit {
@@ -133,6 +142,7 @@ public final class FuseMount {
     /// mount goes away too) and destroys the session. Safe to call twice.
     public func close() {
         guard let session else { return }
+        notifier?.detach()
         bridge.failAllPending()
         fileSystem.releaseAll()
         if mounted {

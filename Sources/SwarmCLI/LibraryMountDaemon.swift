@@ -1,0 +1,188 @@
+import Dispatch
+import Foundation
+import Logging
+import SwarmFS
+import SwarmFUSE
+import SwarmLibrary
+import SwarmMetainfo
+import SwarmSession
+import SwarmStorage
+import Synchronization
+
+/// The daemon side of `swarmfs mount DIR MOUNTPOINT`: a library of every `*.torrent` and
+/// `*.magnet` file in DIR, one folder each, following DIR while mounted.
+///
+/// Every torrent runs on one `SwarmEngine`: one event loop, one listening socket whose router
+/// hands each peer to the torrent it asks for, one set of rate limits, one piece-memory budget
+/// and one `--cache-size` for the whole library.
+struct LibraryMountDaemon {
+    let settings: MountSettings
+    let readyFd: Int32?
+    let logger: Logger
+
+    /// Whether the mount source names a folder (a library) rather than a .torrent file.
+    static func isLibrary(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+
+    /// How long stopping every torrent may take at unmount before the process exits anyway.
+    static let stopLimit: DispatchTimeInterval = .seconds(3)
+
+    func serve() throws {
+        try refuseSingleTorrentOptions()
+        do {
+            if try MountpointCheck.prepare(settings.mountpoint) {
+                logger.notice("cleared a stale mount", metadata: ["mountpoint": "\(settings.mountpoint)"])
+            }
+        } catch {
+            let badInput: Bool = switch error {
+            case .missing, .notDirectory, .notEmpty, .alreadyMounted: true
+            default: false
+            }
+            throw MountFailure(exitCode: badInput ? 2 : 1, message: error.description)
+        }
+        let cacheRoot = settings.cacheDirectory ?? CacheRoot.defaultPath()
+        let engine = try startEngine()
+        let fileSystem = LibraryFileSystem(
+            ownership: FSOwnership(uid: getuid(), gid: getgid(), time: Int64(time(nil))),
+            statusExtras: [("library", settings.torrent), ("mountpoint", settings.mountpoint),
+                           ("pid", String(getpid())), ("download", settings.download), ("cacheRoot", cacheRoot)])
+        let library = Library(directory: settings.torrent, cacheRoot: cacheRoot, fileSystem: fileSystem,
+                              logger: logger, starter: makeStarter(engine: engine))
+        if let failure = Self.wait({ () async -> LibraryError? in
+            do throws(LibraryError) {
+                try await library.open()
+                return nil
+            } catch {
+                return error
+            }
+        }) ?? nil {
+            _ = Self.wait(within: Self.stopLimit) { await engine.shutdown() }
+            throw MountFailure(exitCode: 1, message: failure.description)
+        }
+
+        var mountOptions = FuseMountOptions(mountpoint: settings.mountpoint, fsName: settings.torrent)
+        mountOptions.fuseOptions = settings.fuseOptions
+        mountOptions.debug = settings.fuseDebug
+        let mount: FuseMount
+        do {
+            mount = try FuseMount(fileSystem: fileSystem, options: mountOptions, logger: logger)
+        } catch {
+            _ = Self.wait(within: Self.stopLimit) {
+                await library.close()
+                await engine.shutdown()
+            }
+            throw MountFailure(exitCode: 1, message: error.description)
+        }
+        fileSystem.setNotifier(mount.changeNotifier)
+
+        let readyFd = self.readyFd
+        let mountpoint = settings.mountpoint
+        let logger = self.logger
+        let signal: Int32
+        do {
+            signal = try mount.run { result in
+                switch result {
+                case let .success(device):
+                    logger.info("library mounted", metadata: ["mountpoint": "\(mountpoint)", "device": "\(device)"])
+                    if let readyFd { ReadyPipe.reportMounted(readyFd) }
+                case let .failure(error):
+                    if let readyFd { ReadyPipe.reportFailure(readyFd, exitCode: 1, message: error.description) }
+                    kill(getpid(), SIGTERM)
+                }
+            }
+        } catch {
+            mount.close()
+            _ = Self.wait(within: Self.stopLimit) {
+                await library.close()
+                await engine.shutdown()
+            }
+            throw MountFailure(exitCode: 1, message: error.description)
+        }
+        logger.info("unmounting", metadata: ["signal": "\(signal)", "pendingReads": "\(mount.pendingReadCount)"])
+        mount.close()
+        fileSystem.setNotifier(nil)
+        let stoppedInTime = Self.wait(within: Self.stopLimit) { () async -> Bool in
+            await library.close()
+            await engine.shutdown()
+            return true
+        } ?? false
+        if !stoppedInTime {
+            logger.warning("some torrents were still stopping at exit")
+        }
+        logger.info("stopped", metadata: ["mountpoint": "\(mountpoint)"])
+    }
+
+    /// `--no-keep` names one torrent's data: refused for a library rather than half-applied.
+    private func refuseSingleTorrentOptions() throws {
+        if !settings.keep {
+            throw MountFailure(exitCode: 2, message: "--no-keep is not supported for a library")
+        }
+    }
+
+    /// Starts one torrent: a session on its own loop (or, with `--download none`, its complete
+    /// cache folder served as is).
+    /// The engine every torrent of the library runs on; a port that cannot be opened fails the
+    /// mount (exit 1) before anything is mounted.
+    private func startEngine() throws -> SwarmEngine {
+        let configuration = settings.engineConfiguration(listensFor: settings.sessionConfiguration(cacheDirectory: ""))
+        let logger = self.logger
+        let outcome = Self.wait { () async -> Result<SwarmEngine, SessionError> in
+            do throws(SessionError) {
+                return .success(try await SwarmEngine.start(configuration: configuration, logger: logger))
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch outcome {
+        case let .success(engine)?: return engine
+        case let .failure(error)?: throw MountFailure(exitCode: 1, message: error.description)
+        case nil: throw MountFailure(exitCode: 1, message: "the engine did not start")
+        }
+    }
+
+    private func makeStarter(engine: SwarmEngine) -> LibraryTorrentStarter {
+        let settings = self.settings
+        let logger = self.logger
+        return { metainfo, directory async throws(LibraryError) -> LibrarySource in
+            if settings.download == "none" {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                    throw .startFailed(infoHash: metainfo.infoHash.hex, name: metainfo.name,
+                                       detail: "cache directory \(directory) does not exist")
+                }
+                let source = DirectoryContentSource(metainfo: metainfo, directory: directory)
+                return LibrarySource(content: source, stop: { source.shutdown() })
+            }
+            let configuration = settings.sessionConfiguration(cacheDirectory: directory)
+            do throws(SessionError) {
+                let session = try await engine.add(metainfo, configuration: configuration, logger: logger)
+                let infoHash = metainfo.infoHash
+                return LibrarySource(content: session, stop: { await engine.remove(infoHash) })
+            } catch {
+                throw .startFailed(infoHash: metainfo.infoHash.hex, name: metainfo.name, detail: error.description)
+            }
+        }
+    }
+
+    /// Runs `work` from this synchronous code and waits for it (at most `limit`); nil if it did not finish.
+    private static func wait<T: Sendable>(within limit: DispatchTimeInterval = .never,
+                                          _ work: @escaping @Sendable () async -> T) -> T? {
+        let box = ResultBox<T>()
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            box.set(await work())
+            done.signal()
+        }
+        guard done.wait(timeout: limit == .never ? .distantFuture : .now() + limit) == .success else { return nil }
+        return box.value
+    }
+}
+
+/// A value handed from a task to the thread waiting for it.
+private final class ResultBox<T: Sendable>: Sendable {
+    private let stored = Mutex<T?>(nil)
+    func set(_ value: T) { stored.withLock { $0 = value } }
+    var value: T? { stored.withLock { $0 } }
+}

@@ -1,0 +1,197 @@
+import Logging
+import SwarmFS
+import SwarmMetainfo
+import SwarmStorage
+
+/// The library's single decision maker, confined to the task that reads its messages.
+///
+/// Invariants: a torrent of the catalog is `starting` (its session is on the way) or `mounted`
+/// (a folder at the root, with its source unless it is an empty placeholder); `chains[hash]`
+/// is the last task that starts or stops a session of that torrent, and every new start or stop
+/// of it waits for that task first, so two sessions of one torrent (one cache folder, one lock)
+/// never overlap. A start task ends only once its session was either kept or stopped.
+final class LibraryKeeper {
+    private enum Slot {
+        case starting(attempt: UInt64)
+        case mounted(folder: UInt64, source: LibrarySource?)
+    }
+
+    private let fileSystem: LibraryFileSystem
+    private let cacheRoot: String
+    private let logger: Logger
+    private let starter: LibraryTorrentStarter
+    private let post: AsyncStream<LibraryMessage>.Continuation
+    private var catalog = LibraryCatalog()
+    private var slots: [InfoHash: Slot] = [:]
+    private var chains: [InfoHash: Task<Void, Never>] = [:]
+    private var nextAttempt: UInt64 = 0
+    private var firstBatchSeen = false
+    private var settledWaiters: [CheckedContinuation<Void, Never>] = []
+    private var closeWaiter: CheckedContinuation<Void, Never>?
+
+    /// The reason an empty magnet folder gives in `status`.
+    static let magnetReason = "waiting for metadata: magnet links are listed but not fetched yet by this version"
+
+    init(fileSystem: LibraryFileSystem, cacheRoot: String, logger: Logger, starter: @escaping LibraryTorrentStarter,
+         post: AsyncStream<LibraryMessage>.Continuation) {
+        self.fileSystem = fileSystem
+        self.cacheRoot = cacheRoot
+        self.logger = logger
+        self.starter = starter
+        self.post = post
+    }
+
+    func run(_ messages: AsyncStream<LibraryMessage>) async {
+        for await message in messages {
+            switch message {
+            case let .files(batch):
+                if closeWaiter == nil { apply(batch) }
+            case let .started(hash, attempt, result, decision):
+                decision.resume(returning: started(hash, attempt: attempt, result))
+            case let .whenSettled(waiter):
+                settledWaiters.append(waiter)
+            case let .close(waiter):
+                closeWaiter = waiter
+                stopEverything()
+            }
+            if firstBatchSeen, !isStarting {
+                for waiter in settledWaiters { waiter.resume() }
+                settledWaiters.removeAll()
+            }
+            if let waiter = closeWaiter, !isStarting {
+                for chain in chains.values { await chain.value }
+                for waiter in settledWaiters { waiter.resume() }
+                waiter.resume()
+                return
+            }
+        }
+    }
+
+    private var isStarting: Bool {
+        slots.values.contains { if case .starting = $0 { true } else { false } }
+    }
+
+    // MARK: Changes
+
+    private func apply(_ batch: DirectoryWatcher.Batch) {
+        let update = catalog.update(batch)
+        for problem in update.newProblems {
+            logger.warning("library file skipped", metadata: ["file": "\(problem.file)", "reason": "\(problem.reason)"])
+        }
+        var removing: [UInt64] = []
+        var renaming: [(folder: UInt64, name: String)] = []
+        var adding: [(InfoHash, LibraryFolder)] = []
+        var stopping: [(InfoHash, LibrarySource)] = []
+        for change in update.changes {
+            switch change {
+            case let .remove(hash, folder):
+                logger.info("torrent left the library", metadata: ["folder": "\(folder)", "infoHash": "\(hash)"])
+                if case let .mounted(inode, source)? = slots.removeValue(forKey: hash) {
+                    removing.append(inode)
+                    if let source { stopping.append((hash, source)) }
+                }
+            case let .rename(hash, from, to):
+                logger.info("library folder renamed", metadata: ["from": "\(from)", "to": "\(to)"])
+                if case let .mounted(inode, _)? = slots[hash] { renaming.append((inode, to)) }
+            case let .add(torrent):
+                switch torrent.origin {
+                case let .metainfo(metainfo):
+                    start(metainfo)
+                case .magnet:
+                    logger.info("magnet link listed", metadata: ["folder": "\(torrent.folder)", "infoHash": "\(torrent.infoHash)"])
+                    adding.append((torrent.infoHash, LibraryFolder(
+                        name: torrent.folder, infoHash: torrent.infoHash.hex,
+                        content: .placeholder(name: torrent.name, state: "magnet", reason: Self.magnetReason))))
+                }
+            }
+        }
+        let inodes = fileSystem.update(removing: removing, renaming: renaming, adding: adding.map(\.1))
+        for ((hash, _), inode) in zip(adding, inodes) { slots[hash] = .mounted(folder: inode, source: nil) }
+        for (hash, source) in stopping { stop(hash, source) }
+        firstBatchSeen = true
+        publishNotes()
+    }
+
+    private func start(_ metainfo: Metainfo) {
+        let hash = metainfo.infoHash
+        nextAttempt += 1
+        let attempt = nextAttempt
+        slots[hash] = .starting(attempt: attempt)
+        let previous = chains[hash]
+        let directory = CacheRoot.directory(root: cacheRoot, infoHash: hash)
+        let starter = self.starter
+        let post = self.post
+        chains[hash] = Task {
+            await previous?.value
+            let result: Result<LibrarySource, LibraryError>
+            do throws(LibraryError) {
+                result = .success(try await starter(metainfo, directory))
+            } catch {
+                result = .failure(error)
+            }
+            let kept = await withCheckedContinuation { decision in
+                post.yield(.started(hash, attempt: attempt, result, decision))
+            }
+            if !kept, case let .success(source) = result { await source.stop() }
+        }
+    }
+
+    /// Whether the keeper keeps a finished start's source.
+    private func started(_ hash: InfoHash, attempt: UInt64, _ result: Result<LibrarySource, LibraryError>) -> Bool {
+        guard case .starting(attempt)? = slots[hash] else { return false }  // superseded or removed
+        guard closeWaiter == nil, let torrent = catalog.torrent(hash), case let .metainfo(metainfo) = torrent.origin else {
+            // Closing (or no longer a torrent file): the slot ends here, so that close can finish.
+            slots[hash] = nil
+            return false
+        }
+        defer { publishNotes() }
+        switch result {
+        case let .success(source):
+            let inode = fileSystem.update(adding: [LibraryFolder(
+                name: torrent.folder, infoHash: hash.hex, content: .torrent(metainfo, source.content))])
+            slots[hash] = .mounted(folder: inode[0], source: source)
+            logger.info("torrent added", metadata: ["folder": "\(torrent.folder)", "infoHash": "\(hash)"])
+            return true
+        case let .failure(error):
+            logger.error("torrent did not start", metadata: ["folder": "\(torrent.folder)", "error": "\(error)"])
+            let inode = fileSystem.update(adding: [LibraryFolder(
+                name: torrent.folder, infoHash: hash.hex,
+                content: .placeholder(name: metainfo.name, state: "failed", reason: error.description))])
+            slots[hash] = .mounted(folder: inode[0], source: nil)
+            return false
+        }
+    }
+
+    private func stop(_ hash: InfoHash, _ source: LibrarySource) {
+        let previous = chains[hash]
+        chains[hash] = Task {
+            await previous?.value
+            await source.stop()
+        }
+    }
+
+    /// At close: every mounted torrent stops; starts still running are refused when they end.
+    private func stopEverything() {
+        for (hash, slot) in slots {
+            if case let .mounted(_, source?) = slot { stop(hash, source) }
+        }
+        slots = slots.filter { if case .starting = $0.value { true } else { false } }
+    }
+
+    private func publishNotes() {
+        var pending: [LibraryPendingTorrent] = []
+        for (hash, slot) in slots {
+            if case .starting = slot, let torrent = catalog.torrent(hash) {
+                pending.append(LibraryPendingTorrent(folder: torrent.folder, infoHash: hash.hex, state: "starting"))
+            }
+        }
+        var problems = catalog.problems
+        if catalog.ignoredFiles > 0 {
+            problems.append(LibraryFileProblem(
+                file: "(\(catalog.ignoredFiles) more files)",
+                reason: "the library tracks at most \(LibraryCatalog.maxFiles) files"))
+        }
+        fileSystem.setNotes(pending: pending.sorted { $0.folder.utf8.lexicographicallyPrecedes($1.folder.utf8) },
+                            problems: problems)
+    }
+}
