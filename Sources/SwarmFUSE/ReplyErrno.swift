@@ -3,8 +3,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SwarmContent
 import SwarmFS
-import SwarmSession
 
 // The one place where typed errors from the layers below become the errno of a FUSE reply.
 // The layers below say what went wrong (and where); only this module picks the reply code.

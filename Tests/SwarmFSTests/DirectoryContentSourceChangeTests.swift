@@ -1,9 +1,9 @@
 import Foundation
 import Glibc
+@testable import SwarmContent
 import Testing
 @testable import SwarmFS
 import SwarmMetainfo
-import SwarmSession
 
 /// `--download none` over a folder other programs may edit: what is served is what was checked.
 @Suite struct DirectoryContentSourceChangeTests {

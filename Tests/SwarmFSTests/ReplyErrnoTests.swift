@@ -1,7 +1,7 @@
 import Glibc
+import SwarmContent
 import SwarmFS
 import SwarmFUSE
-import SwarmSession
 import SwarmStorage
 import Testing
 

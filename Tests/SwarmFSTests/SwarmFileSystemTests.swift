@@ -1,9 +1,9 @@
 import Foundation
+import SwarmContent
 import Synchronization
 import Testing
 @testable import SwarmFS
 import SwarmMetainfo
-import SwarmSession
 
 /// Collects completions, checking each read completes exactly once.
 final class CompletionRecorder: Sendable {

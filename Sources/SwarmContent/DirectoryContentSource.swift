@@ -5,7 +5,6 @@ import Darwin
 #endif
 import Dispatch
 import SwarmMetainfo
-import SwarmSession
 import SwarmStorage
 import Synchronization
 

@@ -11,10 +11,4 @@ extension StorageError {
         default: .unavailable
         }
     }
-
-    /// Whether this is another process holding the cache directory.
-    var isLockHeld: Bool {
-        if case .locked = self { return true }
-        return false
-    }
 }

@@ -199,7 +199,7 @@ public struct SessionStatus: Sendable, Equatable {
 }
 
 /// What the filesystem needs from a torrent: its metadata, and verified bytes on demand.
-/// Implemented by `TorrentSession`; tests may implement it over a plain directory.
+/// Implemented by `TorrentSession` (SwarmSession) and by `DirectoryContentSource`.
 public protocol TorrentContentSource: AnyObject, Sendable {
     /// The torrent's metadata; the file tree never waits for the network.
     var metainfo: Metainfo { get }
