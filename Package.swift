@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Dependencies point one way:
-// Bencode <- Metainfo <- {Wire, Tracker, Pieces, Storage} <- Session <- FS <- {FUSE, Library} <- CLI
+// Bencode <- Metainfo <- {Wire, Tracker, Pieces, Storage}; Storage <- Content (the read API)
+// {Wire, Tracker, Pieces, Content} <- Session;  Content <- FS <- {FUSE, Library};  {Session, FUSE, Library} <- CLI
 let package = Package(
     name: "swarmfs",
     platforms: [.macOS(.v15)],
@@ -47,27 +48,30 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The read API the filesystem serves from (TorrentContentSource and its types), and
+        // DirectoryContentSource over a complete payload: no BitTorrent engine below the filesystem.
+        .target(name: "SwarmContent", dependencies: ["SwarmMetainfo", "SwarmStorage"]),
         .target(name: "SwarmSession", dependencies: [
-            "SwarmMetainfo", "SwarmWire", "SwarmTracker", "SwarmPieces", "SwarmStorage",
+            "SwarmMetainfo", "SwarmWire", "SwarmTracker", "SwarmPieces", "SwarmStorage", "SwarmContent",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Collections", package: "swift-collections"),
         ]),
-        .target(name: "SwarmFS", dependencies: ["SwarmMetainfo", "SwarmStorage", "SwarmSession"]),
+        .target(name: "SwarmFS", dependencies: ["SwarmMetainfo", "SwarmContent"]),
         .target(name: "SwarmLibrary", dependencies: [
-            "SwarmMetainfo", "SwarmStorage", "SwarmSession", "SwarmFS",
+            "SwarmMetainfo", "SwarmStorage", "SwarmContent", "SwarmFS",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3",
                        providers: [.apt(["libfuse3-dev"])]),
         .target(name: "SwarmFUSE", dependencies: [
-            "CFuse3", "SwarmFS", "SwarmSession",
+            "CFuse3", "SwarmFS", "SwarmContent",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SwarmCLI", dependencies: [
             "SwarmBencode", "SwarmMetainfo", "SwarmTracker", "SwarmStorage", "SwarmSession",
-            "SwarmFS", "SwarmFUSE", "SwarmLibrary",
+            "SwarmContent", "SwarmFS", "SwarmFUSE", "SwarmLibrary",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -98,15 +102,15 @@ let package = Package(
         .testTarget(name: "SwarmFuzzReplayTests", dependencies: ["SwarmFuzzChecks"]),
         .testTarget(name: "SwarmStorageTests", dependencies: ["SwarmStorage"]),
         .testTarget(name: "SwarmSessionTests", dependencies: [
-            "SwarmSession", .product(name: "NIOCore", package: "swift-nio"),
+            "SwarmSession", "SwarmContent", .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "SwarmCLITests", dependencies: ["SwarmCLI"]),
         .testTarget(name: "SwarmLibraryTests", dependencies: [
-            "SwarmLibrary", "SwarmFS", "SwarmMetainfo", "SwarmSession",
+            "SwarmLibrary", "SwarmFS", "SwarmContent", "SwarmMetainfo",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SwarmFSTests", dependencies: [
-            "SwarmFS", "SwarmFUSE", "SwarmMetainfo", "SwarmSession", "SwarmStorage",
+            "SwarmFS", "SwarmFUSE", "SwarmContent", "SwarmMetainfo", "SwarmStorage",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ],

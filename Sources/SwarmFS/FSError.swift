@@ -1,12 +1,4 @@
-import SwarmSession
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// Why a filesystem operation fails. The FUSE layer replies with `errno`.
+/// Why a filesystem operation fails. The FUSE layer alone decides which errno the kernel gets.
 public enum FSError: Error, Sendable, Equatable, CustomStringConvertible {
     /// No such inode, or no entry `name` in directory `parent`.
     case notFound(inode: UInt64, name: String?)
@@ -23,19 +15,6 @@ public enum FSError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The caller's buffer is smaller than the value.
     case bufferTooSmall(needed: Int, given: Int)
 
-    /// The errno value the kernel gets.
-    public var errno: Int32 {
-        switch self {
-        case .notFound: ENOENT
-        case .notDirectory: ENOTDIR
-        case .isDirectory: EISDIR
-        case .readOnly: EROFS
-        case .badHandle: EBADF
-        case .noAttribute: ENODATA
-        case .bufferTooSmall: ERANGE
-        }
-    }
-
     public var description: String {
         switch self {
         case let .notFound(inode, name):
@@ -46,20 +25,6 @@ public enum FSError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .badHandle(handle): "file handle \(handle) is not open"
         case let .noAttribute(inode, name): "inode \(inode) has no attribute \(name)"
         case let .bufferTooSmall(needed, given): "attribute needs \(needed) bytes, buffer has \(given)"
-        }
-    }
-}
-
-extension ContentReadError {
-    /// The errno a reader sees: EINTR when its read was interrupted, EIO when the data could not
-    /// be had (timeout, shutdown), the storage's own errno otherwise.
-    public var errno: Int32 {
-        switch self {
-        case .cancelled: EINTR
-        case .timedOut: EIO
-        case .shutdown: EIO
-        case let .storage(_, code, _): code > 0 ? code : EIO
-        case .invalidRange: EINVAL
         }
     }
 }

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import SwarmMetainfo
-import SwarmSession
+import SwarmContent
 import Synchronization
 
 /// The read-only filesystem of a library: a root holding one folder per torrent, added, renamed

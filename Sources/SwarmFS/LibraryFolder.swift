@@ -1,5 +1,5 @@
 import SwarmMetainfo
-import SwarmSession
+import SwarmContent
 
 /// What a library folder shows.
 public enum LibraryFolderContent: Sendable {

@@ -1,4 +1,4 @@
-import SwarmSession
+import SwarmContent
 
 /// The status documents of a library mount: the root's lists every torrent (one summary each,
 /// no files), the files that show nothing and why; a folder's is the torrent's own `StatusJSON`

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import SwarmSession
+import SwarmContent
 import Synchronization
 
 /// A content source that can be closed under running calls: after `close()` returns, no call of

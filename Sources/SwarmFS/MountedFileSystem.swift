@@ -1,4 +1,4 @@
-import SwarmSession
+import SwarmContent
 
 /// What the FUSE layer serves: a read-only tree with reads dispatched to content sources.
 /// `SwarmFileSystem` shows one torrent; `LibraryFileSystem` a root of many. Thread-safe: FUSE

@@ -1,4 +1,4 @@
-import SwarmSession
+import SwarmContent
 import Synchronization
 
 /// A file handle's state: which file it reads and the session reader (readahead window) it owns.

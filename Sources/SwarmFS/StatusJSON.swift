@@ -1,5 +1,5 @@
+import SwarmContent
 import SwarmMetainfo
-import SwarmSession
 
 /// The `swarmfs status --json` document (keys as in CLI.md), also served as the root's
 /// `user.swarmfs.status` extended attribute. Hand-written so the key order is stable and no

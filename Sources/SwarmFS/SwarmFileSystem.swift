@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import SwarmSession
+import SwarmContent
 
 /// The read-only filesystem of one torrent, independent of FUSE: the inode tree, attributes,
 /// listings, extended attributes, and reads dispatched to a `TorrentContentSource`.

@@ -1,5 +1,5 @@
 import SwarmMetainfo
-import SwarmSession
+import SwarmContent
 
 /// The file tree of one torrent and what its files report (progress, pieces): built once from the
 /// metadata and never changed, so any number of threads may read it. Inode numbers here are the

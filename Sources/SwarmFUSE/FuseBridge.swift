@@ -1,8 +1,8 @@
 import CFuse3
 import Dispatch
 import Logging
+import SwarmContent
 import SwarmFS
-import SwarmSession
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,5 @@
+import SwarmContent
 import Synchronization
-import SwarmSession
 
 #if canImport(Glibc)
 import Glibc

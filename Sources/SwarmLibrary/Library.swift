@@ -1,7 +1,7 @@
 import Logging
 import SwarmFS
 import SwarmMetainfo
-import SwarmSession
+import SwarmContent
 import SwarmStorage
 import Synchronization
 

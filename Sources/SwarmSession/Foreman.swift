@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import SwarmContent
 import SwarmMetainfo
 import SwarmPieces
 import SwarmStorage
@@ -393,7 +394,7 @@ final class Foreman {
             let fd = try store.fileDescriptor(forFile: fileIndex)
             return .success(ReadableSpan(fd: fd, offset: offset, length: length))
         } catch {
-            return .failure(.storage(file: fileIndex, errno: error.errnoValue, detail: "\(error)"))
+            return .failure(.storage(file: fileIndex, kind: error.readFailureKind, detail: "\(error)"))
         }
     }
 
@@ -868,9 +869,8 @@ final class Foreman {
     /// the storage error, and resume by itself — a full disk once space is back, other errors
     /// after a pause. One message per episode, however many retries fail (`StorageFailurePause`).
     private func storageFailed(_ error: StorageError, piece: Int) {
-        let errnoValue = error.errnoValue
         let failure = ContentReadError.storage(file: layout.slices(piece: piece).first?.fileIndex ?? 0,
-                                               errno: errnoValue, detail: "\(error)")
+                                               kind: error.readFailureKind, detail: "\(error)")
         switch storagePause.writeFailed(error, now: .now()) {
         case .episodeStarted:
             let until = if case .diskFull = error { "until space is freed" } else { "for a while" }

@@ -1,4 +1,5 @@
 import NIOCore
+import SwarmContent
 
 /// A read that waits for pieces. Lives in the Foreman until every covering piece is verified,
 /// the reader cancels, the deadline passes, or the session stops.

@@ -1,4 +1,5 @@
 import NIOCore
+import SwarmContent
 import Synchronization
 
 /// The latest `SessionStatus`, published by the Foreman a few times a second and read from any

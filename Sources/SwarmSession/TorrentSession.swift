@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import SwarmContent
 import SwarmMetainfo
 import SwarmStorage
 import SwarmTracker

@@ -1,3 +1,5 @@
+import SwarmMetainfo
+
 /// What a tracker answered.
 public struct AnnounceResponse: Sendable, Hashable {
     /// How long to wait before the next regular announce.

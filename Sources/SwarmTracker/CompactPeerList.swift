@@ -1,4 +1,5 @@
 import NIOCore
+import SwarmMetainfo
 
 /// Decodes peers in the compact forms: 6 bytes per IPv4 peer (BEP 23), 18 per IPv6 peer (BEP 7).
 enum CompactPeerList {

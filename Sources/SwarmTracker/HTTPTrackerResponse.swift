@@ -1,5 +1,6 @@
 import NIOCore
 import SwarmBencode
+import SwarmMetainfo
 
 /// Parses the bencoded body of an HTTP announce response.
 enum HTTPTrackerResponse {

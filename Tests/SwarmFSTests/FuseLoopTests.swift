@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Logging
+import SwarmContent
 import SwarmFS
 import Synchronization
 import Testing

@@ -53,8 +53,6 @@ import Testing
         #expect(throws: FSError.notFound(inode: 999, name: nil)) { try table.lookup(parent: 999, name: "x") }
         #expect(table.node(0) == nil)
         #expect(table.node(UInt64.max) == nil)
-        #expect(FSError.notFound(inode: 1, name: nil).errno == ENOENT)
-        #expect(FSError.readOnly(operation: "x").errno == EROFS)
     }
 
     @Test func listingHasDotEntriesThenChildrenAndResumesAtAnyOffset() throws {

@@ -3,7 +3,7 @@ import Synchronization
 import Testing
 @testable import SwarmFS
 import SwarmMetainfo
-import SwarmSession
+import SwarmContent
 
 /// Records what the library tells the kernel.
 final class RecordingNotifier: FSChangeNotifier {

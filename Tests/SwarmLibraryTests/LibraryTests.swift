@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import SwarmFS
 import SwarmMetainfo
-import SwarmSession
+import SwarmContent
 import Synchronization
 import Testing
 @testable import SwarmLibrary

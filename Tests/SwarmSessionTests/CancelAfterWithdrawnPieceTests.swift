@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SwarmContent
 import SwarmMetainfo
 @testable import SwarmSession
 import Synchronization

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SwarmMetainfo
+import SwarmContent
 import SwarmSession
 import Synchronization
 import Testing

@@ -1,4 +1,5 @@
 import NIOCore
+import SwarmContent
 import Testing
 @testable import SwarmSession
 

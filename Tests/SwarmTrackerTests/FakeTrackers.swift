@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import SwarmMetainfo
 import Synchronization
 @testable import SwarmTracker
 

@@ -1,5 +1,6 @@
 import NIOCore
 import SwarmBencode
+import SwarmMetainfo
 import Testing
 @testable import SwarmTracker
 

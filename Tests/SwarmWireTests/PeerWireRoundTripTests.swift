@@ -92,19 +92,6 @@ struct PeerWireRoundTripTests {
         #expect(bytes.count == 68)
         #expect(Array(bytes[20..<28]) == [1, 2, 0, 0, 0, 0, 0, 0])
     }
-
-    @Test("generated peer ids carry the client prefix and are 20 bytes")
-    func peerIDGeneration() {
-        let first = PeerID.generate()
-        let second = PeerID.generate()
-        #expect(first.bytes.count == 20 && Array(first.bytes.prefix(8)) == Array("-SF0100-".utf8))
-        #expect(first != second)
-        var generatorA = FixedSeed(state: 1)
-        var generatorB = FixedSeed(state: 1)
-        #expect(PeerID.generate(prefix: "-AB1234-", using: &generatorA) == PeerID.generate(prefix: "-AB1234-", using: &generatorB))
-        #expect(PeerID.generate(prefix: String(repeating: "x", count: 30)).bytes.count == 20)
-        #expect(PeerID(bytes: [1, 2, 3]) == nil)
-    }
 }
 
 /// A deterministic generator for reproducibility checks.

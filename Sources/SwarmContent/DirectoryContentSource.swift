@@ -5,7 +5,6 @@ import Darwin
 #endif
 import Dispatch
 import SwarmMetainfo
-import SwarmSession
 import SwarmStorage
 import Synchronization
 
@@ -14,7 +13,7 @@ import Synchronization
 /// exercise the filesystem without the engine.
 ///
 /// Nothing is served unchecked: the first read of a piece hashes it from the files (off the
-/// caller's thread) and a piece that does not match the torrent fails its reads with EIO, so a
+/// caller's thread) and a piece that does not match the torrent fails its reads as damaged, so a
 /// cache damaged behind our back is never passed off as the torrent. Mounting stays instant
 /// whatever the payload's size, and each piece is hashed once while its files stay unchanged.
 ///
@@ -45,7 +44,7 @@ public final class DirectoryContentSource: TorrentContentSource {
     /// Descriptors the store keeps open for files no reader holds (hash checks of pieces that
     /// span files); files with open readers come on top.
     static let maxOpenFiles = 64
-    /// How often a read re-checks a file that keeps changing under it before it fails with EIO.
+    /// How often a read re-checks a file that keeps changing under it before it fails as damaged.
     static let maxCheckAttempts = 4
 
     private struct PendingRead {
@@ -271,7 +270,7 @@ public final class DirectoryContentSource: TorrentContentSource {
     /// its `fstat` shows it now (completing the read with an error if it cannot be read).
     private func attemptReply(_ read: PendingRead) -> Attempt {
         guard let store else {
-            read.completion(.failure(.storage(file: read.fileIndex, errno: EIO,
+            read.completion(.failure(.storage(file: read.fileIndex, kind: .unavailable,
                                               detail: "the files of \(directory) cannot be opened")))
             return .done
         }
@@ -279,7 +278,7 @@ public final class DirectoryContentSource: TorrentContentSource {
         do throws(StorageError) {
             current = try store.fileDescriptorAndIdentity(forFile: read.fileIndex)
         } catch {
-            read.completion(.failure(.storage(file: read.fileIndex, errno: error.errnoValue, detail: "\(error)")))
+            read.completion(.failure(.storage(file: read.fileIndex, kind: error.readFailureKind, detail: "\(error)")))
             return .done
         }
         let pieces = read.length > 0
@@ -291,7 +290,7 @@ public final class DirectoryContentSource: TorrentContentSource {
         }
         if !unchecked.isEmpty { return .needsCheck(unchecked) }
         guard read.offset + Int64(read.length) <= current.identity.size else {
-            read.completion(.failure(.storage(file: read.fileIndex, errno: EIO,
+            read.completion(.failure(.storage(file: read.fileIndex, kind: .damaged,
                                               detail: "cache file holds only \(current.identity.size) bytes")))
             return .done
         }
@@ -314,7 +313,7 @@ public final class DirectoryContentSource: TorrentContentSource {
                 }
             }
         }
-        read.completion(.failure(.storage(file: read.fileIndex, errno: EIO,
+        read.completion(.failure(.storage(file: read.fileIndex, kind: .damaged,
                                           detail: "\(path(of: read.fileIndex)) kept changing while it was being checked")))
     }
 
@@ -332,7 +331,7 @@ public final class DirectoryContentSource: TorrentContentSource {
         do throws(StorageError) {
             before = try identities(ofPiece: piece, store: store)
         } catch {
-            return .failed(.storage(file: fileIndex, errno: error.errnoValue, detail: "\(error)"))
+            return .failed(.storage(file: fileIndex, kind: error.readFailureKind, detail: "\(error)"))
         }
         let startEpoch = state.withLock { state -> UInt64? in
             for (file, identity) in before { note(identity, of: file, in: &state) }
@@ -349,7 +348,7 @@ public final class DirectoryContentSource: TorrentContentSource {
             matches = try store.storedPieceMatches(piece, expected: metainfo.pieceHash(piece))
             after = try identities(ofPiece: piece, store: store)
         } catch {
-            return .failed(.storage(file: fileIndex, errno: error.errnoValue, detail: "\(error)"))
+            return .failed(.storage(file: fileIndex, kind: error.readFailureKind, detail: "\(error)"))
         }
         let recorded = state.withLock { state -> Bool in
             for (file, identity) in after { note(identity, of: file, in: &state) }
@@ -397,7 +396,7 @@ public final class DirectoryContentSource: TorrentContentSource {
     }
 
     private func damagedError(_ piece: Int, file: Int, detail: String) -> ContentReadError {
-        .storage(file: file, errno: EIO, detail: "piece \(piece) of the cache in \(directory) \(detail)")
+        .storage(file: file, kind: .damaged, detail: "piece \(piece) of the cache in \(directory) \(detail)")
     }
 
     /// While the marker exists, checks again every 20 ms; once it is gone, serves what waits.

@@ -67,8 +67,8 @@ public enum ContentReadError: Error, Sendable, Equatable, CustomStringConvertibl
     case timedOut(file: Int, offset: Int64, seconds: Double)
     /// The session is shutting down.
     case shutdown
-    /// The cache could not store or open the data (a full disk, an I/O error); `errno` as reported.
-    case storage(file: Int, errno: Int32, detail: String)
+    /// The cache could not store or open the data (a full disk, an I/O error, a damaged piece).
+    case storage(file: Int, kind: StorageFailureKind, detail: String)
     /// The file index or range does not exist in this torrent.
     case invalidRange(file: Int, offset: Int64, length: Int)
 
@@ -78,9 +78,35 @@ public enum ContentReadError: Error, Sendable, Equatable, CustomStringConvertibl
         case let .timedOut(file, offset, seconds):
             "read of file \(file) at offset \(offset) timed out after \(seconds) s"
         case .shutdown: "session is shutting down"
-        case let .storage(file, errno, detail): "cache error on file \(file) (errno \(errno)): \(detail)"
+        case let .storage(file, kind, detail): "cache error on file \(file) (\(kind)): \(detail)"
         case let .invalidRange(file, offset, length):
             "invalid range \(offset)+\(length) of file \(file)"
+        }
+    }
+}
+
+/// What kind of cache failure stopped a read. The FUSE layer alone decides which errno a reader
+/// sees for each kind.
+public enum StorageFailureKind: Sendable, Equatable, CustomStringConvertible {
+    /// The filesystem holding the cache is full.
+    case noSpace
+    /// The cache was opened read-only and a write was needed.
+    case readOnly
+    /// The bytes in the cache are not the torrent's: a piece fails its hash, or a file is shorter
+    /// than the layout or keeps changing while it is checked.
+    case damaged
+    /// The cache files cannot be opened or do not exist, with no system call's error to tell why.
+    case unavailable
+    /// A system call failed; `errno` is the value it reported (context, not a reply code).
+    case systemCall(errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .noSpace: "no space"
+        case .readOnly: "read-only"
+        case .damaged: "damaged"
+        case .unavailable: "unavailable"
+        case let .systemCall(code): "errno \(code)"
         }
     }
 }
@@ -173,7 +199,7 @@ public struct SessionStatus: Sendable, Equatable {
 }
 
 /// What the filesystem needs from a torrent: its metadata, and verified bytes on demand.
-/// Implemented by `TorrentSession`; tests may implement it over a plain directory.
+/// Implemented by `TorrentSession` (SwarmSession) and by `DirectoryContentSource`.
 public protocol TorrentContentSource: AnyObject, Sendable {
     /// The torrent's metadata; the file tree never waits for the network.
     var metainfo: Metainfo { get }
