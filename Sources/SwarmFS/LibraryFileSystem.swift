@@ -127,7 +127,8 @@ public final class LibraryFileSystem: MountedFileSystem {
         return added
     }
 
-    /// What `status` says besides the folders: torrents still starting, files that show nothing.
+    /// What `status` says besides the folders: torrents still starting (in any order: they are
+    /// sorted when a status is read, not each time one starts), files that show nothing.
     public func setNotes(pending: [LibraryPendingTorrent], problems: [LibraryFileProblem]) {
         state.withLock { state in
             state.pending = pending
@@ -347,7 +348,8 @@ public final class LibraryFileSystem: MountedFileSystem {
         let (folders, pending, problems) = state.withLock { state in
             (state.volumes.map { ($0, state.names[$0.base] ?? "") }, state.pending, state.problems)
         }
-        return LibraryStatusJSON.library(folders: folders, pending: pending, problems: problems,
+        let sortedPending = pending.sorted { $0.folder.utf8.lexicographicallyPrecedes($1.folder.utf8) }
+        return LibraryStatusJSON.library(folders: folders, pending: sortedPending, problems: problems,
                                          extra: statusExtras, maxBytes: StatusJSON.attributeLimit)
     }
 }

@@ -10,6 +10,7 @@ import SwarmStorage
 /// is the last task that starts or stops a session of that torrent, and every new start or stop
 /// of it waits for that task first, so two sessions of one torrent (one cache folder, one lock)
 /// never overlap. A start task ends only once its session was either kept or stopped.
+/// `startingNotes` has an entry exactly for the slots that are `starting`.
 final class LibraryKeeper {
     private enum Slot {
         case starting(attempt: UInt64)
@@ -24,6 +25,9 @@ final class LibraryKeeper {
     private var catalog = LibraryCatalog()
     private var slots: [InfoHash: Slot] = [:]
     private var chains: [InfoHash: Task<Void, Never>] = [:]
+    /// The `status` note of every torrent whose slot is `starting`, kept as slots change so that
+    /// a start costs O(1) here, not a scan of the whole library (a thousand starts at mount).
+    private var startingNotes: [InfoHash: LibraryPendingTorrent] = [:]
     private var nextAttempt: UInt64 = 0
     private var firstBatchSeen = false
     private var settledWaiters: [CheckedContinuation<Void, Never>] = []
@@ -68,7 +72,17 @@ final class LibraryKeeper {
     }
 
     private var isStarting: Bool {
-        slots.values.contains { if case .starting = $0 { true } else { false } }
+        !startingNotes.isEmpty
+    }
+
+    /// Every change of a slot goes through here, so that `startingNotes` follows `slots`.
+    private func setSlot(_ hash: InfoHash, _ slot: Slot?) {
+        slots[hash] = slot
+        if case .starting? = slot, let torrent = catalog.torrent(hash) {
+            startingNotes[hash] = LibraryPendingTorrent(folder: torrent.folder, infoHash: hash.hex, state: "starting")
+        } else {
+            startingNotes[hash] = nil
+        }
     }
 
     // MARK: Changes
@@ -86,13 +100,19 @@ final class LibraryKeeper {
             switch change {
             case let .remove(hash, folder):
                 logger.info("torrent left the library", metadata: ["folder": "\(folder)", "infoHash": "\(hash)"])
-                if case let .mounted(inode, source)? = slots.removeValue(forKey: hash) {
+                let slot = slots[hash]
+                setSlot(hash, nil)
+                if case let .mounted(inode, source)? = slot {
                     removing.append(inode)
                     if let source { stopping.append((hash, source)) }
                 }
             case let .rename(hash, from, to):
                 logger.info("library folder renamed", metadata: ["from": "\(from)", "to": "\(to)"])
-                if case let .mounted(inode, _)? = slots[hash] { renaming.append((inode, to)) }
+                switch slots[hash] {
+                case let .mounted(inode, _)?: renaming.append((inode, to))
+                case let slot?: setSlot(hash, slot)  // a starting torrent's note names the new folder
+                case nil: break
+                }
             case let .add(torrent):
                 switch torrent.origin {
                 case let .metainfo(metainfo):
@@ -106,7 +126,7 @@ final class LibraryKeeper {
             }
         }
         let inodes = fileSystem.update(removing: removing, renaming: renaming, adding: adding.map(\.1))
-        for ((hash, _), inode) in zip(adding, inodes) { slots[hash] = .mounted(folder: inode, source: nil) }
+        for ((hash, _), inode) in zip(adding, inodes) { setSlot(hash, .mounted(folder: inode, source: nil)) }
         for (hash, source) in stopping { stop(hash, source) }
         firstBatchSeen = true
         publishNotes()
@@ -116,7 +136,7 @@ final class LibraryKeeper {
         let hash = metainfo.infoHash
         nextAttempt += 1
         let attempt = nextAttempt
-        slots[hash] = .starting(attempt: attempt)
+        setSlot(hash, .starting(attempt: attempt))
         let previous = chains[hash]
         let directory = CacheRoot.directory(root: cacheRoot, infoHash: hash)
         let starter = self.starter
@@ -141,7 +161,7 @@ final class LibraryKeeper {
         guard case .starting(attempt)? = slots[hash] else { return false }  // superseded or removed
         guard closeWaiter == nil, let torrent = catalog.torrent(hash), case let .metainfo(metainfo) = torrent.origin else {
             // Closing (or no longer a torrent file): the slot ends here, so that close can finish.
-            slots[hash] = nil
+            setSlot(hash, nil)
             return false
         }
         defer { publishNotes() }
@@ -149,7 +169,7 @@ final class LibraryKeeper {
         case let .success(source):
             let inode = fileSystem.update(adding: [LibraryFolder(
                 name: torrent.folder, infoHash: hash.hex, content: .torrent(metainfo, source.content))])
-            slots[hash] = .mounted(folder: inode[0], source: source)
+            setSlot(hash, .mounted(folder: inode[0], source: source))
             logger.info("torrent added", metadata: ["folder": "\(torrent.folder)", "infoHash": "\(hash)"])
             return true
         case let .failure(error):
@@ -157,7 +177,7 @@ final class LibraryKeeper {
             let inode = fileSystem.update(adding: [LibraryFolder(
                 name: torrent.folder, infoHash: hash.hex,
                 content: .placeholder(name: metainfo.name, state: "failed", reason: error.description))])
-            slots[hash] = .mounted(folder: inode[0], source: nil)
+            setSlot(hash, .mounted(folder: inode[0], source: nil))
             return false
         }
     }
@@ -175,23 +195,18 @@ final class LibraryKeeper {
         for (hash, slot) in slots {
             if case let .mounted(_, source?) = slot { stop(hash, source) }
         }
-        slots = slots.filter { if case .starting = $0.value { true } else { false } }
+        for (hash, slot) in slots {
+            if case .mounted = slot { setSlot(hash, nil) }
+        }
     }
 
     private func publishNotes() {
-        var pending: [LibraryPendingTorrent] = []
-        for (hash, slot) in slots {
-            if case .starting = slot, let torrent = catalog.torrent(hash) {
-                pending.append(LibraryPendingTorrent(folder: torrent.folder, infoHash: hash.hex, state: "starting"))
-            }
-        }
         var problems = catalog.problems
         if catalog.ignoredFiles > 0 {
             problems.append(LibraryFileProblem(
                 file: "(\(catalog.ignoredFiles) more files)",
                 reason: "the library tracks at most \(LibraryCatalog.maxFiles) files"))
         }
-        fileSystem.setNotes(pending: pending.sorted { $0.folder.utf8.lexicographicallyPrecedes($1.folder.utf8) },
-                            problems: problems)
+        fileSystem.setNotes(pending: Array(startingNotes.values), problems: problems)
     }
 }

@@ -28,6 +28,48 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: ResumeRecord.path(directory: dir) + ".tmp"))
     }
 
+    /// A stop that changes nothing must not rewrite (and fsync) the record: the same inode stays.
+    /// A record that differs is replaced, so the skip never hides a change.
+    @Test func savingTheSameRecordAgainLeavesTheFileAlone() throws {
+        let temp = TemporaryDirectory()
+        let torrent = try makeTorrent(temp)
+        let dir = temp.path + "/cache"
+        let store = try PieceStore(layout: torrent.layout, directory: dir)
+        try torrent.writePieces([0, 1], to: store)
+        var verified = Bitfield(count: torrent.layout.pieceCount)
+        verified[0] = true
+        let record = ResumeRecord.capture(store: store, infoHash: torrent.metainfo.infoHash, verified: verified)
+        try record.save(directory: dir)
+        let path = ResumeRecord.path(directory: dir)
+        let first = try #require(inode(path))
+        try record.save(directory: dir)
+        #expect(inode(path) == first, "an identical record is not rewritten")
+        verified[1] = true
+        try ResumeRecord.capture(store: store, infoHash: torrent.metainfo.infoHash, verified: verified).save(directory: dir)
+        #expect(inode(path) != first, "a different record replaces the old one")
+        #expect(ResumeRecord.load(directory: dir, metainfo: torrent.metainfo)?.verified == verified)
+    }
+
+    /// The torrent copy in the cache follows the same rule: a second start writes nothing.
+    @Test func storingTheSameTorrentCopyAgainLeavesTheFileAlone() throws {
+        let temp = TemporaryDirectory()
+        let dir = temp.path + "/cache"
+        _ = try PieceStore(layout: try makeTorrent(temp).layout, directory: dir)
+        try CacheRoot.storeTorrent(Array("d4:infod1:xi1eee".utf8), directory: dir)
+        let path = StateDirectory.path(dir) + "/torrent"
+        let first = try #require(inode(path))
+        try CacheRoot.storeTorrent(Array("d4:infod1:xi1eee".utf8), directory: dir)
+        #expect(inode(path) == first)
+        try CacheRoot.storeTorrent(Array("d4:infod1:xi2eee".utf8), directory: dir)
+        #expect(inode(path) != first)
+        #expect(contents(path) == Array("d4:infod1:xi2eee".utf8))
+    }
+
+    private func inode(_ path: String) -> ino_t? {
+        var info = stat()
+        return lstat(path, &info) == 0 ? info.st_ino : nil
+    }
+
     @Test func corruptTruncatedForeignOrMissingRecordsAreAbsent() throws {
         let temp = TemporaryDirectory()
         let torrent = try makeTorrent(temp)
