@@ -12,6 +12,8 @@ public enum PeerWireError: Error, Sendable, Equatable, CustomStringConvertible {
     case badExtensionHandshake(detail: String)
     /// A BEP 9 `ut_metadata` message that is malformed or names sizes out of bounds.
     case badMetadataMessage(detail: String)
+    /// A BEP 11 `ut_pex` message that is malformed.
+    case badPexMessage(detail: String)
 
     public var description: String {
         switch self {
@@ -27,6 +29,8 @@ public enum PeerWireError: Error, Sendable, Equatable, CustomStringConvertible {
             "bad extension handshake: \(detail)"
         case let .badMetadataMessage(detail):
             "bad ut_metadata message: \(detail)"
+        case let .badPexMessage(detail):
+            "bad ut_pex message: \(detail)"
         }
     }
 }
