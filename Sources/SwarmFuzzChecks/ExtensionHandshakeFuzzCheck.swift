@@ -3,8 +3,8 @@ import SwarmMetainfo
 import SwarmWire
 
 /// The BEP 10 extension handshake: what decodes stays within its caps (`m` names and their
-/// lengths, `v`, `metadata_size` at most 32 MiB, `yourip` 4 or 16 bytes, ports and `reqq`
-/// positive) and survives encode -> decode unchanged.
+/// lengths, `v`, `metadata_size` at most 32 MiB, `yourip` 4 or 16 bytes, `reqq` 1...65535, the
+/// port positive) and survives encode -> decode unchanged.
 enum ExtensionHandshakeFuzzCheck {
     static func run(_ input: [UInt8]) throws(FuzzInvariantViolation) {
         guard let handshake = try? ExtensionHandshake(decoding: ByteBuffer(bytes: input)) else { return }
@@ -20,7 +20,8 @@ enum ExtensionHandshakeFuzzCheck {
         if let yourIP = handshake.yourIP {
             try require(yourIP.count == 4 || yourIP.count == 16, .extensionHandshake, "yourip of \(yourIP.count) bytes")
         }
-        try require((handshake.reqq ?? 1) >= 1 && (handshake.listenPort ?? 1) >= 1, .extensionHandshake,
+        try require((1...ExtensionHandshake.maxRequestQueue).contains(handshake.reqq ?? 1) && (handshake.listenPort ?? 1) >= 1,
+                    .extensionHandshake,
                     "reqq \(String(describing: handshake.reqq)), port \(String(describing: handshake.listenPort))")
         let encoded = handshake.encoded()
         let again: ExtensionHandshake

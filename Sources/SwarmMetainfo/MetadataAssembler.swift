@@ -58,6 +58,11 @@ public struct MetadataAssembler<Peer: Hashable & Sendable>: Sendable {
     /// True once the info dictionary is verified.
     public var isComplete: Bool { verified != nil }
 
+    /// The peer that sent piece `piece`; nil while it is missing (and after a failed verification).
+    public func contributor(ofPiece piece: Int) -> Peer? {
+        contributors.indices.contains(piece) ? contributors[piece] : nil
+    }
+
     /// The pieces outstanding at `peer`, in index order.
     public func outstandingPieces(at peer: Peer) -> [Int] {
         outstanding.filter { $0.value.peer == peer }.map(\.key).sorted()

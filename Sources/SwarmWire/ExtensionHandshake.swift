@@ -8,7 +8,8 @@ import SwarmMetainfo
 /// are ignored, as BEP 10 asks) and strict about size and shape (it must be a bencoded dictionary).
 /// Every field it keeps is bounded: at most `maxExtensionCount` names in `m`, each at most
 /// `maxNameLength` bytes; `v` at most `maxClientNameLength` bytes; `metadata_size` at most
-/// `MetadataLayout.maxTotalSize`. A value out of bounds is dropped like an ill-typed one.
+/// `MetadataLayout.maxTotalSize`. A value out of bounds is dropped like an ill-typed one, except
+/// `reqq`, which is clamped to `maxRequestQueue` (a huge queue still means "many").
 public struct ExtensionHandshake: Sendable, Hashable {
     /// Extension names to the message ids the sender wants them sent with (`m`). An id of 0 means
     /// the sender disables that extension.
@@ -32,6 +33,8 @@ public struct ExtensionHandshake: Sendable, Hashable {
     public static let maxNameLength = 64
     /// The longest client name (`v`) kept.
     public static let maxClientNameLength = 128
+    /// The largest `reqq` believed.
+    public static let maxRequestQueue = 65_535
     /// The `m` name of BEP 9 metadata exchange.
     public static let metadataExtension = "ut_metadata"
     /// The `m` name of BEP 11 peer exchange.
@@ -71,7 +74,7 @@ public struct ExtensionHandshake: Sendable, Hashable {
             m[name] = UInt8(id)
         }
         clientName = value["v"]?.string.flatMap { $0.utf8.count <= Self.maxClientNameLength ? $0 : nil }
-        reqq = value["reqq"]?.integer.flatMap { $0 > 0 ? Int(clamping: $0) : nil }
+        reqq = value["reqq"]?.integer.flatMap { $0 > 0 ? Int(min($0, Int64(Self.maxRequestQueue))) : nil }
         listenPort = value["p"]?.integer.flatMap { (1...65535).contains($0) ? UInt16($0) : nil }
         yourIP = value["yourip"]?.bytes.flatMap { $0.count == 4 || $0.count == 16 ? $0 : nil }
         metadataSize = value["metadata_size"]?.integer.flatMap {

@@ -49,6 +49,8 @@ struct MetadataAssemblerTests {
         clock.advance(by: .seconds(1))
         #expect(try assembler.received(piece: 2, totalSize: Int64(Self.info.count), data: Self.piece(2), from: "b") == .stored)
         #expect(assembler.requests(for: "b", now: clock.now) == [], "nothing left to hand out")
+        #expect(assembler.contributor(ofPiece: 2) == "b" && assembler.contributor(ofPiece: 0) == nil)
+        #expect(assembler.contributor(ofPiece: 3) == nil && assembler.contributor(ofPiece: -1) == nil)
         #expect(try assembler.received(piece: 0, totalSize: Int64(Self.info.count), data: Self.piece(0), from: "a") == .stored)
         let last = try assembler.received(piece: 1, totalSize: Int64(Self.info.count), data: Self.piece(1), from: "a")
         #expect(last == .complete(infoDictionary: Self.info))

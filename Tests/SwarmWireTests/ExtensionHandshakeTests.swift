@@ -66,7 +66,7 @@ struct ExtensionHandshakeTests {
         for value in ["-1", "0", "9223372036854775807"] {
             let handshake = try ExtensionHandshake(decoding: ByteBuffer(string: "d13:metadata_sizei\(value)e4:reqqi\(value)ee"))
             #expect(handshake.metadataSize == nil)
-            #expect(handshake.reqq == (value == "9223372036854775807" ? Int.max : nil))
+            #expect(handshake.reqq == (value == "9223372036854775807" ? ExtensionHandshake.maxRequestQueue : nil))
         }
         #expect(throws: PeerWireError.self, "over 32 KiB is refused before decoding") {
             try ExtensionHandshake(decoding: ByteBuffer(bytes: [UInt8](repeating: 0x64, count: ExtensionHandshake.maxEncodedLength + 1)))
