@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependencies point one way:
-// Bencode <- Metainfo <- {Wire, Tracker, Pieces, Storage}; Storage <- Content (the read API)
+// Bencode <- Metainfo <- {Wire, Tracker, Pieces, Storage, DHT}; Storage <- Content (the read API)
 // {Wire, Tracker, Pieces, Content} <- Session;  Content <- FS <- {FUSE, Library};  {Session, FUSE, Library} <- CLI
 let package = Package(
     name: "swarmfs",
@@ -30,6 +30,11 @@ let package = Package(
         .target(name: "SwarmWire", dependencies: [
             "SwarmBencode", "SwarmMetainfo",
             .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        // The BEP 5 DHT's pure parts: node ids, KRPC codec, routing table, write tokens. No I/O.
+        .target(name: "SwarmDHT", dependencies: [
+            "SwarmBencode", "SwarmMetainfo",
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "SwarmTracker", dependencies: [
             "SwarmBencode", "SwarmMetainfo",
@@ -79,7 +84,7 @@ let package = Package(
         .executableTarget(name: "swarmfs", dependencies: ["SwarmCLI", "CMallocTuning"]),
         // The parser invariants that the fuzz targets (Tests/Fuzz) and the corpus replay test share.
         .target(name: "SwarmFuzzChecks", dependencies: [
-            "SwarmBencode", "SwarmMetainfo", "SwarmWire", "SwarmTracker", "SwarmStorage",
+            "SwarmBencode", "SwarmMetainfo", "SwarmWire", "SwarmTracker", "SwarmStorage", "SwarmDHT",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -99,6 +104,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SwarmPiecesTests", dependencies: ["SwarmPieces"]),
+        .testTarget(name: "SwarmDHTTests", dependencies: ["SwarmDHT", "SwarmMetainfo", "SwarmBencode"]),
         .testTarget(name: "SwarmFuzzReplayTests", dependencies: ["SwarmFuzzChecks"]),
         .testTarget(name: "SwarmStorageTests", dependencies: ["SwarmStorage"]),
         .testTarget(name: "SwarmSessionTests", dependencies: [

@@ -13,6 +13,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case udpTracker = "udp-tracker"
     case resumeRecord = "resume-record"
     case magnet
+    case extensionHandshake = "extension-handshake"
+    case utMetadata = "ut-metadata"
+    case pex
+    case krpc
+    case dhtTableState = "dht-table-state"
 
     /// Runs `input` through this target's parser and checks its invariants.
     public func check(_ input: [UInt8]) throws(FuzzInvariantViolation) {
@@ -24,6 +29,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .udpTracker: try TrackerReplyFuzzCheck.runUDP(input)
         case .resumeRecord: try ResumeRecordFuzzCheck.run(input)
         case .magnet: try MagnetFuzzCheck.run(input)
+        case .extensionHandshake: try ExtensionHandshakeFuzzCheck.run(input)
+        case .utMetadata: try MetadataMessageFuzzCheck.run(input)
+        case .pex: try PexFuzzCheck.run(input)
+        case .krpc: try KRPCFuzzCheck.run(input)
+        case .dhtTableState: try DHTTableStateFuzzCheck.run(input)
         }
     }
 

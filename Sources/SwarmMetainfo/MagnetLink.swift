@@ -22,7 +22,7 @@ public enum MagnetError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// A parsed BEP 9 magnet link: `magnet:?xt=urn:btih:<hash>&dn=…&tr=…&x.pe=…&xl=…`.
+/// A parsed BEP 9 magnet link: `magnet:?xt=urn:btih:<hash>&dn=…&tr=…&x.pe=…&ws=…&xl=…`.
 public struct MagnetLink: Sendable, Hashable {
     /// The torrent's info-hash (from hex or base32).
     public let infoHash: InfoHash
@@ -30,19 +30,29 @@ public struct MagnetLink: Sendable, Hashable {
     public let displayName: String?
     /// `tr`: tracker URLs, in order.
     public let trackers: [String]
-    /// `x.pe`: peer addresses (`host:port`), in order.
+    /// `x.pe`: peer addresses as written (`host:port`, `[ipv6]:port`), in order.
     public let peers: [String]
+    /// `ws`: web seed URLs (BEP 19), in order.
+    public let webSeeds: [String]
     /// `xl`: exact payload length, if given.
     public let exactLength: Int64?
 
     /// Creates a magnet link from parts.
     public init(infoHash: InfoHash, displayName: String? = nil, trackers: [String] = [],
-                peers: [String] = [], exactLength: Int64? = nil) {
+                peers: [String] = [], exactLength: Int64? = nil, webSeeds: [String] = []) {
         self.infoHash = infoHash
         self.displayName = displayName
         self.trackers = trackers
         self.peers = peers
         self.exactLength = exactLength
+        self.webSeeds = webSeeds
+    }
+
+    /// The `x.pe` peers that parse as `hostname:port`, `ipv4:port` or `[ipv6]:port`
+    /// (`PeerAddress(parsing:)`), in order, without repeats; the others are left out.
+    public var peerAddresses: [PeerAddress] {
+        var seen = Set<PeerAddress>()
+        return peers.compactMap { PeerAddress(parsing: $0) }.filter { seen.insert($0).inserted }
     }
 
     /// Parses a magnet URI. Unknown parameters are ignored; the first `btih` wins.
@@ -54,6 +64,7 @@ public struct MagnetLink: Sendable, Hashable {
         var name: String?
         var trackers: [String] = []
         var peers: [String] = []
+        var webSeeds: [String] = []
         var length: Int64?
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -75,6 +86,8 @@ public struct MagnetLink: Sendable, Hashable {
                 if !value.isEmpty { trackers.append(value) }
             case "x.pe":
                 if !value.isEmpty { peers.append(value) }
+            case "ws":
+                if !value.isEmpty { webSeeds.append(value) }
             case "xl":
                 guard let parsed = Int64(value), parsed >= 0 else { throw .invalidLength(value) }
                 length = parsed
@@ -83,7 +96,8 @@ public struct MagnetLink: Sendable, Hashable {
             }
         }
         guard let hash else { throw .missingInfoHash }
-        self.init(infoHash: hash, displayName: name, trackers: trackers, peers: peers, exactLength: length)
+        self.init(infoHash: hash, displayName: name, trackers: trackers, peers: peers, exactLength: length,
+                  webSeeds: webSeeds)
     }
 
     /// The link as a URI (hex info-hash, parameters percent-encoded).
@@ -93,6 +107,7 @@ public struct MagnetLink: Sendable, Hashable {
         if let exactLength { text += "&xl=\(exactLength)" }
         for tracker in trackers { text += "&tr=" + Self.percentEncoded(tracker) }
         for peer in peers { text += "&x.pe=" + Self.percentEncoded(peer) }
+        for webSeed in webSeeds { text += "&ws=" + Self.percentEncoded(webSeed) }
         return text
     }
 

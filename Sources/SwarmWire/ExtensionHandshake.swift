@@ -1,10 +1,15 @@
 import NIOCore
 import SwarmBencode
+import SwarmMetainfo
 
 /// The BEP 10 extension handshake: the bencoded dictionary sent as extended message id 0.
 ///
 /// Decoding is lenient about what it does not understand (unknown keys and keys of the wrong type
 /// are ignored, as BEP 10 asks) and strict about size and shape (it must be a bencoded dictionary).
+/// Every field it keeps is bounded: at most `maxExtensionCount` names in `m`, each at most
+/// `maxNameLength` bytes; `v` at most `maxClientNameLength` bytes; `metadata_size` at most
+/// `MetadataLayout.maxTotalSize`. A value out of bounds is dropped like an ill-typed one, except
+/// `reqq`, which is clamped to `maxRequestQueue` (a huge queue still means "many").
 public struct ExtensionHandshake: Sendable, Hashable {
     /// Extension names to the message ids the sender wants them sent with (`m`). An id of 0 means
     /// the sender disables that extension.
@@ -22,6 +27,18 @@ public struct ExtensionHandshake: Sendable, Hashable {
 
     /// The largest handshake accepted or decoded; real ones are a few hundred bytes.
     public static let maxEncodedLength = 32 * 1024
+    /// The most extension names kept from `m` (libtorrent sends about ten).
+    public static let maxExtensionCount = 64
+    /// The longest extension name kept.
+    public static let maxNameLength = 64
+    /// The longest client name (`v`) kept.
+    public static let maxClientNameLength = 128
+    /// The largest `reqq` believed.
+    public static let maxRequestQueue = 65_535
+    /// The `m` name of BEP 9 metadata exchange.
+    public static let metadataExtension = "ut_metadata"
+    /// The `m` name of BEP 11 peer exchange.
+    public static let pexExtension = "ut_pex"
 
     /// Creates a handshake to send.
     public init(
@@ -51,16 +68,28 @@ public struct ExtensionHandshake: Sendable, Hashable {
         }
         guard value.dictionary != nil else { throw .badExtensionHandshake(detail: "not a dictionary") }
         self.init()
-        for entry in value["m"]?.dictionary ?? [] {
-            guard let name = entry.keyString, let id = entry.value.integer, (0...255).contains(id) else { continue }
+        for entry in value["m"]?.dictionary ?? [] where m.count < Self.maxExtensionCount {
+            guard entry.key.count <= Self.maxNameLength, let name = entry.keyString,
+                  let id = entry.value.integer, (0...255).contains(id) else { continue }
             m[name] = UInt8(id)
         }
-        clientName = value["v"]?.string
-        reqq = value["reqq"]?.integer.flatMap { $0 > 0 ? Int(clamping: $0) : nil }
+        clientName = value["v"]?.string.flatMap { $0.utf8.count <= Self.maxClientNameLength ? $0 : nil }
+        reqq = value["reqq"]?.integer.flatMap { $0 > 0 ? Int(min($0, Int64(Self.maxRequestQueue))) : nil }
         listenPort = value["p"]?.integer.flatMap { (1...65535).contains($0) ? UInt16($0) : nil }
         yourIP = value["yourip"]?.bytes.flatMap { $0.count == 4 || $0.count == 16 ? $0 : nil }
-        metadataSize = value["metadata_size"]?.integer.flatMap { $0 > 0 ? Int(clamping: $0) : nil }
+        metadataSize = value["metadata_size"]?.integer.flatMap {
+            (1...Int64(MetadataLayout.maxTotalSize)).contains($0) ? Int($0) : nil
+        }
     }
+
+    /// The id the sender wants extension `name` sent with; nil when it did not name it or
+    /// disabled it (id 0).
+    public func messageID(for name: String) -> UInt8? {
+        m[name].flatMap { $0 == 0 ? nil : $0 }
+    }
+
+    /// `yourip` as an address.
+    public var yourIPAddress: IPAddress? { yourIP.flatMap { IPAddress(bytes: $0) } }
 
     /// The bencoded dictionary, ready to be the payload of `PeerMessage.extended(id: 0, ...)`.
     public func encoded() -> ByteBuffer {

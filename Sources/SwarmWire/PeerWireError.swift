@@ -10,6 +10,10 @@ public enum PeerWireError: Error, Sendable, Equatable, CustomStringConvertible {
     case badHandshakeInfoHash
     /// A BEP 10 extension handshake that is not a bencoded dictionary.
     case badExtensionHandshake(detail: String)
+    /// A BEP 9 `ut_metadata` message that is malformed or names sizes out of bounds.
+    case badMetadataMessage(detail: String)
+    /// A BEP 11 `ut_pex` message that is malformed.
+    case badPexMessage(detail: String)
 
     public var description: String {
         switch self {
@@ -23,6 +27,10 @@ public enum PeerWireError: Error, Sendable, Equatable, CustomStringConvertible {
             "handshake info-hash is invalid"
         case let .badExtensionHandshake(detail):
             "bad extension handshake: \(detail)"
+        case let .badMetadataMessage(detail):
+            "bad ut_metadata message: \(detail)"
+        case let .badPexMessage(detail):
+            "bad ut_pex message: \(detail)"
         }
     }
 }

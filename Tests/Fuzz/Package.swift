@@ -7,7 +7,8 @@ import PackageDescription
 // .build-fuzz. SwiftPM links an executable with main aliased to `<module>_main`, so each target
 // defines that symbol (with -parse-as-library, so Swift emits no main of its own) and hands over to
 // libFuzzer's LLVMFuzzerRunDriver.
-let targetNames = ["bencode", "metainfo", "peer-wire", "http-tracker", "udp-tracker", "resume-record", "magnet"]
+let targetNames = ["bencode", "metainfo", "peer-wire", "http-tracker", "udp-tracker", "resume-record", "magnet",
+                   "extension-handshake", "ut-metadata", "pex", "krpc", "dht-table-state"]
 
 let package = Package(
     name: "swarmfs-fuzz",

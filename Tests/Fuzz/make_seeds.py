@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """Writes the seed inputs of Tests/Fuzz/Corpus/<target>/ (run with /usr/bin/python3, which has
 libtorrent): real .torrent files made by libtorrent, real replies captured from opentracker over
-HTTP and UDP, a real peer-wire capture of a libtorrent seeder, plus a few hand-made edge cases.
+HTTP and UDP, a real peer-wire capture of a libtorrent seeder, the BEP 9 (ut_metadata) and BEP 11
+(ut_pex) messages a libtorrent seeder sends two connected peers, the KRPC answers of a libtorrent
+DHT node, plus a few hand-made edge cases (the BEP examples among them).
 
-    /usr/bin/python3 Tests/Fuzz/make_seeds.py
+    /usr/bin/python3 Tests/Fuzz/make_seeds.py            # every seed
+    /usr/bin/python3 Tests/Fuzz/make_seeds.py dht pex    # only these groups (see GROUPS)
 
 Only seed-* files are (re)written; crash-* regression inputs are left alone. Everything runs on
 127.0.0.1 and every process started is stopped by its PID (swarmkit's ProcessGroup).
@@ -27,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "Integration"))
 
 import libtorrent as lt  # noqa: E402
-from swarmkit.bencode import bencode  # noqa: E402
+from swarmkit.bencode import bdecode, bencode  # noqa: E402
 from swarmkit.payload import make_multi_payload, make_single_payload  # noqa: E402
 from swarmkit.procs import ProcessGroup  # noqa: E402
 from swarmkit.torrents import make_torrent  # noqa: E402
@@ -205,20 +208,240 @@ def magnets() -> None:
         put("magnet", name, text.encode())
 
 
+def start_seeder(torrent, extra_settings: dict | None = None):
+    """A libtorrent session seeding `torrent` on a free loopback port; returns (session, port)."""
+    port = free_port()
+    settings = {"listen_interfaces": f"127.0.0.1:{port}", "enable_dht": False,
+                "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
+                "enable_incoming_utp": False, "allow_multiple_connections_per_ip": True,
+                "unchoke_slots_limit": -1,
+                "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification}
+    settings.update(extra_settings or {})
+    session = lt.session(settings)
+    params = lt.add_torrent_params()
+    params.ti = lt.torrent_info(torrent.path)
+    params.save_path = torrent.payload.save_path
+    params.flags |= lt.torrent_flags.seed_mode
+    session.add_torrent(params)
+    deadline = time.time() + 30
+    # Seed mode reports seeding at once; connections are refused until the torrent has resumed.
+    while time.time() < deadline and not any(isinstance(a, lt.torrent_resumed_alert) for a in session.pop_alerts()):
+        time.sleep(0.05)
+    return session, port
+
+
+class RawPeer:
+    """A hand-driven peer connection: handshake, extension handshake, then whole messages."""
+
+    def __init__(self, port: int, info_hash: bytes, peer_id: bytes, listen_port: int):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        reserved = bytes([0, 0, 0, 0, 0, 0x10, 0, 0x04])  # BEP 10 extensions, BEP 6 fast
+        self.sock.sendall(b"\x13BitTorrent protocol" + reserved + info_hash + peer_id)
+        self.buffer = b""
+        self._read_exactly(68)
+        ext = bencode({b"m": {b"ut_metadata": 2, b"ut_pex": 1}, b"v": b"fuzz 1.0", b"p": listen_port})
+        self.send_extended(0, ext)
+        self.their_ext: dict = {}
+
+    def _read_exactly(self, count: int) -> bytes:
+        while len(self.buffer) < count:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buffer += chunk
+        data, self.buffer = self.buffer[:count], self.buffer[count:]
+        return data
+
+    def send_extended(self, ext_id: int, payload: bytes) -> None:
+        self.sock.sendall(struct.pack(">IBB", 2 + len(payload), 20, ext_id) + payload)
+
+    def extended_messages(self, seconds: float):
+        """Yields (extension id, payload) of the extended messages that arrive within `seconds`."""
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            self.sock.settimeout(max(0.05, deadline - time.time()))
+            try:
+                (length,) = struct.unpack(">I", self._read_exactly(4))
+                body = self._read_exactly(length)
+            except (socket.timeout, TimeoutError):
+                return
+            if length >= 2 and body[0] == 20:
+                if body[1] == 0:
+                    self.their_ext = bdecode(body[2:])
+                yield body[1], body[2:]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def extension_messages(work: str) -> None:
+    """ut_metadata data and reject messages and a ut_pex message, as a libtorrent seeder sends them."""
+    # 855 pieces of 16 KiB: an info dictionary of a little over 16 KiB, so two metadata pieces.
+    payload = make_single_payload(os.path.join(work, "meta"), size=855 * 16384 - 1000, name="meta.bin")
+    torrent = make_torrent(payload, 16384, out_path=os.path.join(work, "meta.torrent"))
+    session, port = start_seeder(torrent)
+    info_hash = bytes.fromhex(torrent.info_hash)
+    first = RawPeer(port, info_hash, b"-FZ0001-111111111111", 7011)
+    second = RawPeer(port, info_hash, b"-FZ0001-222222222222", 7012)
+    names = {0: "libtorrent-data-0", 1: "libtorrent-data-last", 7: "libtorrent-reject"}
+    got_pex = requested = False
+    deadline = time.time() + 20
+    while time.time() < deadline and (names or not got_pex):
+        for peer in (first, second):
+            for ext_id, body in peer.extended_messages(0.5):
+                if ext_id == 0:
+                    put("extension-handshake", "libtorrent", body)
+                elif ext_id == 2:  # our ut_metadata id
+                    message = bdecode(body[:body.index(b"ee") + 2]) if b"ee" in body else {}
+                    name = names.pop(message.get(b"piece", -1), None)
+                    if name:
+                        put("ut-metadata", name, body)
+                elif ext_id == 1 and not got_pex:  # our ut_pex id
+                    put("pex", "libtorrent-full-list", body)
+                    got_pex = True
+        if not requested and first.their_ext:
+            metadata_id = first.their_ext[b"m"][b"ut_metadata"]
+            for piece in (0, 1, 7):
+                first.send_extended(metadata_id, bencode({b"msg_type": 0, b"piece": piece}))
+            requested = True
+    if names or not got_pex:
+        print("libtorrent did not send every ut_metadata/ut_pex message:", sorted(names), got_pex, file=sys.stderr)
+    first.close()
+    second.close()
+    del session
+
+
+def handmade_extension_messages() -> None:
+    put("extension-handshake", "bep9-example", b"d1:md11:ut_metadatai3ee13:metadata_sizei31235ee")
+    put("extension-handshake", "ours", bencode({b"m": {b"ut_metadata": 2, b"ut_pex": 1}, b"v": b"swarmfs",
+                                                 b"reqq": 500, b"p": 6881, b"yourip": b"\x7f\x00\x00\x01",
+                                                 b"metadata_size": 17123}))
+    put("ut-metadata", "bep9-request", b"d8:msg_typei0e5:piecei0ee")
+    put("ut-metadata", "bep9-data", b"d8:msg_typei1e5:piecei0e10:total_sizei34256ee" + b"x" * 16384)
+    put("ut-metadata", "reject", b"d8:msg_typei2e5:piecei3ee")
+    put("ut-metadata", "data-single-short", b"d8:msg_typei1e5:piecei0e10:total_sizei100ee" + bytes(range(100)))
+    v4 = bytes([192, 0, 2, 1, 0x1a, 0xe1, 10, 0, 0, 2, 0xc8, 0xd5])
+    v6 = bytes(15) + b"\x01\x1a\xe2"
+    put("pex", "both-families", bencode({b"added": v4, b"added.f": b"\x12\x00", b"added6": v6, b"added6.f": b"\x04",
+                                          b"dropped": bytes([10, 9, 9, 9, 0, 80]), b"dropped6": bytes(16) + b"\x00\x50"}))
+    put("pex", "flags-mismatch", bencode({b"added": v4, b"added.f": b"\x01"}))
+
+
+def dht_messages() -> None:
+    """A libtorrent DHT node's answers to BEP 5's four queries (and to an unknown and a malformed
+    one), with get_peers asked again after an announce so that `values` carries a peer."""
+    port = free_port()
+    session = lt.session({"listen_interfaces": f"127.0.0.1:{port}", "enable_dht": True,
+                          "dht_bootstrap_nodes": "", "enable_lsd": False, "enable_upnp": False,
+                          "enable_natpmp": False, "alert_mask": 0})
+    deadline = time.time() + 10
+    while time.time() < deadline and not session.is_dht_running():
+        time.sleep(0.05)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp.settimeout(3)
+    our_id = hashlib.sha1(b"swarmfs fuzz node").digest()
+    info_hash = hashlib.sha1(b"swarmfs fuzz torrent").digest()
+
+    def ask(name: str, query: dict) -> dict | None:
+        query = {b"t": name[:2].encode(), b"y": b"q", **query}
+        data = bencode(query)
+        put("krpc", "query-" + name, data)
+        udp.sendto(data, ("127.0.0.1", port))
+        try:
+            reply, _ = udp.recvfrom(65536)
+        except (socket.timeout, TimeoutError):
+            print("libtorrent's DHT did not answer", name, file=sys.stderr)
+            return None
+        put("krpc", "libtorrent-" + name, reply)
+        return bdecode(reply)
+
+    ask("ping", {b"q": b"ping", b"a": {b"id": our_id}})
+    ask("find_node", {b"q": b"find_node", b"a": {b"id": our_id, b"target": info_hash}})
+    peers = ask("get_peers", {b"q": b"get_peers", b"a": {b"id": our_id, b"info_hash": info_hash}})
+    token = peers.get(b"r", {}).get(b"token", b"") if peers else b""
+    ask("announce_peer", {b"q": b"announce_peer", b"a": {b"id": our_id, b"info_hash": info_hash,
+                                                         b"port": 6881, b"implied_port": 0, b"token": token}})
+    ask("get_peers-values", {b"q": b"get_peers", b"a": {b"id": our_id, b"info_hash": info_hash}})
+    ask("unknown-method", {b"q": b"sample_infohashes", b"a": {b"id": our_id, b"target": info_hash}})
+    ask("malformed-id", {b"q": b"ping", b"a": {b"id": our_id[:19]}})
+    udp.close()
+    del session
+    # BEP 5's example packets, verbatim.
+    for name, text in [
+        ("bep5-ping", b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe"),
+        ("bep5-ping-response", b"d1:rd2:id20:mnopqrstuvwxyz123456e1:t2:aa1:y1:re"),
+        ("bep5-find_node", b"d1:ad2:id20:abcdefghij01234567896:target20:mnopqrstuvwxyz123456e1:q9:find_node1:t2:aa1:y1:qe"),
+        ("bep5-get_peers", b"d1:ad2:id20:abcdefghij01234567899:info_hash20:mnopqrstuvwxyz123456e1:q9:get_peers1:t2:aa1:y1:qe"),
+        ("bep5-get_peers-values", b"d1:rd2:id20:abcdefghij01234567895:token8:aoeusnth6:valuesl6:axje.u6:idhtnmee1:t2:aa1:y1:re"),
+        ("bep5-announce_peer", b"d1:ad2:id20:abcdefghij01234567899:info_hash20:mnopqrstuvwxyz1234564:porti6881e"
+                               b"5:token8:aoeusnthe1:q13:announce_peer1:t2:aa1:y1:qe"),
+        ("bep5-error", b"d1:eli201e23:A Generic Error Ocurrede1:t2:aa1:y1:ee"),
+    ]:
+        put("krpc", name, text)
+    nodes = b"".join(hashlib.sha1(b"n%d" % i).digest() + bytes([10, 0, 0, i + 1, 0x1a, 0xe1]) for i in range(8))
+    nodes6 = b"".join(hashlib.sha1(b"m%d" % i).digest() + bytes(15) + bytes([i + 1, 0x1a, 0xe1]) for i in range(2))
+    put("krpc", "nodes-both-families", bencode({b"t": b"\x00\x01", b"y": b"r", b"ip": bytes([127, 0, 0, 1, 0x1a, 0xe1]),
+                                                b"r": {b"id": our_id, b"nodes": nodes, b"nodes6": nodes6, b"token": b"tk"}}))
+
+
+def dht_table_states() -> None:
+    """Saved routing tables in RoutingTable's format (`d 2:id 5:nodes 6:nodes6 1:v e`)."""
+    own = hashlib.sha1(b"swarmfs fuzz own id").digest()
+
+    def node(seed: bytes, ip: bytes, port: int) -> bytes:
+        return hashlib.sha1(seed).digest() + ip + struct.pack(">H", port)
+
+    def state(nodes: bytes = b"", nodes6: bytes = b"", version: int = 1) -> bytes:
+        table = {b"id": own, b"v": version}
+        if nodes:
+            table[b"nodes"] = nodes
+        if nodes6:
+            table[b"nodes6"] = nodes6
+        return bencode(table)
+
+    many = b"".join(node(b"a%d" % i, bytes([10, 1, i >> 8, i & 0xff]), 6881 + i) for i in range(60))
+    near = b"".join(own[:4] + hashlib.sha1(b"near%d" % i).digest()[4:] + bytes([10, 2, 0, i]) + b"\x1a\xe1"
+                    for i in range(12))
+    six = b"".join(node(b"b%d" % i, bytes(15) + bytes([i + 1]), 7000 + i) for i in range(10))
+    put("dht-table-state", "empty", state())
+    put("dht-table-state", "ipv4", state(many + near))
+    put("dht-table-state", "both-families", state(many[:26 * 10], six))
+    put("dht-table-state", "repeats-and-own-id", state(many[:26 * 3] * 2 + own + bytes([10, 9, 9, 9, 0, 1])))
+
+
+GROUPS = ("torrents", "trackers", "wire", "resume", "magnets", "extensions", "dht")
+
+
 def main() -> None:
+    groups = set(sys.argv[1:]) or set(GROUPS)
+    unknown = groups - set(GROUPS)
+    if unknown:
+        sys.exit(f"unknown groups {sorted(unknown)}; choose from {GROUPS}")
     work = tempfile.mkdtemp(prefix="swarmfs-seeds-")
     procs = ProcessGroup(os.path.join(work, "logs"))
     try:
-        tracker_port = free_port()
-        made = torrents(work, f"http://127.0.0.1:{tracker_port}/announce")
-        put("bencode", "nested", b"d1:ald1:bi-12ee1:ci0eee1:d0:1:eli1ei2eee")
-        tracker_replies(procs, work, made[0][1].info_hash, tracker_port)
-        for name in os.listdir(os.path.join(CORPUS, "http-tracker")):
-            with open(os.path.join(CORPUS, "http-tracker", name), "rb") as f:
-                put("bencode", "tracker-" + name.removeprefix("seed-"), f.read())
-        wire_capture(work, made[0][1])
-        resume_record()
-        magnets()
+        if groups & {"torrents", "trackers", "wire"}:
+            tracker_port = free_port()
+            made = torrents(work, f"http://127.0.0.1:{tracker_port}/announce")
+            put("bencode", "nested", b"d1:ald1:bi-12ee1:ci0eee1:d0:1:eli1ei2eee")
+            if "trackers" in groups:
+                tracker_replies(procs, work, made[0][1].info_hash, tracker_port)
+                for name in os.listdir(os.path.join(CORPUS, "http-tracker")):
+                    with open(os.path.join(CORPUS, "http-tracker", name), "rb") as f:
+                        put("bencode", "tracker-" + name.removeprefix("seed-"), f.read())
+            if "wire" in groups:
+                wire_capture(work, made[0][1])
+        if "resume" in groups:
+            resume_record()
+        if "magnets" in groups:
+            magnets()
+        if "extensions" in groups:
+            extension_messages(work)
+            handmade_extension_messages()
+        if "dht" in groups:
+            dht_messages()
+            dht_table_states()
     finally:
         procs.stop_all()
         shutil.rmtree(work, ignore_errors=True)

@@ -26,6 +26,21 @@ struct MagnetLinkTests {
         #expect(lower.infoHash == link.infoHash)
     }
 
+    @Test("keeps web seeds (ws) and parses x.pe peers, IPv6 in brackets included")
+    func webSeedsAndPeers() throws {
+        let link = try MagnetLink(parsing: "magnet:?xt=urn:btih:\(Self.hex)&ws=http%3A%2F%2Fseed.example%2Fpath%2F"
+            + "&x.pe=%5B2001%3Adb8%3A%3A1%5D%3A6881&x.pe=[::1]:51413&x.pe=10.0.0.1:1&x.pe=host.example:2"
+            + "&x.pe=::1:6881&x.pe=10.0.0.1:1&ws=https://b.example/f")
+        #expect(link.webSeeds == ["http://seed.example/path/", "https://b.example/f"])
+        #expect(link.peers == ["[2001:db8::1]:6881", "[::1]:51413", "10.0.0.1:1", "host.example:2", "::1:6881", "10.0.0.1:1"])
+        #expect(link.peerAddresses == [
+            PeerAddress(host: "2001:db8::1", port: 6881), PeerAddress(host: "::1", port: 51413),
+            PeerAddress(host: "10.0.0.1", port: 1), PeerAddress(host: "host.example", port: 2),
+        ], "an unbracketed IPv6 peer is left out, a repeat too")
+        #expect(try MagnetLink(parsing: link.uri) == link)
+        #expect(link.uri.contains("&ws=http%3A%2F%2Fseed.example%2Fpath%2F"))
+    }
+
     @Test("rejects what is not a usable magnet link",
           arguments: [
               ("http://example.com", MagnetError.notAMagnetLink),

@@ -1,4 +1,5 @@
 import NIOCore
+import SwarmMetainfo
 import Testing
 @testable import SwarmWire
 
@@ -25,6 +26,51 @@ struct ExtensionHandshakeTests {
         #expect(decoded.clientName == "libtorrent 2.0.8 ")
         #expect(decoded.yourIP == [127, 0, 0, 1])
         #expect(decoded.listenPort == nil, "a non-integer port is ignored")
+    }
+
+    @Test("the BEP 9 example handshake decodes")
+    func bep9Example() throws {
+        // {'m': {'ut_metadata', 3}, 'metadata_size': 31235}
+        let decoded = try ExtensionHandshake(decoding: ByteBuffer(string: "d1:md11:ut_metadatai3ee13:metadata_sizei31235ee"))
+        #expect(decoded.messageID(for: ExtensionHandshake.metadataExtension) == 3)
+        #expect(decoded.messageID(for: ExtensionHandshake.pexExtension) == nil)
+        #expect(decoded.metadataSize == 31235)
+        #expect(Array(decoded.encoded().readableBytesView) == Array("d1:md11:ut_metadatai3ee13:metadata_sizei31235ee".utf8))
+    }
+
+    @Test("an id of 0 disables an extension")
+    func disabled() throws {
+        let decoded = try ExtensionHandshake(decoding: ByteBuffer(string: "d1:md6:ut_pexi0eee"))
+        #expect(decoded.m["ut_pex"] == 0 && decoded.messageID(for: "ut_pex") == nil)
+    }
+
+    @Test("hostile sizes are dropped: too many names, long names, a long v, metadata_size over 32 MiB")
+    func caps() throws {
+        let long = String(repeating: "n", count: 65)
+        var names = "\(long.count):\(long)i9e"
+        for index in 0..<200 {
+            let digits = String(index)
+            let name = "x" + String(repeating: "0", count: 3 - digits.count) + digits
+            names += "\(name.utf8.count):\(name)i\(index + 1)e"
+        }
+        let version = String(repeating: "v", count: 129)
+        let text = "d1:md\(names)e13:metadata_sizei33554433e1:v\(version.count):\(version)"
+            + "6:yourip5:abcdee"
+        let decoded = try ExtensionHandshake(decoding: ByteBuffer(string: text))
+        #expect(decoded.m.count == ExtensionHandshake.maxExtensionCount)
+        #expect(decoded.m[long] == nil && decoded.m["x000"] == 1)
+        #expect(decoded.metadataSize == nil && decoded.clientName == nil && decoded.yourIP == nil)
+        let atCap = try ExtensionHandshake(decoding: ByteBuffer(string: "d13:metadata_sizei33554432e6:yourip4:\u{0A}\u{00}\u{00}\u{01}e"))
+        #expect(atCap.metadataSize == MetadataLayout.maxTotalSize)
+        #expect(atCap.yourIPAddress == IPAddress(text: "10.0.0.1"))
+        for value in ["-1", "0", "9223372036854775807"] {
+            let handshake = try ExtensionHandshake(decoding: ByteBuffer(string: "d13:metadata_sizei\(value)e4:reqqi\(value)ee"))
+            #expect(handshake.metadataSize == nil)
+            #expect(handshake.reqq == (value == "9223372036854775807" ? ExtensionHandshake.maxRequestQueue : nil))
+        }
+        #expect(throws: PeerWireError.self, "over 32 KiB is refused before decoding") {
+            try ExtensionHandshake(decoding: ByteBuffer(bytes: [UInt8](repeating: 0x64, count: ExtensionHandshake.maxEncodedLength + 1)))
+        }
     }
 
     @Test("garbage and non-dictionaries are refused", arguments: ["", "i42e", "l1:ae", "d1:m", "xyz"])

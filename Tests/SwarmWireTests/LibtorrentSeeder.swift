@@ -105,11 +105,12 @@ directory, host, size, piece_length, ready = sys.argv[1], sys.argv[2], int(sys.a
 payload = os.path.join(directory, "payload.bin")
 rng = random.Random(1234)
 with open(payload, "wb") as f:
-    f.write(bytes(rng.getrandbits(8) for _ in range(size)))
+    f.write(rng.randbytes(size))
 
 fs = lt.file_storage()
 lt.add_files(fs, payload)
-t = lt.create_torrent(fs, piece_length)
+# v1 only: a hybrid torrent's info_hash() is its truncated v2 hash, not the SHA-1 BEP 9 checks.
+t = lt.create_torrent(fs, piece_length, flags=lt.create_torrent.v1_only)
 lt.set_piece_hashes(t, directory)
 info = lt.torrent_info(lt.bencode(t.generate()))
 
