@@ -66,11 +66,20 @@ def fuse_daemon_pids(mountpoint: str) -> list[int]:
             if not needles.intersection(args):
                 continue
             fds = os.listdir(f"/proc/{entry}/fd")
-            if any(os.readlink(f"/proc/{entry}/fd/{fd}") == "/dev/fuse" for fd in fds):
-                found.append(int(entry))
-        except (FileNotFoundError, ProcessLookupError, PermissionError, OSError):
+        except OSError:  # the process is gone (or not ours to read)
             continue
+        if any(_fd_target(entry, fd) == "/dev/fuse" for fd in fds):
+            found.append(int(entry))
     return found
+
+
+def _fd_target(pid: str, fd: str) -> str | None:
+    # A busy daemon opens and closes cache files while we scan: one descriptor that closed under
+    # us must not hide the process (that once made a test see no daemon at all, at load 41).
+    try:
+        return os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        return None
 
 
 def fusermount(mountpoint: str, lazy: bool = False, timeout: float = 10.0) -> bool:
@@ -292,10 +301,10 @@ def fuse_daemons_below(root: str) -> list[int]:
     for pid in _pids_whose_arguments(lambda arg: arg == exact or arg.startswith(prefix)):
         try:
             fds = os.listdir(f"/proc/{pid}/fd")
-            if any(os.readlink(f"/proc/{pid}/fd/{fd}") == "/dev/fuse" for fd in fds):
-                found.append(pid)
         except OSError:
             continue
+        if any(_fd_target(str(pid), fd) == "/dev/fuse" for fd in fds):
+            found.append(pid)
     return found
 
 
