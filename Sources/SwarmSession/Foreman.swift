@@ -24,12 +24,14 @@ final class Foreman {
     let verified: VerifiedPieces
     let statusBoard: StatusBoard
     let checkpointer: Checkpointer
+    /// What every decision that depends on time reads (never `NIODeadline.now()` directly).
+    let clock: any ForemanClock
 
     var picker: PiecePicker
     private let fullBitfield: Bitfield
     private let bufferPool: PieceBufferPool
     private var assembling: [Int: (buffer: PieceBuffer, senders: Set<PeerKey>)] = [:]
-    private var hashJobsInFlight = 0
+    private(set) var hashJobsInFlight = 0
 
     private(set) var peers: [PeerKey: PeerConnection] = [:]
     private var nextPeerKey: PeerKey = 0
@@ -61,8 +63,8 @@ final class Foreman {
 
     private(set) var downloadMeter = RateMeter()
     private(set) var uploadMeter = RateMeter()
-    private var lastTick = NIODeadline.now()
-    private var lastCheckpoint = NIODeadline.now()
+    private var lastTick: NIODeadline
+    private var lastCheckpoint: NIODeadline
     private var verifiedSinceCheckpoint = 0
     /// The checkpoint being saved, if any (checkpoints never overlap).
     private var runningCheckpoint: EventLoopFuture<Void>?
@@ -97,7 +99,8 @@ final class Foreman {
     init(metainfo: Metainfo, have: Bitfield, eventLoop: EventLoop, threadPool: NIOThreadPool,
          store: PieceStore, configuration: SessionConfiguration, logger: Logger, ourPeerID: PeerID,
          verified: VerifiedPieces, statusBoard: StatusBoard, checkpointer: Checkpointer,
-         rateLimits: RateLimits, memoryBudget: PieceMemoryBudget, cacheSpace: CacheSpace, connectFromHost: String) {
+         rateLimits: RateLimits, memoryBudget: PieceMemoryBudget, cacheSpace: CacheSpace, connectFromHost: String,
+         clock: any ForemanClock = SystemForemanClock()) {
         self.metainfo = metainfo
         layout = metainfo.layout
         self.eventLoop = eventLoop
@@ -113,6 +116,9 @@ final class Foreman {
         self.memoryBudget = memoryBudget
         self.connectFromHost = connectFromHost
         self.cacheSpace = cacheSpace
+        self.clock = clock
+        lastTick = clock.now
+        lastCheckpoint = clock.now
         budgetKey = memoryBudget.register()
         let pieceLength = metainfo.layout.pieceLength
         // Pieces in flight count against a size limit too: keep them to a quarter of it.
@@ -137,7 +143,7 @@ final class Foreman {
     func start() {
         cacheKey = cacheSpace.register(self)
         reportCacheUse()
-        lastTick = .now()
+        lastTick = clock.now
         scheduleTick(in: Self.activeTick)
         publishStatus()
         connectMore()
@@ -237,13 +243,13 @@ final class Foreman {
             return
         }
         var waiter = ReadWaiter(reader: reader, fileIndex: fileIndex, offset: offset, length: length,
-                                pieces: pieces, missing: missing.count, completion: completion)
+                                pieces: pieces, missing: missing.count, completion: completion, since: clock.now)
         if let timeout = configuration.readTimeout {
             let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
             let limit = TimeAmount.nanoseconds(Int64(seconds * 1e9))
             // The kernel retries a failed readahead page by page: a read of pieces that just
             // timed out, which still no connected peer has, fails now instead of waiting again.
-            let now = NIODeadline.now()
+            let now = clock.now
             if missing.allSatisfy({ piece in
                 picker.availability(of: piece) == 0 && (timedOutAt[piece].map { now - $0 < limit } ?? false)
             }) {
@@ -258,7 +264,7 @@ final class Foreman {
         reads.add(waiter, id: id, missing: missing)
         // Reads that wait come in runs (a player seeking, a reader outpacing the swarm): keep
         // background fill off the wire until they have been quiet for a moment.
-        backgroundHeldUntil = .now() + Self.backgroundHoldAfterWait
+        backgroundHeldUntil = clock.now + Self.backgroundHoldAfterWait
         picker.holdBackground = true
         // A seek: the reader needs a piece nobody is fetching yet.
         let newlyWanted = missing.contains { !picker.isInProgress($0) }
@@ -285,7 +291,7 @@ final class Foreman {
 
     private func readTimedOut(_ id: UInt64, seconds: Double) {
         guard let waiter = reads[id] else { return }
-        let now = NIODeadline.now()
+        let now = clock.now
         let limit = TimeAmount.nanoseconds(Int64(seconds * 1e9))
         timedOutAt = timedOutAt.filter { now - $0.value < limit }
         for piece in waiter.pieces where !picker.hasPiece(piece) { timedOutAt[piece] = now }
@@ -301,7 +307,7 @@ final class Foreman {
     private func logWait(_ waiter: ReadWaiter) {
         logger.debug("read waited for pieces", metadata: [
             "file": "\(waiter.fileIndex)", "offset": "\(waiter.offset)", "pieces": "\(waiter.pieces)",
-            "ms": "\(Double((NIODeadline.now() - waiter.since).nanoseconds) / 1e6)"])
+            "ms": "\(Double((clock.now - waiter.since).nanoseconds) / 1e6)"])
     }
 
     /// Takes out the waiters for which `piece` is the last missing one, to be answered by the
@@ -581,13 +587,13 @@ final class Foreman {
     func peerDisconnected(_ peer: PeerConnection) {
         handshaking[peer.key] = nil
         guard peers.removeValue(forKey: peer.key) != nil else {
-            directory.disconnected(peer.address, wasUseful: false)
+            directory.disconnected(peer.address, wasUseful: false, now: clock.now)
             return
         }
         releaseAllRequests(of: peer, sendCancel: false)
         uploads.removeAll(of: peer.key)
         if peer.isSeed { picker.seedRemoved() } else { picker.peerRemoved(bitfield: peer.pieces) }
-        directory.disconnected(peer.address, wasUseful: peer.download.total > 0)
+        directory.disconnected(peer.address, wasUseful: peer.download.total > 0, now: clock.now)
         logger.debug("peer disconnected", metadata: ["peer": "\(peer.address)"])
         if !stopped { connectMore() }
     }
@@ -598,7 +604,7 @@ final class Foreman {
     /// clients such as aria2 open with an encrypted (MSE) handshake and retry in plaintext.
     private func misbehaved(_ peer: PeerConnection, _ what: String) {
         let metadata: Logger.Metadata = ["peer": "\(peer.address)", "detail": "\(what)"]
-        if peerWarnings.shouldWarn(about: peer.host, now: .now()) {
+        if peerWarnings.shouldWarn(about: peer.host, now: clock.now) {
             logger.warning("closing peer that broke the protocol", metadata: metadata)
         } else {
             logger.debug("closing peer that broke the protocol (again)", metadata: metadata)
@@ -649,7 +655,7 @@ final class Foreman {
         let blocks = picker.pickBlocks(for: peer.key, peerHas: offered, maxBlocks: free)
         reportMemoryUse()
         guard !blocks.isEmpty else { return }
-        let now = NIODeadline.now()
+        let now = clock.now
         for block in blocks {
             peer.outstanding[block] = now
             peer.send(.request(BlockRequest(piece: UInt32(block.piece), begin: UInt32(block.begin), length: UInt32(block.length))))
@@ -707,7 +713,7 @@ final class Foreman {
     /// would throw away bandwidth the piece still needs.
     private func cancel(_ spec: BlockSpec, at peer: PeerConnection) {
         peer.send(.cancel(BlockRequest(piece: UInt32(spec.piece), begin: UInt32(spec.begin), length: UInt32(spec.length))))
-        if peer.cancelledByUs.count < Self.cancelledRequestLimit { peer.cancelledByUs[spec] = .now() }
+        if peer.cancelledByUs.count < Self.cancelledRequestLimit { peer.cancelledByUs[spec] = clock.now }
     }
 
     /// Bytes requested from all peers and not yet arrived (blocks counted at full size).
@@ -732,7 +738,7 @@ final class Foreman {
         peer.download.add(length)
         downloadMeter.add(length)
         rateLimits.download.spend(length)
-        peer.lastBlockAt = .now()
+        peer.lastBlockAt = clock.now
         guard case let .accepted(pieceComplete, other) = picker.blockReceived(from: peer.key, piece: piece, begin: begin) else {
             return
         }
@@ -871,7 +877,7 @@ final class Foreman {
     private func storageFailed(_ error: StorageError, piece: Int) {
         let failure = ContentReadError.storage(file: layout.slices(piece: piece).first?.fileIndex ?? 0,
                                                kind: error.readFailureKind, detail: "\(error)")
-        switch storagePause.writeFailed(error, now: .now()) {
+        switch storagePause.writeFailed(error, now: clock.now) {
         case .episodeStarted:
             let until = if case .diskFull = error { "until space is freed" } else { "for a while" }
             logger.error("cannot store piece; downloads pause \(until) and reads of missing data fail",
@@ -941,7 +947,7 @@ final class Foreman {
     /// slot rotated every 30 s, snubbing peers skipped.
     private func runChoker(rotateOptimistic: Bool) {
         guard configuration.uploadEnabled else { return }
-        let now = NIODeadline.now()
+        let now = clock.now
         let candidates = peers.values.filter(\.handshakeDone).map { peer in
             ChokeCandidate(key: peer.key, interested: peer.peerInterested,
                            downloadRate: peer.download.bytesPerSecond, uploadRate: peer.upload.bytesPerSecond,
@@ -1055,7 +1061,7 @@ final class Foreman {
     func connectMore() {
         // A complete torrent waits for leechers to come to us; it does not go looking.
         guard !stopped, !picker.isComplete else { return }
-        while peers.count + connecting < configuration.maxPeers, let candidate = directory.nextCandidate(now: .now()) {
+        while peers.count + connecting < configuration.maxPeers, let candidate = directory.nextCandidate(now: clock.now) {
             connect(to: candidate)
         }
     }
@@ -1085,7 +1091,7 @@ final class Foreman {
             let foreman = bound.value
             foreman.connecting -= 1
             if case let .failure(error) = result {
-                foreman.directory.failed(candidate.address)
+                foreman.directory.failed(candidate.address, now: foreman.clock.now)
                 foreman.logger.debug("cannot connect to peer", metadata: ["peer": "\(candidate.address)", "error": "\(error)"])
                 foreman.connectMore()
             }
@@ -1131,7 +1137,7 @@ final class Foreman {
     private func scheduleTick(in delay: TimeAmount) {
         guard !stopped else { return }
         tickTask?.cancel()
-        nextTickAt = .now() + delay
+        nextTickAt = clock.now + delay
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         tickTask = eventLoop.scheduleTask(in: delay) {
             bound.value.tickTask = nil
@@ -1142,7 +1148,7 @@ final class Foreman {
 
     /// Something happened (a reader, a peer, an address): tick at the active pace again.
     func wake() {
-        guard !stopped, nextTickAt > .now() + Self.activeTick else { return }
+        guard !stopped, nextTickAt > clock.now + Self.activeTick else { return }
         scheduleTick(in: Self.activeTick)
     }
 
@@ -1154,10 +1160,12 @@ final class Foreman {
             && runningCheckpoint == nil && verifiedSinceCheckpoint == 0
     }
 
-    private func tick() {
+    /// Housekeeping, every `activeTick` (every `idleTick` while idle); tests call it after moving
+    /// their clock.
+    func tick() {
         tickCount &+= 1
         if tickCount % 4 == 0 { enforceCacheLimit() }
-        let now = NIODeadline.now()
+        let now = clock.now
         let seconds = Double((now - lastTick).nanoseconds) / 1e9
         lastTick = now
         downloadMeter.tick(seconds: seconds)
@@ -1272,7 +1280,7 @@ final class Foreman {
     /// periodic checkpoint syncs them.
     @discardableResult
     func checkpoint(force: Bool, syncData: Bool = true) -> EventLoopFuture<Void> {
-        lastCheckpoint = .now()
+        lastCheckpoint = clock.now
         guard force || verifiedSinceCheckpoint > 0 || syncPending, runningCheckpoint == nil else {
             return eventLoop.makeSucceededVoidFuture()
         }

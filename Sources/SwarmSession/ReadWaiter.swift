@@ -13,7 +13,7 @@ struct ReadWaiter {
     let completion: @Sendable (Result<ReadableSpan, ContentReadError>) -> Void
     var timeout: Scheduled<Void>?
     /// When the read started waiting: how long readers wait is the figure that matters most.
-    let since = NIODeadline.now()
+    let since: NIODeadline
 }
 
 /// A waiting read handed to the job of the last piece it needs, which answers it from the pool
