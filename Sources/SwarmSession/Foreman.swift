@@ -213,14 +213,12 @@ final class Foreman {
             }
         }
         var state = readers[reader] ?? ReaderState(fileIndex: fileIndex)
-        state.note(offset: offset, length: length)
+        state.readahead.note(offset: offset, length: length)
         readers[reader] = state
-        let file = layout.files[fileIndex]
-        let start = offset + Int64(length)
         // Under a size limit the window must fit well inside it, or it would pin the whole cache.
-        let cap = cacheSizeLimit.map { max(Int64(layout.pieceLength), $0 / 4) } ?? ReaderState.maximumWindow
-        let windowLength = min(state.window, cap, file.length - start)
-        let window = windowLength > 0 ? layout.pieces(file: fileIndex, offset: start, length: windowLength) : nil
+        let cap = cacheSizeLimit.map { max(Int64(layout.pieceLength), $0 / 4) } ?? ReadaheadWindow.maximumLength
+        let (end, overflow) = offset.addingReportingOverflow(Int64(length))
+        let window = overflow ? nil : state.readahead.pieces(after: end, file: fileIndex, in: layout, cap: cap)
         picker.setWindow(reader: reader.rawValue, pieces: window)
     }
 
