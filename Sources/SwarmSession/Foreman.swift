@@ -755,52 +755,18 @@ final class Foreman {
         }
     }
 
-    private enum PieceOutcome: Sendable {
-        /// Hashed and written; `served` are the ids of the reads the job answered.
-        case stored(served: Set<UInt64>)
-        case hashMismatch
-        /// Verified but not stored; `served` were answered from memory before the write failed.
-        case storageFailed(StorageError, served: Set<UInt64>)
-    }
-
     /// Hashes the piece on the thread pool and, if it matches, writes it to the cache and answers
-    /// the reads that were waiting for it alone.
+    /// the reads that were waiting for it alone (`PieceJob`).
     private func verifyAndStore(piece: Int, buffer: PieceBuffer, senders: Set<PeerKey>) {
         hashJobsInFlight += 1
-        let size = layout.pieceSize(piece)
-        let expected = metainfo.pieceHash(piece)
-        let store = self.store
-        let checkpointer = self.checkpointer
-        let verified = self.verified
         let reads = takeWaitersCompletedBy(piece)
-        let pieceStart = layout.pieceOffset(piece)
-        let fileOffsets = reads.map { layout.files[$0.fileIndex].offset }
+        let job = PieceJob(piece: piece, size: layout.pieceSize(piece), expected: metainfo.pieceHash(piece),
+                           pieceStart: layout.pieceOffset(piece),
+                           reads: reads.map { ($0, layout.files[$0.fileIndex].offset) },
+                           store: store, checkpointer: checkpointer, verified: verified)
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        threadPool.runIfActive(eventLoop: eventLoop) { () -> PieceOutcome in
-            let bytes = buffer.prefix(size)
-            guard PieceHasher.verify(bytes, expected: expected) else { return .hashMismatch }
-            // Reads inside this piece are answered from its memory before the write: a seek
-            // (and a stream at the download's edge) waits for the hash, not also for the disk.
-            var served = Set<UInt64>()
-            for (read, fileOffset) in zip(reads, fileOffsets) {
-                let start = Int(fileOffset + read.offset - pieceStart)
-                guard start >= 0, start + read.length <= size else { continue }
-                read.completion(.success(ReadableSpan(memory: UnsafeRawBufferPointer(rebasing: bytes[start..<start + read.length]))))
-                served.insert(read.id)
-            }
-            do throws(StorageError) {
-                try store.writePiece(piece, from: bytes)
-            } catch {
-                return .storageFailed(error, served: served)
-            }
-            checkpointer.pieceWritten(piece)
-            verified.insert(piece)
-            for read in reads where !served.contains(read.id) && verified.beginRead(read.pieces) {
-                read.completion(Self.span(store: store, fileIndex: read.fileIndex, offset: read.offset, length: read.length))
-                verified.endRead(read.pieces)
-                served.insert(read.id)
-            }
-            return .stored(served: served)
+        threadPool.runIfActive(eventLoop: eventLoop) {
+            job.run(on: buffer)
         }.whenComplete { result in
             let foreman = bound.value
             switch result {
@@ -1301,33 +1267,10 @@ final class Foreman {
     }
 
     private func publishStatus() {
-        let have = verified.snapshot
-        var verifiedBytes: Int64 = 0
-        for piece in 0..<layout.pieceCount where have[piece] { verifiedBytes += Int64(layout.pieceSize(piece)) }
-        let files = metainfo.userFiles.map { file in
-            FileStatus(path: file.path.joined(separator: "/"), length: file.length,
-                       verifiedBytes: verifiedLength(of: file, have: have))
-        }
-        statusBoard.publish(SessionStatus(
-            infoHash: metainfo.infoHash.hex, name: metainfo.name, totalLength: layout.totalLength,
-            verifiedBytes: verifiedBytes, verifiedPieces: have.setCount, pieceCount: layout.pieceCount,
-            downloadedBytes: downloadMeter.total, uploadedBytes: uploadMeter.total,
-            downloadRate: downloadMeter.bytesPerSecond, uploadRate: uploadMeter.bytesPerSecond,
-            peers: peers.count, cacheDiskBytes: statusBoard.current.cacheDiskBytes,
-            pendingReads: reads.count, piecesWaitingForReaders: picker.piecesWaitingForReaders,
-            piecesInMemory: picker.piecesInProgress, pieceMemoryLimit: picker.maxPiecesInProgress,
-            files: files))
-    }
-
-    private func verifiedLength(of file: TorrentFile, have: Bitfield) -> Int64 {
-        guard file.length > 0 else { return 0 }
-        var total: Int64 = 0
-        for piece in layout.pieces(file: file.index, offset: 0, length: file.length) where have[piece] {
-            let start = max(layout.pieceOffset(piece), file.offset)
-            let end = min(layout.pieceOffset(piece) + Int64(layout.pieceSize(piece)), file.offset + file.length)
-            total += end - start
-        }
-        return total
+        statusBoard.publish(.snapshot(metainfo: metainfo, have: verified.snapshot, download: downloadMeter,
+                                      upload: uploadMeter, peers: peers.count,
+                                      cacheDiskBytes: statusBoard.current.cacheDiskBytes,
+                                      pendingReads: reads.count, picker: picker))
     }
 }
 
