@@ -45,20 +45,15 @@ final class Foreman {
     /// The engine's piece-memory budget, shared with every other torrent; `budgetKey` is ours in it.
     private let memoryBudget: PieceMemoryBudget
     private let budgetKey: Int
-    /// Pieces in flight a size limit allows (a quarter of the limit), whatever the budget allows.
-    private let cacheLimitPieces: Int
     /// The address outbound connections leave from ("0.0.0.0": any).
     private let connectFromHost: String
-    /// The engine's `--cache-size`, one for all its torrents; `cacheKey` is ours in it.
-    private let cacheSpace: CacheSpace
-    private var cacheKey = 0
-    /// The engine's limit (nil: none).
-    private var cacheSizeLimit: Int64? { cacheSpace.limit }
+    /// Our part of the engine's `--cache-size`: what we store and evict (see `CacheShare`).
+    let cache: CacheShare
     /// Blocks of peers' requests being read from disk or waiting for upload tokens (bounded).
     private var uploads = UploadQueue()
 
     /// Reads waiting for pieces, handed to a piece's job, or being served (see `WaitingReads`).
-    private var reads = WaitingReads()
+    private(set) var reads = WaitingReads()
     private var readers: [ReaderID: ReaderState] = [:]
 
     private(set) var downloadMeter = RateMeter()
@@ -76,16 +71,7 @@ final class Foreman {
     private var storageFailure: ContentReadError?
 
     var listenPort: UInt16 = 0
-    /// Bytes of verified pieces in the cache (what a size limit counts).
-    private var verifiedByteCount: Int64 = 0
-    /// Under `--cache-size`: which verified pieces are coldest (touched when verified or read).
-    private var eviction: EvictionPlanner
     private var tickCount: UInt32 = 1
-    private var evictionRunning = false
-    /// Pieces withdrawn from readers whose holes are being punched: not fetched again until done.
-    private var evicting: Set<Int> = []
-    /// Bytes of the pieces in `evicting`: still on disk until their holes are punched.
-    private var evictingByteCount: Int64 = 0
     /// The next housekeeping tick: every `activeTick` while anything happens, every `idleTick`
     /// while nothing does (a library of a thousand idle torrents must not poll 4,000 times a second).
     private var tickTask: Scheduled<Void>?
@@ -115,34 +101,27 @@ final class Foreman {
         self.rateLimits = rateLimits
         self.memoryBudget = memoryBudget
         self.connectFromHost = connectFromHost
-        self.cacheSpace = cacheSpace
+        cache = CacheShare(space: cacheSpace, layout: metainfo.layout, have: have)
         self.clock = clock
         lastTick = clock.now
         lastCheckpoint = clock.now
         budgetKey = memoryBudget.register()
         let pieceLength = metainfo.layout.pieceLength
         // Pieces in flight count against a size limit too: keep them to a quarter of it.
-        cacheLimitPieces = cacheSpace.limit.map { max(4, Int($0 / 4) / max(1, pieceLength)) } ?? .max
-        let budgetPieces = min(cacheLimitPieces, memoryBudget.allowedPieces(for: budgetKey, pieceLength: pieceLength))
+        let budgetPieces = min(cache.piecesInFlightCap, memoryBudget.allowedPieces(for: budgetKey, pieceLength: pieceLength))
         picker = PiecePicker(layout: metainfo.layout, have: have,
                              backgroundEnabled: configuration.downloadMode == .all,
                              maxPiecesInProgress: budgetPieces)
         fullBitfield = Bitfield.full(count: metainfo.layout.pieceCount)
         bufferPool = PieceBufferPool(bufferSize: max(1, pieceLength), keepAtMost: min(budgetPieces, 16))
         directory = PeerDirectory()
-        // Only the use order of pieces: the limit and what to evict are the engine's (`CacheSpace`).
-        eviction = EvictionPlanner(pieceCount: metainfo.layout.pieceCount, limit: .max)
-        for piece in 0..<metainfo.layout.pieceCount where have[piece] {
-            verifiedByteCount += Int64(metainfo.layout.pieceSize(piece))
-        }
         updateBackgroundFill()
     }
 
     // MARK: - Lifecycle
 
     func start() {
-        cacheKey = cacheSpace.register(self)
-        reportCacheUse()
+        cache.join(as: self)
         lastTick = clock.now
         scheduleTick(in: Self.activeTick)
         publishStatus()
@@ -163,7 +142,7 @@ final class Foreman {
         stopped = true
         tickTask?.cancel()
         memoryBudget.unregister(budgetKey)
-        cacheSpace.unregister(cacheKey)
+        cache.leave()
         for id in reads.ids { resolve(id, with: .failure(.shutdown)) }
         for peer in peers.values { peer.close() }
         for peer in handshaking.values { peer.close() }
@@ -207,16 +186,11 @@ final class Foreman {
     /// Moves the reader's readahead window to follow a read.
     func noteRead(_ reader: ReaderID, fileIndex: Int, offset: Int64, length: Int) {
         wake()
-        if length > 0 {
-            for piece in layout.pieces(file: fileIndex, offset: offset, length: Int64(length)) {
-                eviction.touch(piece, stamp: cacheSpace.nextStamp())
-            }
-        }
+        if length > 0 { cache.used(layout.pieces(file: fileIndex, offset: offset, length: Int64(length))) }
         var state = readers[reader] ?? ReaderState(fileIndex: fileIndex)
         state.readahead.note(offset: offset, length: length)
         readers[reader] = state
-        // Under a size limit the window must fit well inside it, or it would pin the whole cache.
-        let cap = cacheSizeLimit.map { max(Int64(layout.pieceLength), $0 / 4) } ?? ReadaheadWindow.maximumLength
+        let cap = cache.readaheadCap
         let (end, overflow) = offset.addingReportingOverflow(Int64(length))
         let window = overflow ? nil : state.readahead.pieces(after: end, file: fileIndex, in: layout, cap: cap)
         picker.setWindow(reader: reader.rawValue, pieces: window)
@@ -235,7 +209,7 @@ final class Foreman {
             return
         }
         let pieces = layout.pieces(file: fileIndex, offset: offset, length: Int64(length))
-        let missing = pieces.filter { !picker.hasPiece($0) || evicting.contains($0) }
+        let missing = pieces.filter { !picker.hasPiece($0) || cache.isBeingEvicted($0) }
         if missing.isEmpty {
             serve(id: id, reader: reader, fileIndex: fileIndex, offset: offset, length: length, completion: completion)
             return
@@ -632,7 +606,7 @@ final class Foreman {
         // A choking peer still serves the pieces it allowed fast (BEP 6); nothing else.
         let choked = peer.peerChoking
         guard !choked || !peer.allowedFast.isEmpty else { return }
-        if cacheSizeLimit != nil { updateBackgroundFill() }
+        if cache.limit != nil { updateBackgroundFill() }
         refreshMemoryAllowance()
         let depth = min(peer.pipelineDepth, peer.peerRequestQueueLimit)
         var free = depth - peer.outstanding.count
@@ -665,7 +639,7 @@ final class Foreman {
     /// How many pieces may be in flight: what the engine's shared budget leaves us, within a
     /// quarter of `--cache-size`.
     private func refreshMemoryAllowance() {
-        picker.maxPiecesInProgress = max(1, min(cacheLimitPieces,
+        picker.maxPiecesInProgress = max(1, min(cache.piecesInFlightCap,
                                                memoryBudget.allowedPieces(for: budgetKey, pieceLength: layout.pieceLength)))
     }
 
@@ -719,7 +693,7 @@ final class Foreman {
         peers.values.reduce(0) { $0 + Int64($1.outstanding.count) } * Int64(PiecePicker.blockSize)
     }
 
-    private func fillAllPipelines() {
+    func fillAllPipelines() {
         for peer in peers.values { fillPipeline(peer) }
     }
 
@@ -797,10 +771,8 @@ final class Foreman {
             }
             picker.pieceVerified(piece)
             verified.insert(piece)
-            verifiedByteCount += Int64(layout.pieceSize(piece))
-            eviction.touch(piece, stamp: cacheSpace.nextStamp())
-            reportCacheUse()
-            if cacheSizeLimit != nil { enforceCacheLimit() }
+            cache.pieceVerified(piece)
+            if cache.limit != nil { enforceCacheLimit() }
             verifiedSinceCheckpoint += 1
             logger.trace("piece verified", metadata: ["piece": "\(piece)"])
             for peer in peers.values where peer.handshakeDone {
@@ -1120,7 +1092,7 @@ final class Foreman {
     /// eviction, and the rates have decayed to zero.
     private var isIdle: Bool {
         peers.isEmpty && handshaking.isEmpty && connecting == 0 && reads.count == 0 && hashJobsInFlight == 0
-            && !evictionRunning && downloadMeter.bytesPerSecond == 0 && uploadMeter.bytesPerSecond == 0
+            && !cache.isEvicting && downloadMeter.bytesPerSecond == 0 && uploadMeter.bytesPerSecond == 0
             && runningCheckpoint == nil && verifiedSinceCheckpoint == 0
     }
 
@@ -1175,64 +1147,6 @@ final class Foreman {
         publishStatus()
     }
 
-    // MARK: - Cache size limit
-
-    /// With a size limit, background fill runs only while the cache (all the engine's torrents)
-    /// is below 90 % of it, so that evicting and re-fetching never chase each other.
-    private func updateBackgroundFill() {
-        if let limit = cacheSizeLimit {
-            // While an eviction runs, no piece starts past the limit plus one readahead window
-            // (a quarter of it, as in `noteRead`): pieces kept arriving at network speed while
-            // the holes were being punched, and the cache overshot its limit by all of them.
-            // The ceiling is ours: what we hold plus the room the other torrents leave.
-            let ours = verifiedByteCount + evictingByteCount
-            let others = cacheSpace.verifiedBytes + cacheSpace.evictingBytes - ours
-            picker.storedBytes = ours
-            picker.storedBytesCeiling = cacheSpace.isEvicting
-                ? max(0, limit + max(Int64(layout.pieceLength), limit / 4) - others) : nil
-        }
-        guard configuration.downloadMode == .all else { return }
-        if let limit = cacheSizeLimit {
-            let committed = cacheSpace.verifiedBytes + Int64(picker.piecesInProgress) * Int64(layout.pieceLength)
-            picker.backgroundEnabled = committed < limit - limit / 10
-        } else {
-            picker.backgroundEnabled = true
-        }
-    }
-
-    /// Tells the engine's cache space what we hold.
-    private func reportCacheUse() {
-        cacheSpace.report(cacheKey, verified: verifiedByteCount, evicting: evictingByteCount)
-    }
-
-    /// Keeps the cache under `--cache-size`: the engine's `CacheSpace` evicts the coldest
-    /// verified pieces of all its torrents (least recently read or verified), through
-    /// `evictionCandidates` and `evict` below.
-    private func enforceCacheLimit() {
-        defer { updateBackgroundFill() }
-        guard cacheSizeLimit != nil else { return }
-        cacheSpace.enforce()
-    }
-
-    /// The holes are punched: the pieces are ordinary missing pieces again, fetched at once for
-    /// any read that came for them meanwhile.
-    private func evictionFinished(_ victims: [Int]) {
-        evictionRunning = false
-        for piece in victims {
-            evicting.remove(piece)
-            evictingByteCount -= Int64(layout.pieceSize(piece))
-            picker.pieceEvicted(piece)
-            for _ in reads.ids(waitingFor: piece) {
-                picker.addWaitingRead(pieces: piece..<(piece + 1))
-            }
-        }
-        reportCacheUse()
-        cacheSpace.evictionFinished()
-        enforceCacheLimit()
-        updateBackgroundFill()
-        fillAllPipelines()
-    }
-
     /// How long a peer may stay silent with requests outstanding: short while a reader waits.
     private func peerStallSeconds(_ peer: PeerConnection) -> Int64 {
         picker.piecesWaitingForReadersIsZero ? 10 : 3
@@ -1276,48 +1190,4 @@ final class Foreman {
 
 extension PiecePicker {
     var piecesWaitingForReadersIsZero: Bool { piecesWaitingForReaders == 0 }
-}
-
-extension Foreman: CacheSpaceMember {
-    /// Never what a reader waits for or reads ahead into, nor a piece being evicted already.
-    func evictionCandidates() -> [(piece: Int, stamp: UInt64, bytes: Int64)] {
-        guard !stopped, !evictionRunning else { return [] }
-        return eviction.candidates(verified: picker.have) { piece in
-            evicting.contains(piece) || picker.isReadOrReadAhead(piece)
-        }.map { ($0.piece, $0.stamp, Int64(layout.pieceSize($0.piece))) }
-    }
-
-    /// Withdraws the pieces from readers (a piece being replied from right now refuses and
-    /// stays), stops claiming them in the record and punches their holes on the pool.
-    func evict(_ pieces: [Int]) -> Bool {
-        guard !evictionRunning else { return false }
-        var victims: [Int] = []
-        var bytes = verifiedByteCount
-        for piece in pieces where !evicting.contains(piece) {
-            guard verified.withdraw(piece) else { continue }
-            bytes -= Int64(layout.pieceSize(piece))
-            victims.append(piece)
-        }
-        guard !victims.isEmpty else { return false }
-        let evicted = victims
-        evictingByteCount += verifiedByteCount - bytes
-        verifiedByteCount = bytes
-        evictionRunning = true
-        evicting.formUnion(evicted)
-        reportCacheUse()
-        let checkpointer = self.checkpointer
-        let logger = self.logger
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        logger.debug("evicting cold pieces", metadata: ["pieces": "\(evicted.count)", "limit": "\(cacheSizeLimit ?? 0)"])
-        threadPool.runIfActive(eventLoop: eventLoop) {
-            do {
-                try checkpointer.evict(evicted)
-            } catch {
-                logger.error("cannot evict pieces from the cache", metadata: ["error": "\(error)"])
-            }
-        }.whenComplete { _ in
-            bound.value.evictionFinished(evicted)
-        }
-        return true
-    }
 }
