@@ -36,10 +36,8 @@ final class Foreman {
     private(set) var peers: [PeerKey: PeerConnection] = [:]
     private var nextPeerKey: PeerKey = 0
     let directory: PeerDirectory
-    private var choker = Choker()
     /// Which misbehaving hosts were warned about lately: one warning per host, not one per reconnection.
     private var peerWarnings = RepeatedWarnings()
-    private var random = SystemRandomNumberGenerator()
     /// The engine's global token buckets, shared with every other torrent.
     private let rateLimits: RateLimits
     /// The engine's piece-memory budget, shared with every other torrent; `budgetKey` is ours in it.
@@ -49,15 +47,15 @@ final class Foreman {
     private let connectFromHost: String
     /// Our part of the engine's `--cache-size`: what we store and evict (see `CacheShare`).
     let cache: CacheShare
-    /// Blocks of peers' requests being read from disk or waiting for upload tokens (bounded).
-    private var uploads = UploadQueue()
+    /// Choking, serving peers' requests within the upload limit (see `Uploader`).
+    private lazy var uploader = Uploader(foreman: self, limits: rateLimits)
 
     /// Reads waiting for pieces, handed to a piece's job, or being served (see `WaitingReads`).
     private(set) var reads = WaitingReads()
     private var readers: [ReaderID: ReaderState] = [:]
 
     private(set) var downloadMeter = RateMeter()
-    private(set) var uploadMeter = RateMeter()
+    var uploadMeter: RateMeter { uploader.meter }
     private var lastTick: NIODeadline
     private var lastCheckpoint: NIODeadline
     private var verifiedSinceCheckpoint = 0
@@ -474,10 +472,10 @@ final class Foreman {
             fillPipeline(peer)
         case .interested:
             peer.peerInterested = true
-            considerUnchoking(peer)
+            uploader.considerUnchoking(peer)
         case .notInterested:
             peer.peerInterested = false
-            choke(peer)
+            uploader.choke(peer)
         case let .have(index):
             let piece = Int(index)
             guard piece < layout.pieceCount else { return misbehaved(peer, "have for piece \(index) of \(layout.pieceCount)") }
@@ -506,14 +504,9 @@ final class Foreman {
             acceptPieceSummary(from: peer)
             updateInterest(peer)
         case let .request(request):
-            serveRequest(request, to: peer)
+            uploader.serveRequest(request, to: peer)
         case let .cancel(request):
-            if uploads.cancel(request, peer: peer.key) {
-                peer.servingRequests -= 1
-                refuse(request, to: peer)
-            } else if peer.servingRequests > peer.cancelledRequests.count {
-                peer.cancelledRequests.insert(request)
-            }
+            uploader.cancel(request, from: peer)
         case let .reject(request):
             let spec = BlockSpec(piece: Int(request.piece), begin: Int(request.begin), length: Int(request.length))
             if peer.outstanding.removeValue(forKey: spec) != nil {
@@ -563,7 +556,7 @@ final class Foreman {
             return
         }
         releaseAllRequests(of: peer, sendCancel: false)
-        uploads.removeAll(of: peer.key)
+        uploader.peerGone(peer.key)
         if peer.isSeed { picker.seedRemoved() } else { picker.peerRemoved(bitfield: peer.pieces) }
         directory.disconnected(peer.address, wasUseful: peer.download.total > 0, now: clock.now)
         logger.debug("peer disconnected", metadata: ["peer": "\(peer.address)"])
@@ -855,134 +848,6 @@ final class Foreman {
         if sendCancel { peer.flush() }
     }
 
-    // MARK: - Uploading
-
-    private var unchokedCount: Int { peers.values.reduce(0) { $0 + ($1.amChoking ? 0 : 1) } }
-
-    /// A newly interested peer is unchoked at once while slots are free; the periodic choker
-    /// decides the rest.
-    private func considerUnchoking(_ peer: PeerConnection) {
-        guard configuration.uploadEnabled, peer.amChoking, peer.peerInterested,
-              unchokedCount < choker.regularSlots + 1 else { return }
-        setChoked(peer, false)
-    }
-
-    private func choke(_ peer: PeerConnection) {
-        setChoked(peer, true)
-        if let next = peers.values.first(where: { $0.amChoking && $0.peerInterested }) { considerUnchoking(next) }
-    }
-
-    private func setChoked(_ peer: PeerConnection, _ choked: Bool) {
-        guard peer.amChoking != choked else { return }
-        peer.amChoking = choked
-        peer.send(choked ? .choke : .unchoke)
-        peer.flush()
-    }
-
-    /// Every 10 s: regular slots by reciprocation (by upload rate when seeding), one optimistic
-    /// slot rotated every 30 s, snubbing peers skipped.
-    private func runChoker(rotateOptimistic: Bool) {
-        guard configuration.uploadEnabled else { return }
-        let now = clock.now
-        let candidates = peers.values.filter(\.handshakeDone).map { peer in
-            ChokeCandidate(key: peer.key, interested: peer.peerInterested,
-                           downloadRate: peer.download.bytesPerSecond, uploadRate: peer.upload.bytesPerSecond,
-                           snubbed: peer.amInterested && !peer.peerChoking && now - peer.lastBlockAt > .seconds(60))
-        }
-        let unchoke = choker.decide(candidates, seeding: picker.isComplete, rotateOptimistic: rotateOptimistic,
-                                    using: &random)
-        for peer in peers.values where peer.handshakeDone {
-            setChoked(peer, !unchoke.contains(peer.key))
-        }
-    }
-
-    /// Sends blocks that waited for upload tokens, oldest first.
-    private func drainPendingSends() {
-        while rateLimits.upload.canSpend, let item = uploads.popFirst() {
-            guard let peer = peers[item.peer] else { continue }
-            sendBlock(item.block, for: item.request, to: peer)
-        }
-    }
-
-    private func sendBlock(_ block: ByteBuffer, for request: BlockRequest, to peer: PeerConnection) {
-        peer.servingRequests -= 1
-        // A cancelled request, or one we choked before answering: BEP 6 peers hear it was refused.
-        guard peer.cancelledRequests.remove(request) == nil, !peer.amChoking, block.readableBytes > 0 else {
-            refuse(request, to: peer)
-            return
-        }
-        peer.send(.piece(index: request.piece, begin: request.begin, block: block))
-        peer.flush()
-        peer.upload.add(block.readableBytes)
-        uploadMeter.add(block.readableBytes)
-        rateLimits.upload.spend(block.readableBytes)
-    }
-
-    /// Tells a fast-extension peer that `request` will not be served (others just never get it).
-    /// Nothing is queued for a peer that does not read: a flood of refusals may not grow our
-    /// send buffer either.
-    private func refuse(_ request: BlockRequest, to peer: PeerConnection) {
-        guard peer.supportsFast, peer.isWritable else { return }
-        peer.send(.reject(request))
-        peer.flush()
-    }
-
-    /// Serves a block of a verified piece from the cache, read on the thread pool.
-    private func serveRequest(_ request: BlockRequest, to peer: PeerConnection) {
-        let piece = Int(request.piece), begin = Int(request.begin), length = Int(request.length)
-        let valid = piece < layout.pieceCount && length > 0 && length <= 128 * 1024
-            && begin + length <= layout.pieceSize(piece)
-        // A peer that does not read what we send (a full socket buffer), or holds its share of
-        // the upload queue already, gets nothing more: its backlog may not grow our memory.
-        guard valid, !peer.amChoking, picker.hasPiece(piece), peer.servingRequests < 256, peer.isWritable,
-              uploads.reserve(length, for: peer.key) else {
-            refuse(request, to: peer)
-            return
-        }
-        guard let buffer = peer.allocateBuffer(capacity: length) else {
-            uploads.release(length, for: peer.key)
-            refuse(request, to: peer)
-            return
-        }
-        peer.servingRequests += 1
-        let store = self.store
-        let verified = self.verified
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        let key = peer.key
-        threadPool.runIfActive(eventLoop: eventLoop) { () -> ByteBuffer? in
-            // Pinned like a reader's reply: eviction may be punching this piece's hole right now.
-            guard verified.beginRead(piece..<(piece + 1)) else { return nil }
-            defer { verified.endRead(piece..<(piece + 1)) }
-            var block = buffer
-            do {
-                try block.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { pointer in
-                    try store.readBlock(piece: piece, begin: begin,
-                                        into: UnsafeMutableRawBufferPointer(rebasing: pointer[0..<length]))
-                    return length
-                }
-                return block
-            } catch {
-                return nil
-            }
-        }.whenSuccess { block in
-            let foreman = bound.value
-            guard let peer = foreman.peers[key], let block else {
-                foreman.uploads.release(length, for: key)
-                guard let peer = foreman.peers[key] else { return }
-                peer.servingRequests -= 1
-                peer.cancelledRequests.remove(request)
-                foreman.refuse(request, to: peer)
-                return
-            }
-            if foreman.rateLimits.upload.canSpend && foreman.uploads.isEmpty {
-                foreman.uploads.release(length, for: key)
-                foreman.sendBlock(block, for: request, to: peer)
-            } else {
-                foreman.uploads.enqueue(block, for: request, peer: key)
-            }
-        }
-    }
-
     // MARK: - Connections
 
     /// Adds addresses (from trackers or the command line) and connects to them if there is room.
@@ -1105,12 +970,11 @@ final class Foreman {
         let seconds = Double((now - lastTick).nanoseconds) / 1e9
         lastTick = now
         downloadMeter.tick(seconds: seconds)
-        uploadMeter.tick(seconds: seconds)
         rateLimits.refill(now: now)
         reportMemoryUse()
         refreshMemoryAllowance()
-        drainPendingSends()
-        if tickCount % 40 == 0 { runChoker(rotateOptimistic: tickCount % 120 == 0) }
+        uploader.tick(seconds: seconds)
+        if tickCount % 40 == 0 { uploader.runChoker(rotateOptimistic: tickCount % 120 == 0) }
         if tickCount % 4 == 0 { checkConnectionTimeouts(now: now) }
         for peer in peers.values {
             peer.download.tick(seconds: seconds)
