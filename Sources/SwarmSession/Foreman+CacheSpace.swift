@@ -51,7 +51,7 @@ extension Foreman: CacheSpaceMember {
         cache.evictionFinished(victims)
         for piece in victims {
             picker.pieceEvicted(piece)
-            for _ in reads.ids(waitingFor: piece) {
+            for _ in readDesk.ids(waitingFor: piece) {
                 picker.addWaitingRead(pieces: piece..<(piece + 1))
             }
         }

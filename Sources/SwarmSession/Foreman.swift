@@ -50,9 +50,8 @@ final class Foreman {
     /// Choking, serving peers' requests within the upload limit (see `Uploader`).
     private lazy var uploader = Uploader(foreman: self, limits: rateLimits)
 
-    /// Reads waiting for pieces, handed to a piece's job, or being served (see `WaitingReads`).
-    private(set) var reads = WaitingReads()
-    private var readers: [ReaderID: ReaderState] = [:]
+    /// Readers, and reads waiting for pieces or being answered (see `ReadDesk`).
+    private(set) lazy var readDesk = ReadDesk(foreman: self)
 
     private(set) var downloadMeter = RateMeter()
     var uploadMeter: RateMeter { uploader.meter }
@@ -141,7 +140,7 @@ final class Foreman {
         tickTask?.cancel()
         memoryBudget.unregister(budgetKey)
         cache.leave()
-        for id in reads.ids { resolve(id, with: .failure(.shutdown)) }
+        readDesk.failAll(with: .shutdown)
         for peer in peers.values { peer.close() }
         for peer in handshaking.values { peer.close() }
         for promise in completionPromises { promise.fail(SessionError.shutDown) }
@@ -169,69 +168,49 @@ final class Foreman {
 
     func openReader(_ reader: ReaderID, fileIndex: Int) {
         wake()
-        readers[reader] = ReaderState(fileIndex: fileIndex)
+        readDesk.openReader(reader, fileIndex: fileIndex)
     }
 
     func closeReader(_ reader: ReaderID) {
-        guard let state = readers.removeValue(forKey: reader) else { return }
+        guard let fileIndex = readDesk.closeReader(reader) else { return }
         picker.setWindow(reader: reader.rawValue, pieces: nil)
         // The kernel releases a handle only after its reads are answered: drop the pin that
         // `TorrentSession.openReader` took for this reader (pins are counted, so other readers of
         // the file keep theirs), and the store may close the fd when it needs the slot.
-        store.unpinFile(state.fileIndex)
+        store.unpinFile(fileIndex)
     }
 
     /// Moves the reader's readahead window to follow a read.
     func noteRead(_ reader: ReaderID, fileIndex: Int, offset: Int64, length: Int) {
         wake()
         if length > 0 { cache.used(layout.pieces(file: fileIndex, offset: offset, length: Int64(length))) }
-        var state = readers[reader] ?? ReaderState(fileIndex: fileIndex)
-        state.readahead.note(offset: offset, length: length)
-        readers[reader] = state
-        let cap = cache.readaheadCap
-        let (end, overflow) = offset.addingReportingOverflow(Int64(length))
-        let window = overflow ? nil : state.readahead.pieces(after: end, file: fileIndex, in: layout, cap: cap)
+        let window = readDesk.follow(reader, fileIndex: fileIndex, offset: offset, length: length, cap: cache.readaheadCap)
         picker.setWindow(reader: reader.rawValue, pieces: window)
     }
 
+    /// A read of bytes that were not verified when the session looked: answered at once if they
+    /// are now, failed at once while storage fails, otherwise booked to wait for its pieces, which
+    /// then go ahead of everything else.
     func addWaiter(id: UInt64, reader: ReaderID, fileIndex: Int, offset: Int64, length: Int,
                    completion: @escaping @Sendable (Result<ReadableSpan, ContentReadError>) -> Void) {
         wake()
         guard !stopped else {
-            complete(completion, with: .failure(.shutdown))
+            readDesk.complete(completion, with: .failure(.shutdown))
             return
         }
         noteRead(reader, fileIndex: fileIndex, offset: offset, length: length)
         if let storageFailure, storagePause.isPaused {
-            complete(completion, with: .failure(storageFailure))
+            readDesk.complete(completion, with: .failure(storageFailure))
             return
         }
         let pieces = layout.pieces(file: fileIndex, offset: offset, length: Int64(length))
         let missing = pieces.filter { !picker.hasPiece($0) || cache.isBeingEvicted($0) }
         if missing.isEmpty {
-            serve(id: id, reader: reader, fileIndex: fileIndex, offset: offset, length: length, completion: completion)
+            readDesk.serve(id: id, reader: reader, fileIndex: fileIndex, offset: offset, length: length, completion: completion)
             return
         }
-        var waiter = ReadWaiter(reader: reader, fileIndex: fileIndex, offset: offset, length: length,
-                                pieces: pieces, missing: missing.count, completion: completion, since: clock.now)
-        if let timeout = configuration.readTimeout {
-            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-            let limit = TimeAmount.nanoseconds(Int64(seconds * 1e9))
-            // The kernel retries a failed readahead page by page: a read of pieces that just
-            // timed out, which still no connected peer has, fails now instead of waiting again.
-            let now = clock.now
-            if missing.allSatisfy({ piece in
-                picker.availability(of: piece) == 0 && (timedOutAt[piece].map { now - $0 < limit } ?? false)
-            }) {
-                complete(completion, with: .failure(.timedOut(file: fileIndex, offset: offset, seconds: seconds)))
-                return
-            }
-            let bound = NIOLoopBound(self, eventLoop: eventLoop)
-            waiter.timeout = eventLoop.scheduleTask(in: limit) {
-                bound.value.readTimedOut(id, seconds: seconds)
-            }
-        }
-        reads.add(waiter, id: id, missing: missing)
+        guard readDesk.wait(id: id, reader: reader, fileIndex: fileIndex, offset: offset, length: length,
+                            pieces: pieces, missing: missing, completion: completion) else { return }
         // Reads that wait come in runs (a player seeking, a reader outpacing the swarm): keep
         // background fill off the wire until they have been quiet for a moment.
         backgroundHeldUntil = clock.now + Self.backgroundHoldAfterWait
@@ -250,129 +229,20 @@ final class Foreman {
     static let raceDelay = TimeAmount.milliseconds(20)
 
     private func allowRacing(forWaiter id: UInt64) {
-        guard let waiter = reads[id] else { return }
-        picker.allowRacing(of: waiter.pieces)
+        guard let pieces = readDesk.pieces(of: id) else { return }
+        picker.allowRacing(of: pieces)
         fillAllPipelines()
-    }
-
-    /// When reads last gave up on each piece (`--read-timeout`); entries older than the timeout
-    /// no longer count and are dropped as new ones come.
-    private var timedOutAt: [Int: NIODeadline] = [:]
-
-    private func readTimedOut(_ id: UInt64, seconds: Double) {
-        guard let waiter = reads[id] else { return }
-        let now = clock.now
-        let limit = TimeAmount.nanoseconds(Int64(seconds * 1e9))
-        timedOutAt = timedOutAt.filter { now - $0.value < limit }
-        for piece in waiter.pieces where !picker.hasPiece(piece) { timedOutAt[piece] = now }
-        resolve(id, with: .failure(.timedOut(file: waiter.fileIndex, offset: waiter.offset, seconds: seconds)))
     }
 
     /// The reader gave up on read `id` (an interrupt, a killed reader): it fails with
     /// `.cancelled` now, or, if its reply is already under way, as soon as it would wait again.
     func cancelWaiter(_ id: UInt64) {
-        if reads.cancel(id) { resolve(id, with: .failure(.cancelled)) }
-    }
-
-    private func logWait(_ waiter: ReadWaiter) {
-        logger.debug("read waited for pieces", metadata: [
-            "file": "\(waiter.fileIndex)", "offset": "\(waiter.offset)", "pieces": "\(waiter.pieces)",
-            "ms": "\(Double((clock.now - waiter.since).nanoseconds) / 1e6)"])
-    }
-
-    /// Takes out the waiters for which `piece` is the last missing one, to be answered by the
-    /// piece's own job the moment it is stored: a reader then waits for no hop back to this loop
-    /// and out to the pool again. They stay registered in the picker until the job reports.
-    private func takeWaitersCompletedBy(_ piece: Int) -> [PieceJobRead] {
-        reads.handToJob(completedBy: piece).map { id, waiter in
-            PieceJobRead(id: id, fileIndex: waiter.fileIndex, offset: waiter.offset,
-                         length: waiter.length, pieces: waiter.pieces, completion: waiter.completion)
-        }
-    }
-
-    /// The job of `piece` has finished with the reads it was given: `served` were answered;
-    /// the others wait again (the piece failed), or start over if the reader cancelled meanwhile.
-    private func settleJobReads(_ jobReads: [PieceJobRead], piece: Int, served: Set<UInt64>) {
-        for read in jobReads {
-            let wasServed = served.contains(read.id)
-            guard let (waiter, cancelled) = reads.jobFinished(read.id, piece: piece, served: wasServed) else { continue }
-            if wasServed {
-                waiter.timeout?.cancel()
-                picker.removeWaitingRead(pieces: waiter.pieces)
-                logWait(waiter)
-            } else {
-                if stopped {
-                    resolve(read.id, with: .failure(.shutdown))
-                } else if cancelled {
-                    resolve(read.id, with: .failure(.cancelled))
-                }
-            }
-        }
-    }
-
-    private func resolve(_ id: UInt64, with result: Result<ReadableSpan, ContentReadError>) {
-        guard var waiter = reads.remove(id) else { return }
-        waiter.timeout?.cancel()
-        waiter.timeout = nil
-        picker.removeWaitingRead(pieces: waiter.pieces)
-        switch result {
-        case .success:
-            logWait(waiter)
-            serve(id: id, reader: waiter.reader, fileIndex: waiter.fileIndex, offset: waiter.offset,
-                  length: waiter.length, completion: waiter.completion)
-        case .failure:
-            complete(waiter.completion, with: result)
-        }
-    }
-
-    /// Hands verified bytes to the reader from the thread pool (opening a file may block). If the
-    /// pieces were evicted in the meantime the read waits for them again, under the same id, so
-    /// that its ticket can still cancel it (and a cancel that came meanwhile is honoured).
-    private func serve(id: UInt64, reader: ReaderID, fileIndex: Int, offset: Int64, length: Int,
-                       completion: @escaping @Sendable (Result<ReadableSpan, ContentReadError>) -> Void) {
-        let store = self.store
-        let verified = self.verified
-        let pieces = layout.pieces(file: fileIndex, offset: offset, length: Int64(length))
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        let loop = eventLoop
-        reads.beginServing(id)
-        threadPool.submit { _ in
-            guard verified.beginRead(pieces) else {
-                loop.execute {
-                    let foreman = bound.value
-                    if foreman.reads.endServing(id) {
-                        foreman.complete(completion, with: .failure(.cancelled))
-                    } else {
-                        foreman.addWaiter(id: id, reader: reader, fileIndex: fileIndex, offset: offset, length: length,
-                                          completion: completion)
-                    }
-                }
-                return
-            }
-            completion(Self.span(store: store, fileIndex: fileIndex, offset: offset, length: length))
-            verified.endRead(pieces)
-            loop.execute { _ = bound.value.reads.endServing(id) }
-        }
+        readDesk.cancel(id)
     }
 
     /// How long background fill stays held after a read had to wait.
     private static let backgroundHoldAfterWait = TimeAmount.milliseconds(300)
     private var backgroundHeldUntil = NIODeadline.distantPast
-
-    private func complete(_ completion: @escaping @Sendable (Result<ReadableSpan, ContentReadError>) -> Void,
-                          with result: Result<ReadableSpan, ContentReadError>) {
-        threadPool.submit { _ in completion(result) }
-    }
-
-    /// Where verified bytes of a file are in the cache.
-    static func span(store: PieceStore, fileIndex: Int, offset: Int64, length: Int) -> Result<ReadableSpan, ContentReadError> {
-        do {
-            let fd = try store.fileDescriptor(forFile: fileIndex)
-            return .success(ReadableSpan(fd: fd, offset: offset, length: length))
-        } catch {
-            return .failure(.storage(file: fileIndex, kind: error.readFailureKind, detail: "\(error)"))
-        }
-    }
 
     // MARK: - Peers
 
@@ -726,7 +596,7 @@ final class Foreman {
     /// the reads that were waiting for it alone (`PieceJob`).
     private func verifyAndStore(piece: Int, buffer: PieceBuffer, senders: Set<PeerKey>) {
         hashJobsInFlight += 1
-        let reads = takeWaitersCompletedBy(piece)
+        let reads = readDesk.takeWaitersCompletedBy(piece)
         let job = PieceJob(piece: piece, size: layout.pieceSize(piece), expected: metainfo.pieceHash(piece),
                            pieceStart: layout.pieceOffset(piece),
                            reads: reads.map { ($0, layout.files[$0.fileIndex].offset) },
@@ -753,9 +623,9 @@ final class Foreman {
         bufferPool.give(buffer)
         switch outcome {
         case let .stored(served), let .storageFailed(_, served):
-            settleJobReads(reads, piece: piece, served: served)
+            readDesk.settleJobReads(reads, piece: piece, served: served)
         case .hashMismatch:
-            settleJobReads(reads, piece: piece, served: [])
+            readDesk.settleJobReads(reads, piece: piece, served: [])
         }
         switch outcome {
         case .stored:
@@ -771,9 +641,7 @@ final class Foreman {
             for peer in peers.values where peer.handshakeDone {
                 peer.send(.have(piece: UInt32(piece)))
             }
-            for id in self.reads.pieceVerified(piece) {
-                resolve(id, with: .success(ReadableSpan(fd: -1, offset: 0, length: 0)))
-            }
+            readDesk.pieceVerified(piece)
             if picker.isComplete { torrentCompleted() }
         case .hashMismatch:
             picker.pieceFailed(piece)
@@ -815,7 +683,7 @@ final class Foreman {
             logger.debug("storing failed again", metadata: ["piece": "\(piece)", "error": "\(error)"])
         }
         storageFailure = failure
-        for id in reads.ids { resolve(id, with: .failure(failure)) }
+        readDesk.failAll(with: failure)
     }
 
     /// The pause after a storage error is over: a full disk stays paused (checked every second)
@@ -956,7 +824,7 @@ final class Foreman {
     /// Nothing to look after: no peer, no connection being made, no read, no piece job, no
     /// eviction, and the rates have decayed to zero.
     private var isIdle: Bool {
-        peers.isEmpty && handshaking.isEmpty && connecting == 0 && reads.count == 0 && hashJobsInFlight == 0
+        peers.isEmpty && handshaking.isEmpty && connecting == 0 && readDesk.waitingCount == 0 && hashJobsInFlight == 0
             && !cache.isEvicting && downloadMeter.bytesPerSecond == 0 && uploadMeter.bytesPerSecond == 0
             && runningCheckpoint == nil && verifiedSinceCheckpoint == 0
     }
@@ -1048,7 +916,7 @@ final class Foreman {
         statusBoard.publish(.snapshot(metainfo: metainfo, have: verified.snapshot, download: downloadMeter,
                                       upload: uploadMeter, peers: peers.count,
                                       cacheDiskBytes: statusBoard.current.cacheDiskBytes,
-                                      pendingReads: reads.count, picker: picker))
+                                      pendingReads: readDesk.waitingCount, picker: picker))
     }
 }
 

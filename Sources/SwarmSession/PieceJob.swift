@@ -47,7 +47,7 @@ struct PieceJob: Sendable {
         checkpointer.pieceWritten(piece)
         verified.insert(piece)
         for (read, _) in reads where !served.contains(read.id) && verified.beginRead(read.pieces) {
-            read.completion(Foreman.span(store: store, fileIndex: read.fileIndex, offset: read.offset, length: read.length))
+            read.completion(ReadDesk.span(store: store, fileIndex: read.fileIndex, offset: read.offset, length: read.length))
             verified.endRead(read.pieces)
             served.insert(read.id)
         }
