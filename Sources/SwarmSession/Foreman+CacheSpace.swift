@@ -57,6 +57,6 @@ extension Foreman: CacheSpaceMember {
         }
         enforceCacheLimit()
         updateBackgroundFill()
-        fillAllPipelines()
+        scheduler.fillAll()
     }
 }

@@ -28,7 +28,6 @@ final class Foreman {
     let clock: any ForemanClock
 
     var picker: PiecePicker
-    private let fullBitfield: Bitfield
     private let bufferPool: PieceBufferPool
     private var assembling: [Int: (buffer: PieceBuffer, senders: Set<PeerKey>)] = [:]
     private(set) var hashJobsInFlight = 0
@@ -40,20 +39,21 @@ final class Foreman {
     private var peerWarnings = RepeatedWarnings()
     /// The engine's global token buckets, shared with every other torrent.
     private let rateLimits: RateLimits
-    /// The engine's piece-memory budget, shared with every other torrent; `budgetKey` is ours in it.
-    private let memoryBudget: PieceMemoryBudget
-    private let budgetKey: Int
+    /// Our part of the engine's piece-memory budget: how many pieces may be in flight.
+    let pieceMemory: PieceMemoryShare
     /// The address outbound connections leave from ("0.0.0.0": any).
     private let connectFromHost: String
     /// Our part of the engine's `--cache-size`: what we store and evict (see `CacheShare`).
     let cache: CacheShare
+    /// Sending and taking back requests within the download limit (see `RequestScheduler`).
+    private(set) lazy var scheduler = RequestScheduler(foreman: self, limits: rateLimits)
     /// Choking, serving peers' requests within the upload limit (see `Uploader`).
     private lazy var uploader = Uploader(foreman: self, limits: rateLimits)
 
     /// Readers, and reads waiting for pieces or being answered (see `ReadDesk`).
     private(set) lazy var readDesk = ReadDesk(foreman: self)
 
-    private(set) var downloadMeter = RateMeter()
+    var downloadMeter: RateMeter { scheduler.meter }
     var uploadMeter: RateMeter { uploader.meter }
     private var lastTick: NIODeadline
     private var lastCheckpoint: NIODeadline
@@ -96,20 +96,18 @@ final class Foreman {
         self.statusBoard = statusBoard
         self.checkpointer = checkpointer
         self.rateLimits = rateLimits
-        self.memoryBudget = memoryBudget
         self.connectFromHost = connectFromHost
         cache = CacheShare(space: cacheSpace, layout: metainfo.layout, have: have)
         self.clock = clock
         lastTick = clock.now
         lastCheckpoint = clock.now
-        budgetKey = memoryBudget.register()
         let pieceLength = metainfo.layout.pieceLength
         // Pieces in flight count against a size limit too: keep them to a quarter of it.
-        let budgetPieces = min(cache.piecesInFlightCap, memoryBudget.allowedPieces(for: budgetKey, pieceLength: pieceLength))
+        pieceMemory = PieceMemoryShare(budget: memoryBudget, pieceLength: pieceLength, cap: cache.piecesInFlightCap)
+        let budgetPieces = pieceMemory.allowedPieces
         picker = PiecePicker(layout: metainfo.layout, have: have,
                              backgroundEnabled: configuration.downloadMode == .all,
                              maxPiecesInProgress: budgetPieces)
-        fullBitfield = Bitfield.full(count: metainfo.layout.pieceCount)
         bufferPool = PieceBufferPool(bufferSize: max(1, pieceLength), keepAtMost: min(budgetPieces, 16))
         directory = PeerDirectory()
         updateBackgroundFill()
@@ -138,7 +136,7 @@ final class Foreman {
         guard !stopped else { return eventLoop.makeSucceededVoidFuture() }
         stopped = true
         tickTask?.cancel()
-        memoryBudget.unregister(budgetKey)
+        pieceMemory.leave()
         cache.leave()
         readDesk.failAll(with: .shutdown)
         for peer in peers.values { peer.close() }
@@ -218,8 +216,8 @@ final class Foreman {
         // A seek: the reader needs a piece nobody is fetching yet.
         let newlyWanted = missing.contains { !picker.isInProgress($0) }
         picker.addWaitingRead(pieces: pieces)
-        if newlyWanted { preemptQueuedRequests() }
-        fillAllPipelines()
+        if newlyWanted { scheduler.preemptQueued() }
+        scheduler.fillAll()
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         eventLoop.scheduleTask(in: Self.raceDelay) { bound.value.allowRacing(forWaiter: id) }
     }
@@ -231,7 +229,7 @@ final class Foreman {
     private func allowRacing(forWaiter id: UInt64) {
         guard let pieces = readDesk.pieces(of: id) else { return }
         picker.allowRacing(of: pieces)
-        fillAllPipelines()
+        scheduler.fillAll()
     }
 
     /// The reader gave up on read `id` (an interrupt, a killed reader): it fails with
@@ -332,14 +330,14 @@ final class Foreman {
             guard piece < layout.pieceCount else { return misbehaved(peer, "allowed-fast for piece \(index) of \(layout.pieceCount)") }
             guard peer.allowedFast.count < Self.allowedFastLimit else { return }
             peer.allowedFast.insert(piece)
-            if peer.peerChoking { fillPipeline(peer) }
+            if peer.peerChoking { scheduler.fill(peer) }
         case .choke:
             peer.peerChoking = true
-            if !peer.supportsFast { releaseAllRequests(of: peer, sendCancel: false) }
+            if !peer.supportsFast { scheduler.releaseAll(of: peer, sendCancel: false) }
         case .unchoke:
             logger.trace("unchoked", metadata: ["peer": "\(peer.address)"])
             peer.peerChoking = false
-            fillPipeline(peer)
+            scheduler.fill(peer)
         case .interested:
             peer.peerInterested = true
             uploader.considerUnchoking(peer)
@@ -353,7 +351,7 @@ final class Foreman {
             peer.pieces[piece] = true
             picker.peerHasPiece(piece)
             if !peer.amInterested && !picker.hasPiece(piece) { setInterested(peer, true) }
-            fillPipeline(peer)
+            scheduler.fill(peer)
         case let .bitfield(bytes):
             logger.trace("bitfield", metadata: ["peer": "\(peer.address)"])
             acceptPieceSummary(from: peer)
@@ -378,11 +376,8 @@ final class Foreman {
         case let .cancel(request):
             uploader.cancel(request, from: peer)
         case let .reject(request):
-            let spec = BlockSpec(piece: Int(request.piece), begin: Int(request.begin), length: Int(request.length))
-            if peer.outstanding.removeValue(forKey: spec) != nil {
-                picker.requestReleased(by: peer.key, piece: spec.piece, begin: spec.begin)
-            }
-            peer.cancelledByUs[spec] = nil
+            scheduler.rejected(BlockSpec(piece: Int(request.piece), begin: Int(request.begin), length: Int(request.length)),
+                               by: peer)
         case let .piece(index, begin, block):
             blockArrived(from: peer, piece: Int(index), begin: Int(begin), block: block)
         case let .extended(id, payload):
@@ -406,7 +401,7 @@ final class Foreman {
     }
 
     func peerReadBatchEnded(_ peer: PeerConnection) {
-        fillPipeline(peer)
+        scheduler.fill(peer)
     }
 
     /// The peer sent bytes that are not the protocol (an oversized or malformed frame, garbage
@@ -425,7 +420,7 @@ final class Foreman {
             directory.disconnected(peer.address, wasUseful: false, now: clock.now)
             return
         }
-        releaseAllRequests(of: peer, sendCancel: false)
+        scheduler.releaseAll(of: peer, sendCancel: false)
         uploader.peerGone(peer.key)
         if peer.isSeed { picker.seedRemoved() } else { picker.peerRemoved(bitfield: peer.pieces) }
         directory.disconnected(peer.address, wasUseful: peer.download.total > 0, now: clock.now)
@@ -451,7 +446,7 @@ final class Foreman {
     private func updateInterest(_ peer: PeerConnection) {
         let wants = peer.isSeed ? !picker.isComplete : picker.wantsAnything(from: peer.pieces)
         setInterested(peer, wants)
-        fillPipeline(peer)
+        scheduler.fill(peer)
     }
 
     private func setInterested(_ peer: PeerConnection, _ interested: Bool) {
@@ -463,127 +458,21 @@ final class Foreman {
 
     // MARK: - Downloading
 
-    /// Keeps the peer's request pipeline full, topping it up in batches.
-    func fillPipeline(_ peer: PeerConnection) {
-        guard peer.handshakeDone, peer.amInterested, !stopped, !isStoragePaused else { return }
-        // A choking peer still serves the pieces it allowed fast (BEP 6); nothing else.
-        let choked = peer.peerChoking
-        guard !choked || !peer.allowedFast.isEmpty else { return }
-        if cache.limit != nil { updateBackgroundFill() }
-        refreshMemoryAllowance()
-        let depth = min(peer.pipelineDepth, peer.peerRequestQueueLimit)
-        var free = depth - peer.outstanding.count
-        guard free > 0, peer.outstanding.isEmpty || free >= max(1, depth / 4) || !picker.piecesWaitingForReadersIsZero else { return }
-        if rateLimits.download.isLimited {
-            // A request spends the limit when it is sent, not when its block lands: blocks already
-            // asked for will arrive whatever we do, so they count against the tokens now.
-            let unreserved = rateLimits.download.tokens - requestedBytesInFlight
-            guard unreserved > 0 else { return }
-            free = min(free, Int((unreserved + Int64(PiecePicker.blockSize) - 1) / Int64(PiecePicker.blockSize)))
-        }
-        var offered = peer.isSeed ? fullBitfield : peer.pieces
-        if choked {
-            var allowed = Bitfield(count: layout.pieceCount)
-            for piece in peer.allowedFast where offered[piece] { allowed[piece] = true }
-            offered = allowed
-        }
-        let blocks = picker.pickBlocks(for: peer.key, peerHas: offered, maxBlocks: free)
-        reportMemoryUse()
-        guard !blocks.isEmpty else { return }
-        let now = clock.now
-        for block in blocks {
-            peer.outstanding[block] = now
-            peer.send(.request(BlockRequest(piece: UInt32(block.piece), begin: UInt32(block.begin), length: UInt32(block.length))))
-        }
-        if peer.outstanding.count == blocks.count { peer.lastBlockAt = now }
-        peer.flush()
-    }
-
-    /// How many pieces may be in flight: what the engine's shared budget leaves us, within a
-    /// quarter of `--cache-size`.
-    private func refreshMemoryAllowance() {
-        picker.maxPiecesInProgress = max(1, min(cache.piecesInFlightCap,
-                                               memoryBudget.allowedPieces(for: budgetKey, pieceLength: layout.pieceLength)))
-    }
-
-    /// Tells the engine's budget what our pieces in flight hold now.
-    private func reportMemoryUse() {
-        let (bytes, overflow) = picker.piecesInProgress.multipliedReportingOverflow(by: layout.pieceLength)
-        memoryBudget.report(budgetKey, bytes: overflow ? .max : bytes)
-    }
-
-    /// Seconds of a peer's measured rate kept requested from it.
-    static let requestQueueSeconds = 2.0
-    /// The most requests in flight to one peer (8 MiB of 16 KiB blocks; libtorrent's default
-    /// `max_out_request_queue` is 500).
-    static let maxPipelineDepth = 512
-
     /// The most allowed-fast pieces remembered per peer (BEP 6 suggests peers offer about 10).
     static let allowedFastLimit = 64
 
-    /// A reader now waits for pieces nobody is fetching: cancel every background request queued
-    /// at each peer (readahead windows are kept), so the reader's blocks go out next instead of
-    /// behind megabytes of background fill. Keeping a few queued so that no peer idles made seeks
-    /// slower (p50 3.8-4.6 ms against 3.6-3.8 ms, same swarm, alternating runs): the sought piece
-    /// is shared among all peers that have it, so none idles anyway. Blocks already on the wire
-    /// are kept when they land (see `cancel`).
-    private func preemptQueuedRequests() {
-        for peer in peers.values where !peer.outstanding.isEmpty {
-            let background = peer.outstanding.keys.filter { picker.priority(of: $0.piece) < .soon }
-            guard !background.isEmpty else { continue }
-            for spec in background {
-                peer.outstanding[spec] = nil
-                picker.requestReleased(by: peer.key, piece: spec.piece, begin: spec.begin)
-                cancel(spec, at: peer)
-            }
-            peer.flush()
-        }
-    }
-
-    /// The most cancelled requests remembered per peer (a full pipeline of the deepest peer).
-    static let cancelledRequestLimit = 1024
-
-    /// Sends `cancel` for a request we no longer hold against the peer, and remembers it: on
-    /// loopback most cancelled blocks are already on the wire, and dropping them when they land
-    /// would throw away bandwidth the piece still needs.
-    private func cancel(_ spec: BlockSpec, at peer: PeerConnection) {
-        peer.send(.cancel(BlockRequest(piece: UInt32(spec.piece), begin: UInt32(spec.begin), length: UInt32(spec.length))))
-        if peer.cancelledByUs.count < Self.cancelledRequestLimit { peer.cancelledByUs[spec] = clock.now }
-    }
-
-    /// Bytes requested from all peers and not yet arrived (blocks counted at full size).
-    private var requestedBytesInFlight: Int64 {
-        peers.values.reduce(0) { $0 + Int64($1.outstanding.count) } * Int64(PiecePicker.blockSize)
-    }
-
-    func fillAllPipelines() {
-        for peer in peers.values { fillPipeline(peer) }
-    }
-
-    private var isStoragePaused: Bool { storagePause.isPaused }
+    var isStoragePaused: Bool { storagePause.isPaused }
 
     private func blockArrived(from peer: PeerConnection, piece: Int, begin: Int, block: ByteBuffer) {
         let spec = BlockSpec(piece: piece, begin: begin, length: block.readableBytes)
-        // Unsolicited blocks are not trusted, not used; one we cancelled is used if still needed
-        // (the picker refuses it otherwise), and like any block it must pass the piece's hash.
-        guard peer.outstanding.removeValue(forKey: spec) != nil || peer.cancelledByUs.removeValue(forKey: spec) != nil else {
-            return
-        }
-        let length = block.readableBytes
-        peer.download.add(length)
-        downloadMeter.add(length)
-        rateLimits.download.spend(length)
-        peer.lastBlockAt = clock.now
+        guard scheduler.blockArrived(spec, from: peer) else { return }
         guard case let .accepted(pieceComplete, other) = picker.blockReceived(from: peer.key, piece: piece, begin: begin) else {
             return
         }
         var entry = assembling[piece] ?? (buffer: bufferPool.take(), senders: [])
         block.withUnsafeReadableBytes { entry.buffer.copyIn($0, at: begin) }
         entry.senders.insert(peer.key)
-        if let other, let racer = peers[other], racer.outstanding.removeValue(forKey: spec) != nil {
-            cancel(spec, at: racer)
-            racer.flush()
-        }
+        if let other, let racer = peers[other] { scheduler.lostRace(spec, at: racer) }
         if pieceComplete {
             assembling[piece] = nil
             verifyAndStore(piece: piece, buffer: entry.buffer, senders: entry.senders)
@@ -665,7 +554,7 @@ final class Foreman {
             return
         }
         for peer in peers.values { peer.flush() }
-        fillAllPipelines()
+        scheduler.fillAll()
     }
 
     /// A full disk or I/O error: stop fetching (no re-request loop), fail the waiting reads with
@@ -705,15 +594,6 @@ final class Foreman {
         for promise in completionPromises { promise.succeed(()) }
         completionPromises.removeAll()
         checkpoint(force: true, syncData: false)
-    }
-
-    private func releaseAllRequests(of peer: PeerConnection, sendCancel: Bool) {
-        for spec in peer.outstanding.keys {
-            picker.requestReleased(by: peer.key, piece: spec.piece, begin: spec.begin)
-            if sendCancel { cancel(spec, at: peer) }
-        }
-        peer.outstanding.removeAll(keepingCapacity: true)
-        if sendCancel { peer.flush() }
     }
 
     // MARK: - Connections
@@ -837,51 +717,28 @@ final class Foreman {
         let now = clock.now
         let seconds = Double((now - lastTick).nanoseconds) / 1e9
         lastTick = now
-        downloadMeter.tick(seconds: seconds)
+        scheduler.tick(seconds: seconds)
         rateLimits.refill(now: now)
-        reportMemoryUse()
-        refreshMemoryAllowance()
+        pieceMemory.report(picker)
+        picker.maxPiecesInProgress = pieceMemory.allowedPieces
         uploader.tick(seconds: seconds)
         if tickCount % 40 == 0 { uploader.runChoker(rotateOptimistic: tickCount % 120 == 0) }
         if tickCount % 4 == 0 { checkConnectionTimeouts(now: now) }
         for peer in peers.values {
             peer.download.tick(seconds: seconds)
             peer.upload.tick(seconds: seconds)
-            // Enough requests in flight for a few seconds of this peer's rate, within what it
-            // queues (libtorrent also aims at 3 s): a slow or distant peer is never idle. A seek
-            // cancels the background part of it, so a deep queue does not delay readers.
-            let target = Int(peer.download.bytesPerSecond * Self.requestQueueSeconds) / PiecePicker.blockSize
-            peer.pipelineDepth = max(16, min(target, Self.maxPipelineDepth, peer.peerRequestQueueLimit))
-            if rateLimits.download.isLimited {
-                // Under a download limit, no more in flight than half a second of the limit.
-                peer.pipelineDepth = max(2, min(peer.pipelineDepth, Int(rateLimits.download.rate / 2) / PiecePicker.blockSize))
-            }
-            if !peer.cancelledByUs.isEmpty, tickCount % 40 == 0 {
-                peer.cancelledByUs = peer.cancelledByUs.filter { now - $0.value < .seconds(30) }
-            }
-            // A peer that has sent nothing for a while loses its requests to others.
-            if !peer.outstanding.isEmpty, now - peer.lastBlockAt > .seconds(peerStallSeconds(peer)) {
-                logger.debug("peer stalled; reassigning its requests", metadata: ["peer": "\(peer.address)"])
-                releaseAllRequests(of: peer, sendCancel: true)
-                peer.pipelineDepth = 4
-                peer.lastBlockAt = now
-            }
+            scheduler.tick(peer, now: now, forgetOldCancels: tickCount % 40 == 0)
         }
         if storagePause.pauseIsOver(now: now) {
             resumeAfterStorageFailure(now: now)
         }
         if picker.holdBackground, backgroundHeldUntil < now { picker.holdBackground = false }
-        fillAllPipelines()
+        scheduler.fillAll()
         connectMore()
         if now - lastCheckpoint > TimeAmount.nanoseconds(Int64(configuration.checkpointInterval.components.seconds) * 1_000_000_000) {
             _ = checkpoint(force: false)
         }
         publishStatus()
-    }
-
-    /// How long a peer may stay silent with requests outstanding: short while a reader waits.
-    private func peerStallSeconds(_ peer: PeerConnection) -> Int64 {
-        picker.piecesWaitingForReadersIsZero ? 10 : 3
     }
 
     /// Makes verified pieces durable, then records them; the record never claims more than was

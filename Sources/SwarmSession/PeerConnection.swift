@@ -39,7 +39,7 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// Requests we sent that are not answered yet, with when they were sent.
     var outstanding: [BlockSpec: NIODeadline] = [:]
     /// Requests we cancelled, with when: a block the peer had already sent is still welcome if
-    /// the piece needs it (at most `Foreman.cancelledRequestLimit`, forgotten after 30 s).
+    /// the piece needs it (at most `RequestScheduler.cancelledRequestLimit`, forgotten after 30 s).
     var cancelledByUs: [BlockSpec: NIODeadline] = [:]
     /// How many requests we keep in flight; adapts to the peer's rate.
     var pipelineDepth = 32
