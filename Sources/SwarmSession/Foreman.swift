@@ -56,12 +56,8 @@ final class Foreman {
     var downloadMeter: RateMeter { scheduler.meter }
     var uploadMeter: RateMeter { uploader.meter }
     private var lastTick: NIODeadline
-    private var lastCheckpoint: NIODeadline
-    private var verifiedSinceCheckpoint = 0
-    /// The checkpoint being saved, if any (checkpoints never overlap).
-    private var runningCheckpoint: EventLoopFuture<Void>?
-    /// The last record claims unsynced pieces: the next periodic checkpoint syncs them.
-    private var syncPending = false
+    /// When the resume record is saved (see `CheckpointSchedule`).
+    private let checkpoints: CheckpointSchedule
     /// Storage failed (a full disk): whether new pieces are fetched, and what to log.
     private var storagePause = StorageFailurePause()
     /// What reads of missing data fail with while the pause lasts.
@@ -100,7 +96,8 @@ final class Foreman {
         cache = CacheShare(space: cacheSpace, layout: metainfo.layout, have: have)
         self.clock = clock
         lastTick = clock.now
-        lastCheckpoint = clock.now
+        checkpoints = CheckpointSchedule(checkpointer: checkpointer, threadPool: threadPool, eventLoop: eventLoop,
+                                         logger: logger, configuration: configuration, clock: clock)
         let pieceLength = metainfo.layout.pieceLength
         // Pieces in flight count against a size limit too: keep them to a quarter of it.
         pieceMemory = PieceMemoryShare(budget: memoryBudget, pieceLength: pieceLength, cap: cache.piecesInFlightCap)
@@ -154,7 +151,7 @@ final class Foreman {
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         return drained.flatMap {
             bound.value.publishStatus()
-            return bound.value.runningCheckpoint ?? bound.value.eventLoop.makeSucceededVoidFuture()
+            return bound.value.checkpoints.running ?? bound.value.eventLoop.makeSucceededVoidFuture()
         }.flatMap {
             // No sync at the end: what is not durable yet is claimed for this boot only, so
             // stopping never waits for gigabytes of writeback.
@@ -525,7 +522,7 @@ final class Foreman {
             verified.insert(piece)
             cache.pieceVerified(piece)
             if cache.limit != nil { enforceCacheLimit() }
-            verifiedSinceCheckpoint += 1
+            checkpoints.pieceVerified()
             logger.trace("piece verified", metadata: ["piece": "\(piece)"])
             for peer in peers.values where peer.handshakeDone {
                 peer.send(.have(piece: UInt32(piece)))
@@ -706,7 +703,7 @@ final class Foreman {
     private var isIdle: Bool {
         peers.isEmpty && handshaking.isEmpty && connecting == 0 && readDesk.waitingCount == 0 && hashJobsInFlight == 0
             && !cache.isEvicting && downloadMeter.bytesPerSecond == 0 && uploadMeter.bytesPerSecond == 0
-            && runningCheckpoint == nil && verifiedSinceCheckpoint == 0
+            && checkpoints.isQuiet
     }
 
     /// Housekeeping, every `activeTick` (every `idleTick` while idle); tests call it after moving
@@ -735,38 +732,16 @@ final class Foreman {
         if picker.holdBackground, backgroundHeldUntil < now { picker.holdBackground = false }
         scheduler.fillAll()
         connectMore()
-        if now - lastCheckpoint > TimeAmount.nanoseconds(Int64(configuration.checkpointInterval.components.seconds) * 1_000_000_000) {
+        if checkpoints.isDue(now: now) {
             _ = checkpoint(force: false)
         }
         publishStatus()
     }
 
-    /// Makes verified pieces durable, then records them; the record never claims more than was
-    /// synced, because the bitfield is taken before the sync starts. With `syncData: false` the
-    /// record claims the unsynced pieces for this boot only (`Checkpointer`), and the next
-    /// periodic checkpoint syncs them.
+    /// Saves the resume record (see `CheckpointSchedule.save`).
     @discardableResult
     func checkpoint(force: Bool, syncData: Bool = true) -> EventLoopFuture<Void> {
-        lastCheckpoint = clock.now
-        guard force || verifiedSinceCheckpoint > 0 || syncPending, runningCheckpoint == nil else {
-            return eventLoop.makeSucceededVoidFuture()
-        }
-        verifiedSinceCheckpoint = 0
-        syncPending = !syncData
-        let checkpointer = self.checkpointer
-        let directory = configuration.cacheDirectory
-        let logger = self.logger
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        let saved = threadPool.runIfActive(eventLoop: eventLoop) {
-            do {
-                try checkpointer.checkpoint(force: force, syncData: syncData)
-            } catch {
-                logger.error("cannot save resume state", metadata: ["directory": "\(directory)", "error": "\(error)"])
-            }
-        }
-        runningCheckpoint = saved
-        saved.whenComplete { _ in bound.value.runningCheckpoint = nil }
-        return saved
+        checkpoints.save(force: force, syncData: syncData)
     }
 
     private func publishStatus() {
