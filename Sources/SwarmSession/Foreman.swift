@@ -10,8 +10,32 @@ import SwarmWire
 /// The PieceManager: the one owner of a torrent's piece state, peers and waiting reads.
 ///
 /// Confined to the torrent's event loop: every method runs there, so none of them suspends half
-/// way and no lock is needed. Workers (`PeerConnection`) report events here and do what it says;
-/// hashing and disk I/O run on the thread pool and report back here.
+/// way and no lock is needed. It is the only entry point for events: workers (`PeerConnection`)
+/// report here and do what it says, the session hands it reads, the engine's router hands it
+/// connections, and hashing and disk I/O run on the thread pool and report back here. The parts
+/// it owns each keep one concern's books and act only when it calls them: `PeerRoster`
+/// (connections), `RequestScheduler` (requests), `PieceAssembly` (pieces in memory and their
+/// jobs), `ReadDesk` (readers and waiting reads), `Uploader` (choking and serving),
+/// `CacheShare` and `PieceMemoryShare` (our part of the engine's limits), `CheckpointSchedule`
+/// (the resume record), and the picker (piece and block state). Housekeeping is in
+/// `Foreman+Housekeeping.swift`, what peers' messages mean in `Foreman+PeerMessages.swift`, the
+/// cache limit in `Foreman+CacheSpace.swift`.
+///
+/// Invariants:
+/// - A request is outstanding at peer P (`P.outstanding`) <=> the picker names P as a holder of
+///   that block; every path that drops one drops the other (a block arriving, a reject, a choke,
+///   a seek's preemption, a stall, a disconnect: all in `RequestScheduler`).
+/// - A piece is in at most one of: being assembled, in a piece job, verified (`picker.have`),
+///   being evicted (`cache`). Readers may read a piece (`verified`) only once it is stored; an
+///   eviction withdraws it from them before its hole is punched.
+/// - A connection is in at most one of the roster's handshaking connections and `peers`; only
+///   `peers` hear about pieces, get requests or are served.
+/// - Every read id is answered exactly once, on the thread pool: by the `ReadDesk`, or by the
+///   `PieceJob` it was handed to.
+/// - After `stopped`, nothing new starts: no connection is admitted or dialled, no request is
+///   sent, no read waits (it fails with `.shutdown`); piece jobs in flight drain before the last
+///   checkpoint.
+/// - Time is read from `clock` only.
 final class Foreman {
     let metainfo: Metainfo
     let layout: FileLayout
@@ -21,6 +45,7 @@ final class Foreman {
     let configuration: SessionConfiguration
     let logger: Logger
     let ourPeerID: PeerID
+    /// The gate of pieces readers may read, shared with the session's threads.
     let verified: VerifiedPieces
     let statusBoard: StatusBoard
     let checkpointer: Checkpointer
@@ -28,52 +53,53 @@ final class Foreman {
     let clock: any ForemanClock
 
     var picker: PiecePicker
-    private let bufferPool: PieceBufferPool
-    private var assembling: [Int: (buffer: PieceBuffer, senders: Set<PeerKey>)] = [:]
-    private(set) var hashJobsInFlight = 0
-
-    private(set) var peers: [PeerKey: PeerConnection] = [:]
-    private var nextPeerKey: PeerKey = 0
-    let directory: PeerDirectory
-    /// Which misbehaving hosts were warned about lately: one warning per host, not one per reconnection.
-    private var peerWarnings = RepeatedWarnings()
     /// The engine's global token buckets, shared with every other torrent.
-    private let rateLimits: RateLimits
-    /// Our part of the engine's piece-memory budget: how many pieces may be in flight.
-    let pieceMemory: PieceMemoryShare
-    /// The address outbound connections leave from ("0.0.0.0": any).
-    private let connectFromHost: String
+    let rateLimits: RateLimits
     /// Our part of the engine's `--cache-size`: what we store and evict (see `CacheShare`).
     let cache: CacheShare
+    /// Our part of the engine's piece-memory budget: how many pieces may be in flight.
+    let pieceMemory: PieceMemoryShare
+    /// Connections and the addresses we know (see `PeerRoster`).
+    private(set) lazy var roster = PeerRoster(foreman: self, maxPeers: configuration.maxPeers,
+                                              connectFromHost: connectFromHost)
     /// Sending and taking back requests within the download limit (see `RequestScheduler`).
     private(set) lazy var scheduler = RequestScheduler(foreman: self, limits: rateLimits)
-    /// Choking, serving peers' requests within the upload limit (see `Uploader`).
-    private lazy var uploader = Uploader(foreman: self, limits: rateLimits)
-
+    /// Pieces being assembled and hashed (see `PieceAssembly`).
+    private(set) lazy var assembly = PieceAssembly(foreman: self, pieceLength: layout.pieceLength,
+                                                   keepAtMost: buffersKept)
     /// Readers, and reads waiting for pieces or being answered (see `ReadDesk`).
     private(set) lazy var readDesk = ReadDesk(foreman: self)
-
-    var downloadMeter: RateMeter { scheduler.meter }
-    var uploadMeter: RateMeter { uploader.meter }
-    private var lastTick: NIODeadline
+    /// Choking, serving peers' requests within the upload limit (see `Uploader`).
+    private(set) lazy var uploader = Uploader(foreman: self, limits: rateLimits)
     /// When the resume record is saved (see `CheckpointSchedule`).
-    private let checkpoints: CheckpointSchedule
-    /// Storage failed (a full disk): whether new pieces are fetched, and what to log.
-    private var storagePause = StorageFailurePause()
-    /// What reads of missing data fail with while the pause lasts.
-    private var storageFailure: ContentReadError?
+    let checkpoints: CheckpointSchedule
+    /// The address outbound connections leave from ("0.0.0.0": any).
+    private let connectFromHost: String
+    /// Piece buffers kept for reuse: what the budget allowed at the start, at most 16.
+    private let buffersKept: Int
 
+    /// Storage failed (a full disk): whether new pieces are fetched, and what to log.
+    var storagePause = StorageFailurePause()
+    /// What reads of missing data fail with while the pause lasts.
+    var storageFailure: ContentReadError?
+    var isStoragePaused: Bool { storagePause.isPaused }
+
+    /// The engine's listening port, told to peers in our extension handshake (0: none).
     var listenPort: UInt16 = 0
-    private var tickCount: UInt32 = 1
-    /// The next housekeeping tick: every `activeTick` while anything happens, every `idleTick`
-    /// while nothing does (a library of a thousand idle torrents must not poll 4,000 times a second).
-    private var tickTask: Scheduled<Void>?
-    private var nextTickAt = NIODeadline.distantFuture
-    static let activeTick = TimeAmount.milliseconds(250)
-    static let idleTick = TimeAmount.seconds(5)
+    /// Housekeeping (see `Foreman+Housekeeping.swift`): the next tick, how many ran, the last.
+    var tickTask: Scheduled<Void>?
+    var nextTickAt = NIODeadline.distantFuture
+    var tickCount: UInt32 = 1
+    var lastTick: NIODeadline
+    /// Background fill stays off the wire until then (reads had to wait).
+    var backgroundHeldUntil = NIODeadline.distantPast
     private(set) var stopped = false
     private var completionPromises: [EventLoopPromise<Void>] = []
-    private var drainPromise: EventLoopPromise<Void>?
+
+    var peers: [PeerKey: PeerConnection] { roster.peers }
+    var downloadMeter: RateMeter { scheduler.meter }
+    var uploadMeter: RateMeter { uploader.meter }
+    var hashJobsInFlight: Int { assembly.jobsInFlight }
 
     init(metainfo: Metainfo, have: Bitfield, eventLoop: EventLoop, threadPool: NIOThreadPool,
          store: PieceStore, configuration: SessionConfiguration, logger: Logger, ourPeerID: PeerID,
@@ -91,22 +117,21 @@ final class Foreman {
         self.verified = verified
         self.statusBoard = statusBoard
         self.checkpointer = checkpointer
+        self.clock = clock
         self.rateLimits = rateLimits
         self.connectFromHost = connectFromHost
-        cache = CacheShare(space: cacheSpace, layout: metainfo.layout, have: have)
-        self.clock = clock
         lastTick = clock.now
+        cache = CacheShare(space: cacheSpace, layout: metainfo.layout, have: have)
         checkpoints = CheckpointSchedule(checkpointer: checkpointer, threadPool: threadPool, eventLoop: eventLoop,
                                          logger: logger, configuration: configuration, clock: clock)
-        let pieceLength = metainfo.layout.pieceLength
         // Pieces in flight count against a size limit too: keep them to a quarter of it.
-        pieceMemory = PieceMemoryShare(budget: memoryBudget, pieceLength: pieceLength, cap: cache.piecesInFlightCap)
-        let budgetPieces = pieceMemory.allowedPieces
+        pieceMemory = PieceMemoryShare(budget: memoryBudget, pieceLength: metainfo.layout.pieceLength,
+                                       cap: cache.piecesInFlightCap)
+        let allowance = pieceMemory.allowedPieces
+        buffersKept = min(allowance, 16)
         picker = PiecePicker(layout: metainfo.layout, have: have,
                              backgroundEnabled: configuration.downloadMode == .all,
-                             maxPiecesInProgress: budgetPieces)
-        bufferPool = PieceBufferPool(bufferSize: max(1, pieceLength), keepAtMost: min(budgetPieces, 16))
-        directory = PeerDirectory()
+                             maxPiecesInProgress: allowance)
         updateBackgroundFill()
     }
 
@@ -136,20 +161,11 @@ final class Foreman {
         pieceMemory.leave()
         cache.leave()
         readDesk.failAll(with: .shutdown)
-        for peer in peers.values { peer.close() }
-        for peer in handshaking.values { peer.close() }
+        roster.closeAll()
         for promise in completionPromises { promise.fail(SessionError.shutDown) }
         completionPromises.removeAll()
-        let drained: EventLoopFuture<Void>
-        if hashJobsInFlight == 0 {
-            drained = eventLoop.makeSucceededVoidFuture()
-        } else {
-            let promise = eventLoop.makePromise(of: Void.self)
-            drainPromise = promise
-            drained = promise.futureResult
-        }
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        return drained.flatMap {
+        return assembly.drained().flatMap {
             bound.value.publishStatus()
             return bound.value.checkpoints.running ?? bound.value.eventLoop.makeSucceededVoidFuture()
         }.flatMap {
@@ -237,68 +253,45 @@ final class Foreman {
 
     /// How long background fill stays held after a read had to wait.
     private static let backgroundHoldAfterWait = TimeAmount.milliseconds(300)
-    private var backgroundHeldUntil = NIODeadline.distantPast
 
-    // MARK: - Peers
+    // MARK: - Connections (from the router, the dialler and the workers)
 
     func makePeerKey() -> PeerKey {
-        nextPeerKey &+= 1
-        return nextPeerKey
+        roster.makePeerKey()
     }
 
-    /// A TCP connection is up. Until its handshake arrives it counts against the connection limit
-    /// and has `handshakeTimeout` to complete; an outbound one introduces itself first.
+    /// Accepts an incoming connection from `host` if there is room for it and the host is not banned.
+    func acceptsIncoming(from host: String) -> Bool {
+        roster.acceptsIncoming(from: host)
+    }
+
+    /// Whether one more connection fits under `--max-peers` with `extra` others not yet counted
+    /// (incoming connections the engine's router holds until they name a torrent).
+    func hasRoom(besides extra: Int) -> Bool {
+        roster.hasRoom(besides: extra)
+    }
+
+    /// Adds addresses (from trackers or the command line) and connects to them if there is room.
+    func addPeerAddresses(_ addresses: [(host: String, port: UInt16)]) {
+        wake()
+        for address in addresses { roster.directory.add(host: address.host, port: address.port) }
+        connectMore()
+    }
+
+    func connectMore() {
+        roster.connectMore()
+    }
+
+    /// A TCP connection is up: it waits for its handshake (see `PeerRoster.opened`).
     func connectionOpened(_ peer: PeerConnection) {
         wake()
-        handshaking[peer.key] = peer
-        if peer.isOutbound {
-            peer.sendHandshake(Handshake.ours(infoHash: metainfo.infoHash, peerID: ourPeerID))
-        }
+        roster.opened(peer)
     }
 
-    /// Connections whose handshake has not arrived yet.
-    private var handshaking: [PeerKey: PeerConnection] = [:]
-    /// How long a new connection may take to send its handshake.
-    static let handshakeTimeout = TimeAmount.seconds(10)
-    /// Silence after which we send a keep-alive (peers drop links quiet for two minutes).
-    static let keepAliveInterval = TimeAmount.seconds(90)
-    /// Silence after which we give up on a peer (BEP 3 peers send a keep-alive every two minutes).
-    static let idleTimeout = TimeAmount.seconds(180)
-
+    /// The peer's handshake arrived: if the roster admits it, it hears our extension handshake
+    /// and what we have.
     func peer(_ peer: PeerConnection, sentHandshake handshake: Handshake) {
-        handshaking[peer.key] = nil
-        guard handshake.infoHash == metainfo.infoHash else {
-            logger.info("peer sent a handshake for another torrent", metadata: ["peer": "\(peer.address)"])
-            peer.close()
-            return
-        }
-        guard handshake.peerID != ourPeerID else {
-            directory.ban(peer.address)
-            peer.close()
-            return
-        }
-        guard !stopped, peers.count < configuration.maxPeers else {
-            peer.close()
-            return
-        }
-        // One connection per peer: a peer we dialled may also dial our listening port (it learns
-        // it from our extension handshake); the second connection would ask it for everything twice.
-        guard !peers.values.contains(where: { $0.remotePeerID == handshake.peerID }) else {
-            logger.debug("second connection to a connected peer closed", metadata: ["peer": "\(peer.address)"])
-            peer.close()
-            return
-        }
-        if !peer.isOutbound {
-            peer.sendHandshake(Handshake.ours(infoHash: metainfo.infoHash, peerID: ourPeerID))
-        }
-        peer.handshakeDone = true
-        peer.remotePeerID = handshake.peerID
-        peer.supportsFast = handshake.supportsFastExtension
-        peer.supportsExtensions = handshake.supportsExtensionProtocol
-        peers[peer.key] = peer
-        directory.connected(peer.address)
-        logger.debug("peer connected", metadata: ["peer": "\(peer.address)", "outbound": "\(peer.isOutbound)"])
-
+        guard roster.admit(peer, handshake: handshake) else { return }
         if peer.supportsExtensions {
             let ours = ExtensionHandshake(clientName: "swarmfs", reqq: 500, listenPort: listenPort == 0 ? nil : listenPort)
             peer.send(.extended(id: 0, payload: ours.encoded()))
@@ -316,87 +309,6 @@ final class Foreman {
         peer.flush()
     }
 
-    func peer(_ peer: PeerConnection, sent message: PeerMessage) {
-        guard peer.handshakeDone else { return }
-        switch message {
-        case .keepAlive, .port, .suggest:
-            break
-        case let .allowedFast(index):
-            let piece = Int(index)
-            guard peer.supportsFast else { return misbehaved(peer, "allowed-fast without the fast extension") }
-            guard piece < layout.pieceCount else { return misbehaved(peer, "allowed-fast for piece \(index) of \(layout.pieceCount)") }
-            guard peer.allowedFast.count < Self.allowedFastLimit else { return }
-            peer.allowedFast.insert(piece)
-            if peer.peerChoking { scheduler.fill(peer) }
-        case .choke:
-            peer.peerChoking = true
-            if !peer.supportsFast { scheduler.releaseAll(of: peer, sendCancel: false) }
-        case .unchoke:
-            logger.trace("unchoked", metadata: ["peer": "\(peer.address)"])
-            peer.peerChoking = false
-            scheduler.fill(peer)
-        case .interested:
-            peer.peerInterested = true
-            uploader.considerUnchoking(peer)
-        case .notInterested:
-            peer.peerInterested = false
-            uploader.choke(peer)
-        case let .have(index):
-            let piece = Int(index)
-            guard piece < layout.pieceCount else { return misbehaved(peer, "have for piece \(index) of \(layout.pieceCount)") }
-            guard !peer.isSeed, !peer.pieces[piece] else { return }
-            peer.pieces[piece] = true
-            picker.peerHasPiece(piece)
-            if !peer.amInterested && !picker.hasPiece(piece) { setInterested(peer, true) }
-            scheduler.fill(peer)
-        case let .bitfield(bytes):
-            logger.trace("bitfield", metadata: ["peer": "\(peer.address)"])
-            acceptPieceSummary(from: peer)
-            do {
-                let bitfield = try Bitfield(wireBytes: bytes.readableBytesView, count: layout.pieceCount)
-                peer.pieces = bitfield
-                picker.peerAdded(bitfield: bitfield)
-                updateInterest(peer)
-            } catch {
-                return misbehaved(peer, "invalid bitfield of \(bytes.readableBytes) bytes: \(error)")
-            }
-        case .haveAll:
-            acceptPieceSummary(from: peer)
-            peer.isSeed = true
-            picker.seedAdded()
-            updateInterest(peer)
-        case .haveNone:
-            acceptPieceSummary(from: peer)
-            updateInterest(peer)
-        case let .request(request):
-            uploader.serveRequest(request, to: peer)
-        case let .cancel(request):
-            uploader.cancel(request, from: peer)
-        case let .reject(request):
-            scheduler.rejected(BlockSpec(piece: Int(request.piece), begin: Int(request.begin), length: Int(request.length)),
-                               by: peer)
-        case let .piece(index, begin, block):
-            blockArrived(from: peer, piece: Int(index), begin: Int(begin), block: block)
-        case let .extended(id, payload):
-            if id == 0, let theirs = try? ExtensionHandshake(decoding: payload), let reqq = theirs.reqq {
-                peer.peerRequestQueueLimit = max(1, min(reqq, 2048))
-            }
-        }
-    }
-
-    /// A `bitfield`, `have-all` or `have-none` states everything the peer has: it replaces what
-    /// the peer said before (some clients send `have-none` and then a bitfield), so availability
-    /// never counts a peer twice.
-    private func acceptPieceSummary(from peer: PeerConnection) {
-        if peer.isSeed {
-            peer.isSeed = false
-            picker.seedRemoved()
-        } else if peer.pieces.setCount > 0 {
-            picker.peerRemoved(bitfield: peer.pieces)
-        }
-        peer.pieces = Bitfield(count: layout.pieceCount)
-    }
-
     func peerReadBatchEnded(_ peer: PeerConnection) {
         scheduler.fill(peer)
     }
@@ -404,109 +316,44 @@ final class Foreman {
     /// The peer sent bytes that are not the protocol (an oversized or malformed frame, garbage
     /// for a handshake): said at warning level, and the address is not tried again.
     func peer(_ peer: PeerConnection, brokeProtocol violation: PeerWireError) {
-        misbehaved(peer, "\(violation)")
+        roster.misbehaved(peer, "\(violation)")
     }
 
     func peer(_ peer: PeerConnection, failed reason: String) {
         logger.debug("peer connection failed", metadata: ["peer": "\(peer.address)", "reason": "\(reason)"])
     }
 
+    /// The connection closed: a peer's requests go to others, its queued uploads are dropped,
+    /// and its pieces no longer count in availability.
     func peerDisconnected(_ peer: PeerConnection) {
-        handshaking[peer.key] = nil
-        guard peers.removeValue(forKey: peer.key) != nil else {
-            directory.disconnected(peer.address, wasUseful: false, now: clock.now)
-            return
-        }
+        guard roster.closed(peer) else { return }
         scheduler.releaseAll(of: peer, sendCancel: false)
         uploader.peerGone(peer.key)
         if peer.isSeed { picker.seedRemoved() } else { picker.peerRemoved(bitfield: peer.pieces) }
-        directory.disconnected(peer.address, wasUseful: peer.download.total > 0, now: clock.now)
-        logger.debug("peer disconnected", metadata: ["peer": "\(peer.address)"])
         if !stopped { connectMore() }
     }
 
-    /// Closes a peer that broke the protocol and, once it had completed the handshake, bans its
-    /// host: an incoming peer comes back from a new port every time, and is then refused at
-    /// accept (`acceptsIncoming`). Bytes that are not a handshake only close the connection:
-    /// clients such as aria2 open with an encrypted (MSE) handshake and retry in plaintext.
-    private func misbehaved(_ peer: PeerConnection, _ what: String) {
-        let metadata: Logger.Metadata = ["peer": "\(peer.address)", "detail": "\(what)"]
-        if peerWarnings.shouldWarn(about: peer.host, now: clock.now) {
-            logger.warning("closing peer that broke the protocol", metadata: metadata)
-        } else {
-            logger.debug("closing peer that broke the protocol (again)", metadata: metadata)
-        }
-        if peer.handshakeDone { directory.ban(host: peer.host) }
-        peer.close()
-    }
+    // MARK: - Pieces (from the workers and the pool)
 
-    private func updateInterest(_ peer: PeerConnection) {
-        let wants = peer.isSeed ? !picker.isComplete : picker.wantsAnything(from: peer.pieces)
-        setInterested(peer, wants)
-        scheduler.fill(peer)
-    }
-
-    private func setInterested(_ peer: PeerConnection, _ interested: Bool) {
-        guard peer.amInterested != interested else { return }
-        peer.amInterested = interested
-        peer.send(interested ? .interested : .notInterested)
-        peer.flush()
-    }
-
-    // MARK: - Downloading
-
-    /// The most allowed-fast pieces remembered per peer (BEP 6 suggests peers offer about 10).
-    static let allowedFastLimit = 64
-
-    var isStoragePaused: Bool { storagePause.isPaused }
-
-    private func blockArrived(from peer: PeerConnection, piece: Int, begin: Int, block: ByteBuffer) {
+    /// A block arrived: if we asked for it and the picker still wants it, it goes into its piece,
+    /// a racer still owing it is cancelled, and a complete piece goes to its job.
+    func blockArrived(from peer: PeerConnection, piece: Int, begin: Int, block: ByteBuffer) {
         let spec = BlockSpec(piece: piece, begin: begin, length: block.readableBytes)
         guard scheduler.blockArrived(spec, from: peer) else { return }
         guard case let .accepted(pieceComplete, other) = picker.blockReceived(from: peer.key, piece: piece, begin: begin) else {
             return
         }
-        var entry = assembling[piece] ?? (buffer: bufferPool.take(), senders: [])
-        block.withUnsafeReadableBytes { entry.buffer.copyIn($0, at: begin) }
-        entry.senders.insert(peer.key)
+        let completed = assembly.add(block, piece: piece, begin: begin, from: peer.key, completes: pieceComplete)
         if let other, let racer = peers[other] { scheduler.lostRace(spec, at: racer) }
-        if pieceComplete {
-            assembling[piece] = nil
-            verifyAndStore(piece: piece, buffer: entry.buffer, senders: entry.senders)
-        } else {
-            assembling[piece] = entry
+        if let completed {
+            assembly.verifyAndStore(piece: piece, buffer: completed.buffer, senders: completed.senders,
+                                    reads: readDesk.takeWaitersCompletedBy(piece))
         }
     }
 
-    /// Hashes the piece on the thread pool and, if it matches, writes it to the cache and answers
-    /// the reads that were waiting for it alone (`PieceJob`).
-    private func verifyAndStore(piece: Int, buffer: PieceBuffer, senders: Set<PeerKey>) {
-        hashJobsInFlight += 1
-        let reads = readDesk.takeWaitersCompletedBy(piece)
-        let job = PieceJob(piece: piece, size: layout.pieceSize(piece), expected: metainfo.pieceHash(piece),
-                           pieceStart: layout.pieceOffset(piece),
-                           reads: reads.map { ($0, layout.files[$0.fileIndex].offset) },
-                           store: store, checkpointer: checkpointer, verified: verified)
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        threadPool.runIfActive(eventLoop: eventLoop) {
-            job.run(on: buffer)
-        }.whenComplete { result in
-            let foreman = bound.value
-            switch result {
-            case let .success(outcome):
-                foreman.pieceChecked(piece, outcome: outcome, buffer: buffer, senders: senders, reads: reads)
-            case let .failure(error):
-                foreman.logger.error("piece job did not run", metadata: ["piece": "\(piece)", "error": "\(error)"])
-                foreman.pieceChecked(piece, outcome: .storageFailed(.io(operation: "hash", path: "", piece: piece, errno: EIO), served: []),
-                                     buffer: buffer, senders: senders, reads: reads)
-            }
-        }
-    }
-
-    private func pieceChecked(_ piece: Int, outcome: PieceOutcome, buffer: PieceBuffer, senders: Set<PeerKey>,
-                              reads: [PieceJobRead]) {
-        hashJobsInFlight -= 1
-        bufferPool.give(buffer)
+    /// A piece's job reported (`PieceAssembly`): the reads it was given are settled, and the
+    /// piece is verified, fetched again, or storage failed.
+    func pieceChecked(_ piece: Int, outcome: PieceOutcome, senders: Set<PeerKey>, reads: [PieceJobRead]) {
         switch outcome {
         case let .stored(served), let .storageFailed(_, served):
             readDesk.settleJobReads(reads, piece: piece, served: served)
@@ -533,23 +380,12 @@ final class Foreman {
             picker.pieceFailed(piece)
             logger.warning("piece failed its hash check; fetching it again",
                            metadata: ["piece": "\(piece)", "peers": "\(senders.compactMap { peers[$0]?.address })"])
-            for key in senders {
-                guard let peer = peers[key] else { continue }
-                peer.hashFailures += 1
-                // A peer that alone sent two bad pieces, or took part in three, is lying or
-                // broken (one bad piece may be bad luck; libtorrent also bans on a score).
-                if peer.hashFailures >= (senders.count == 1 ? 2 : 3) {
-                    misbehaved(peer, "sent data for \(peer.hashFailures) piece(s) that failed the hash check")
-                }
-            }
+            roster.sentBadPiece(senders)
         case let .storageFailed(error, _):
             picker.pieceFailed(piece)
             storageFailed(error, piece: piece)
         }
-        if stopped {
-            if hashJobsInFlight == 0 { drainPromise?.succeed(()) }
-            return
-        }
+        guard !stopped else { return }
         for peer in peers.values { peer.flush() }
         scheduler.fillAll()
     }
@@ -575,7 +411,7 @@ final class Foreman {
     /// The pause after a storage error is over: a full disk stays paused (checked every second)
     /// until a few pieces fit again; any other error is simply retried. Recovery is declared
     /// only when a piece is stored after this.
-    private func resumeAfterStorageFailure(now: NIODeadline) {
+    func resumeAfterStorageFailure(now: NIODeadline) {
         let needed = Int64(layout.pieceLength) * 4
         guard storagePause.pauseElapsed(now: now, freeBytes: store.availableBytes(), neededBytes: needed) else { return }
         storageFailure = nil
@@ -591,164 +427,6 @@ final class Foreman {
         for promise in completionPromises { promise.succeed(()) }
         completionPromises.removeAll()
         checkpoint(force: true, syncData: false)
-    }
-
-    // MARK: - Connections
-
-    /// Adds addresses (from trackers or the command line) and connects to them if there is room.
-    func addPeerAddresses(_ addresses: [(host: String, port: UInt16)]) {
-        wake()
-        for address in addresses { directory.add(host: address.host, port: address.port) }
-        connectMore()
-    }
-
-    private var connecting = 0
-
-    func connectMore() {
-        // A complete torrent waits for leechers to come to us; it does not go looking.
-        guard !stopped, !picker.isComplete else { return }
-        while peers.count + connecting < configuration.maxPeers, let candidate = directory.nextCandidate(now: clock.now) {
-            connect(to: candidate)
-        }
-    }
-
-    /// Socket reads of up to 256 KiB: fewer syscalls than 64 KiB, and not a megabyte per peer
-    /// held while a read is decoded.
-    static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 16 * 1024, initial: 64 * 1024, maximum: 256 * 1024)
-
-    private func connect(to candidate: PeerDirectory.Candidate) {
-        connecting += 1
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        let key = makePeerKey()
-        var bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(.seconds(3))
-            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .channelOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try PeerConnection.install(on: channel, foreman: bound.value, key: key, host: candidate.host,
-                                               address: candidate.address, isOutbound: true)
-                }
-            }
-        if connectFromHost != "0.0.0.0", let local = try? SocketAddress(ipAddress: connectFromHost, port: 0) {
-            bootstrap = bootstrap.bind(to: local)
-        }
-        bootstrap.connect(host: candidate.host, port: Int(candidate.port)).whenComplete { result in
-            let foreman = bound.value
-            foreman.connecting -= 1
-            if case let .failure(error) = result {
-                foreman.directory.failed(candidate.address, now: foreman.clock.now)
-                foreman.logger.debug("cannot connect to peer", metadata: ["peer": "\(candidate.address)", "error": "\(error)"])
-                foreman.connectMore()
-            }
-        }
-    }
-
-    /// Accepts an incoming connection from `host` if there is room for it and the host is not banned.
-    func acceptsIncoming(from host: String) -> Bool {
-        guard !directory.isBanned(host: host) else {
-            logger.trace("refused a connection from a banned host", metadata: ["host": "\(host)"])
-            return false
-        }
-        return hasRoom(besides: 0)
-    }
-
-    /// Whether one more connection fits under `--max-peers` with `extra` others not yet counted
-    /// (incoming connections the engine's router holds until they name a torrent).
-    func hasRoom(besides extra: Int) -> Bool {
-        !stopped && peers.count + connecting + handshaking.count + extra < configuration.maxPeers
-    }
-
-    /// Closes connections that never completed their handshake or went silent, and keeps quiet
-    /// links alive.
-    private func checkConnectionTimeouts(now: NIODeadline) {
-        for peer in handshaking.values where now - peer.connectedAt > Self.handshakeTimeout {
-            logger.debug("peer sent no handshake in time", metadata: ["peer": "\(peer.address)"])
-            handshaking[peer.key] = nil
-            peer.close()
-        }
-        for peer in peers.values {
-            if now - peer.lastReceivedAt > Self.idleTimeout {
-                logger.debug("peer silent for too long", metadata: ["peer": "\(peer.address)"])
-                peer.close()
-            } else if now - peer.lastSentAt > Self.keepAliveInterval {
-                peer.send(.keepAlive)
-                peer.flush()
-            }
-        }
-    }
-
-    // MARK: - Housekeeping
-
-    private func scheduleTick(in delay: TimeAmount) {
-        guard !stopped else { return }
-        tickTask?.cancel()
-        nextTickAt = clock.now + delay
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        tickTask = eventLoop.scheduleTask(in: delay) {
-            bound.value.tickTask = nil
-            bound.value.tick()
-            bound.value.scheduleTick(in: bound.value.isIdle ? Self.idleTick : Self.activeTick)
-        }
-    }
-
-    /// Something happened (a reader, a peer, an address): tick at the active pace again.
-    func wake() {
-        guard !stopped, nextTickAt > clock.now + Self.activeTick else { return }
-        scheduleTick(in: Self.activeTick)
-    }
-
-    /// Nothing to look after: no peer, no connection being made, no read, no piece job, no
-    /// eviction, and the rates have decayed to zero.
-    private var isIdle: Bool {
-        peers.isEmpty && handshaking.isEmpty && connecting == 0 && readDesk.waitingCount == 0 && hashJobsInFlight == 0
-            && !cache.isEvicting && downloadMeter.bytesPerSecond == 0 && uploadMeter.bytesPerSecond == 0
-            && checkpoints.isQuiet
-    }
-
-    /// Housekeeping, every `activeTick` (every `idleTick` while idle); tests call it after moving
-    /// their clock.
-    func tick() {
-        tickCount &+= 1
-        if tickCount % 4 == 0 { enforceCacheLimit() }
-        let now = clock.now
-        let seconds = Double((now - lastTick).nanoseconds) / 1e9
-        lastTick = now
-        scheduler.tick(seconds: seconds)
-        rateLimits.refill(now: now)
-        pieceMemory.report(picker)
-        picker.maxPiecesInProgress = pieceMemory.allowedPieces
-        uploader.tick(seconds: seconds)
-        if tickCount % 40 == 0 { uploader.runChoker(rotateOptimistic: tickCount % 120 == 0) }
-        if tickCount % 4 == 0 { checkConnectionTimeouts(now: now) }
-        for peer in peers.values {
-            peer.download.tick(seconds: seconds)
-            peer.upload.tick(seconds: seconds)
-            scheduler.tick(peer, now: now, forgetOldCancels: tickCount % 40 == 0)
-        }
-        if storagePause.pauseIsOver(now: now) {
-            resumeAfterStorageFailure(now: now)
-        }
-        if picker.holdBackground, backgroundHeldUntil < now { picker.holdBackground = false }
-        scheduler.fillAll()
-        connectMore()
-        if checkpoints.isDue(now: now) {
-            _ = checkpoint(force: false)
-        }
-        publishStatus()
-    }
-
-    /// Saves the resume record (see `CheckpointSchedule.save`).
-    @discardableResult
-    func checkpoint(force: Bool, syncData: Bool = true) -> EventLoopFuture<Void> {
-        checkpoints.save(force: force, syncData: syncData)
-    }
-
-    private func publishStatus() {
-        statusBoard.publish(.snapshot(metainfo: metainfo, have: verified.snapshot, download: downloadMeter,
-                                      upload: uploadMeter, peers: peers.count,
-                                      cacheDiskBytes: statusBoard.current.cacheDiskBytes,
-                                      pendingReads: readDesk.waitingCount, picker: picker))
     }
 }
 

@@ -34,11 +34,11 @@ struct ForemanTests {
 
             try await peer.receive(.piece(index: UInt32(requested[0].piece), begin: 0, block: garbage))
             try await harness.waitUntil("the first bad piece is checked") { $0.peers[peer.key]?.hashFailures == 1 }
-            #expect(try await harness.onLoop { !$0.directory.isBanned(host: peer.host) && $0.peers[peer.key] != nil },
+            #expect(try await harness.onLoop { !$0.roster.directory.isBanned(host: peer.host) && $0.peers[peer.key] != nil },
                     "one bad piece may be bad luck: the peer stays")
 
             try await peer.receive(.piece(index: UInt32(requested[1].piece), begin: 0, block: garbage))
-            try await harness.waitUntil("the second bad piece bans the peer") { $0.directory.isBanned(host: peer.host) }
+            try await harness.waitUntil("the second bad piece bans the peer") { $0.roster.directory.isBanned(host: peer.host) }
             #expect(try await harness.onLoop { $0.peers[peer.key] == nil }, "a banned peer is disconnected")
         }
     }
