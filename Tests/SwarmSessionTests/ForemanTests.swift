@@ -43,6 +43,52 @@ struct ForemanTests {
         }
     }
 
+    @Test func peersSharingBadPiecesAreBannedAtTheThirdNotTheSecond() async throws {
+        // Pieces of two blocks: the first block of each comes from one peer, the second from
+        // another, so every bad piece has two senders.
+        try await ForemanHarness.with(pieces: 4, pieceLength: 32 * 1024) { harness in
+            let first = try await harness.connectPeer(host: "127.0.0.2")
+            try await first.receive(.bitfield(harness.allPieces))
+            try await first.receive(.unchoke)
+            let asked = try await first.requests()
+            try #require(asked.count == 8)
+            let garbage = ByteBuffer(repeating: 0xC3, count: 16 * 1024)
+            for piece in 0..<3 {
+                try await first.receive(.piece(index: UInt32(piece), begin: 0, block: garbage))
+            }
+            // The first peer chokes us and rejects the rest, which the second peer is then asked for.
+            try await first.receive(.choke)
+            for spec in asked where !(spec.piece < 3 && spec.begin == 0) {
+                try await first.receive(.reject(BlockRequest(piece: UInt32(spec.piece), begin: UInt32(spec.begin),
+                                                             length: UInt32(spec.length))))
+            }
+            let second = try await harness.connectPeer(host: "127.0.0.3")
+            try await second.receive(.bitfield(harness.allPieces))
+            try await second.receive(.unchoke)
+            let taken = Set(try await second.requests())
+            try #require((0..<3).allSatisfy { taken.contains(BlockSpec(piece: $0, begin: 16 * 1024, length: 16 * 1024)) })
+
+            let keys = [first.key, second.key]
+            for piece in 0..<2 {
+                try await second.receive(.piece(index: UInt32(piece), begin: 16 * 1024, block: garbage))
+                try await harness.waitUntil("bad piece \(piece) is checked") { foreman in
+                    keys.allSatisfy { foreman.peers[$0]?.hashFailures == piece + 1 }
+                }
+            }
+            #expect(try await harness.onLoop { foreman in
+                keys.allSatisfy { foreman.peers[$0] != nil }
+                    && !foreman.roster.directory.isBanned(host: "127.0.0.2") && !foreman.roster.directory.isBanned(host: "127.0.0.3")
+            }, "two shared bad pieces may be bad luck: both peers stay")
+
+            try await second.receive(.piece(index: 2, begin: 16 * 1024, block: garbage))
+            try await harness.waitUntil("the third shared bad piece bans both peers") { foreman in
+                foreman.roster.directory.isBanned(host: "127.0.0.2") && foreman.roster.directory.isBanned(host: "127.0.0.3")
+            }
+            #expect(try await harness.onLoop { foreman in keys.allSatisfy { foreman.peers[$0] == nil } },
+                    "banned peers are disconnected")
+        }
+    }
+
     @Test func aStalledPeersRequestsGoToAnotherPeerAfterTheStallTime() async throws {
         // Four pieces of four blocks fit in memory at once: the first peer holds all of them, so
         // the second can only get blocks by taking over the first one's.
