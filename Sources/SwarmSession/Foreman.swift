@@ -25,9 +25,10 @@ import SwarmWire
 /// - A request is outstanding at peer P (`P.outstanding`) <=> the picker names P as a holder of
 ///   that block; every path that drops one drops the other (a block arriving, a reject, a choke,
 ///   a seek's preemption, a stall, a disconnect: all in `RequestScheduler`).
-/// - A piece is in at most one of: being assembled, in a piece job, verified (`picker.have`),
-///   being evicted (`cache`). Readers may read a piece (`verified`) only once it is stored; an
-///   eviction withdraws it from them before its hole is punched.
+/// - A piece is in one stage at a time: missing, being assembled, in a piece job, verified
+///   (`picker.have`), or being evicted (`cache`; still in `picker.have` until its hole is
+///   punched, but missing to reads). Readers may read a piece (`verified`) only once it is
+///   stored; an eviction withdraws it from them before it starts.
 /// - A connection is in at most one of the roster's handshaking connections and `peers`; only
 ///   `peers` hear about pieces, get requests or are served.
 /// - Every read id is answered exactly once, on the thread pool: by the `ReadDesk`, or by the
@@ -79,9 +80,9 @@ final class Foreman {
     private let buffersKept: Int
 
     /// Storage failed (a full disk): whether new pieces are fetched, and what to log.
-    var storagePause = StorageFailurePause()
+    private(set) var storagePause = StorageFailurePause()
     /// What reads of missing data fail with while the pause lasts.
-    var storageFailure: ContentReadError?
+    private var storageFailure: ContentReadError?
     var isStoragePaused: Bool { storagePause.isPaused }
 
     /// The engine's listening port, told to peers in our extension handshake (0: none).
