@@ -109,6 +109,8 @@ let package = Package(
         .testTarget(name: "SwarmStorageTests", dependencies: ["SwarmStorage"]),
         .testTarget(name: "SwarmSessionTests", dependencies: [
             "SwarmSession", "SwarmContent", .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "SwarmCLITests", dependencies: ["SwarmCLI"]),
         .testTarget(name: "SwarmLibraryTests", dependencies: [

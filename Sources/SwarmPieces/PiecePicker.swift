@@ -1,31 +1,5 @@
 import SwarmMetainfo
 
-/// Identifies a peer connection inside one torrent. Assigned by the session; the picker only
-/// compares them.
-public typealias PeerKey = Int32
-
-/// One block to request: `length` bytes at `begin` inside `piece`.
-public struct BlockSpec: Hashable, Sendable {
-    public let piece: Int
-    public let begin: Int
-    public let length: Int
-
-    public init(piece: Int, begin: Int, length: Int) {
-        self.piece = piece
-        self.begin = begin
-        self.length = length
-    }
-}
-
-/// What a received block meant to the picker.
-public enum BlockReceipt: Equatable, Sendable {
-    /// A block we wanted. `alsoRequestedFrom` holds a peer that still has the same block
-    /// outstanding (a race or endgame duplicate): the session sends it a `cancel`.
-    case accepted(pieceComplete: Bool, alsoRequestedFrom: PeerKey?)
-    /// A block we already have, or of a piece we are not downloading: drop it.
-    case unwanted
-}
-
 /// The piece picker: all piece and block state of one torrent as pure data, no I/O, no clock.
 ///
 /// The session (the Foreman) owns exactly one and calls it from one thread. Order of preference:
@@ -501,34 +475,5 @@ public struct PiecePicker {
     public mutating func pieceEvicted(_ piece: Int) {
         have[piece] = false
         backgroundCursor = min(backgroundCursor, piece)
-    }
-}
-
-/// Block bookkeeping of one piece in progress: which blocks arrived and which peers (at most two,
-/// for races) each outstanding block is requested from. A class so that updating one block
-/// mutates in place instead of copying the arrays (this runs for every block received).
-private final class PartialPiece {
-    static let nobody: PeerKey = -1
-
-    let blockCount: Int
-    var received: [Bool]
-    var first: [PeerKey]
-    var second: [PeerKey]
-    var receivedCount = 0
-    /// Blocks neither received nor requested from anybody.
-    var unrequested: Int
-    /// No free block lies before this index.
-    var firstFree = 0
-
-    init(blockCount: Int) {
-        self.blockCount = blockCount
-        received = Array(repeating: false, count: blockCount)
-        first = Array(repeating: Self.nobody, count: blockCount)
-        second = Array(repeating: Self.nobody, count: blockCount)
-        unrequested = blockCount
-    }
-
-    func advanceFirstFree() {
-        while firstFree < blockCount, received[firstFree] || first[firstFree] != Self.nobody { firstFree += 1 }
     }
 }

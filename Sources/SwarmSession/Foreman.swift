@@ -10,8 +10,33 @@ import SwarmWire
 /// The PieceManager: the one owner of a torrent's piece state, peers and waiting reads.
 ///
 /// Confined to the torrent's event loop: every method runs there, so none of them suspends half
-/// way and no lock is needed. Workers (`PeerConnection`) report events here and do what it says;
-/// hashing and disk I/O run on the thread pool and report back here.
+/// way and no lock is needed. It is the only entry point for events: workers (`PeerConnection`)
+/// report here and do what it says, the session hands it reads, the engine's router hands it
+/// connections, and hashing and disk I/O run on the thread pool and report back here. The parts
+/// it owns each keep one concern's books and act only when it calls them: `PeerRoster`
+/// (connections), `RequestScheduler` (requests), `PieceAssembly` (pieces in memory and their
+/// jobs), `ReadDesk` (readers and waiting reads), `Uploader` (choking and serving),
+/// `CacheShare` and `PieceMemoryShare` (our part of the engine's limits), `CheckpointSchedule`
+/// (the resume record), and the picker (piece and block state). Housekeeping is in
+/// `Foreman+Housekeeping.swift`, what peers' messages mean in `Foreman+PeerMessages.swift`, the
+/// cache limit in `Foreman+CacheSpace.swift`.
+///
+/// Invariants:
+/// - A request is outstanding at peer P (`P.outstanding`) <=> the picker names P as a holder of
+///   that block; every path that drops one drops the other (a block arriving, a reject, a choke,
+///   a seek's preemption, a stall, a disconnect: all in `RequestScheduler`).
+/// - A piece is in one stage at a time: missing, being assembled, in a piece job, verified
+///   (`picker.have`), or being evicted (`cache`; still in `picker.have` until its hole is
+///   punched, but missing to reads). Readers may read a piece (`verified`) only once it is
+///   stored; an eviction withdraws it from them before it starts.
+/// - A connection is in at most one of the roster's handshaking connections and `peers`; only
+///   `peers` hear about pieces, get requests or are served.
+/// - Every read id is answered exactly once, on the thread pool: by the `ReadDesk`, or by the
+///   `PieceJob` it was handed to.
+/// - After `stopped`, nothing new starts: no connection is admitted or dialled, no request is
+///   sent, no read waits (it fails with `.shutdown`); piece jobs in flight drain before the last
+///   checkpoint.
+/// - Time is read from `clock` only.
 final class Foreman {
     let metainfo: Metainfo
     let layout: FileLayout
@@ -21,83 +46,67 @@ final class Foreman {
     let configuration: SessionConfiguration
     let logger: Logger
     let ourPeerID: PeerID
+    /// The gate of pieces readers may read, shared with the session's threads.
     let verified: VerifiedPieces
     let statusBoard: StatusBoard
     let checkpointer: Checkpointer
+    /// What every decision that depends on time reads (never `NIODeadline.now()` directly).
+    let clock: any ForemanClock
 
     var picker: PiecePicker
-    private let fullBitfield: Bitfield
-    private let bufferPool: PieceBufferPool
-    private var assembling: [Int: (buffer: PieceBuffer, senders: Set<PeerKey>)] = [:]
-    private var hashJobsInFlight = 0
-
-    private(set) var peers: [PeerKey: PeerConnection] = [:]
-    private var nextPeerKey: PeerKey = 0
-    let directory: PeerDirectory
-    private var choker = Choker()
-    /// Which misbehaving hosts were warned about lately: one warning per host, not one per reconnection.
-    private var peerWarnings = RepeatedWarnings()
-    private var random = SystemRandomNumberGenerator()
     /// The engine's global token buckets, shared with every other torrent.
-    private let rateLimits: RateLimits
-    /// The engine's piece-memory budget, shared with every other torrent; `budgetKey` is ours in it.
-    private let memoryBudget: PieceMemoryBudget
-    private let budgetKey: Int
-    /// Pieces in flight a size limit allows (a quarter of the limit), whatever the budget allows.
-    private let cacheLimitPieces: Int
+    let rateLimits: RateLimits
+    /// Our part of the engine's `--cache-size`: what we store and evict (see `CacheShare`).
+    let cache: CacheShare
+    /// Our part of the engine's piece-memory budget: how many pieces may be in flight.
+    let pieceMemory: PieceMemoryShare
+    /// Connections and the addresses we know (see `PeerRoster`).
+    private(set) lazy var roster = PeerRoster(foreman: self, maxPeers: configuration.maxPeers,
+                                              connectFromHost: connectFromHost)
+    /// Sending and taking back requests within the download limit (see `RequestScheduler`).
+    private(set) lazy var scheduler = RequestScheduler(foreman: self, limits: rateLimits)
+    /// Pieces being assembled and hashed (see `PieceAssembly`).
+    private(set) lazy var assembly = PieceAssembly(foreman: self, pieceLength: layout.pieceLength,
+                                                   keepAtMost: buffersKept)
+    /// Readers, and reads waiting for pieces or being answered (see `ReadDesk`).
+    private(set) lazy var readDesk = ReadDesk(foreman: self)
+    /// Choking, serving peers' requests within the upload limit (see `Uploader`).
+    private(set) lazy var uploader = Uploader(foreman: self, limits: rateLimits)
+    /// When the resume record is saved (see `CheckpointSchedule`).
+    let checkpoints: CheckpointSchedule
     /// The address outbound connections leave from ("0.0.0.0": any).
     private let connectFromHost: String
-    /// The engine's `--cache-size`, one for all its torrents; `cacheKey` is ours in it.
-    private let cacheSpace: CacheSpace
-    private var cacheKey = 0
-    /// The engine's limit (nil: none).
-    private var cacheSizeLimit: Int64? { cacheSpace.limit }
-    /// Blocks of peers' requests being read from disk or waiting for upload tokens (bounded).
-    private var uploads = UploadQueue()
+    /// Piece buffers kept for reuse: what the budget allowed at the start, at most 16.
+    private let buffersKept: Int
 
-    /// Reads waiting for pieces, handed to a piece's job, or being served (see `WaitingReads`).
-    private var reads = WaitingReads()
-    private var readers: [ReaderID: ReaderState] = [:]
-
-    private(set) var downloadMeter = RateMeter()
-    private(set) var uploadMeter = RateMeter()
-    private var lastTick = NIODeadline.now()
-    private var lastCheckpoint = NIODeadline.now()
-    private var verifiedSinceCheckpoint = 0
-    /// The checkpoint being saved, if any (checkpoints never overlap).
-    private var runningCheckpoint: EventLoopFuture<Void>?
-    /// The last record claims unsynced pieces: the next periodic checkpoint syncs them.
-    private var syncPending = false
     /// Storage failed (a full disk): whether new pieces are fetched, and what to log.
-    private var storagePause = StorageFailurePause()
+    private(set) var storagePause = StorageFailurePause()
     /// What reads of missing data fail with while the pause lasts.
     private var storageFailure: ContentReadError?
+    var isStoragePaused: Bool { storagePause.isPaused }
 
+    /// The engine's listening port, told to peers in our extension handshake (0: none).
     var listenPort: UInt16 = 0
-    /// Bytes of verified pieces in the cache (what a size limit counts).
-    private var verifiedByteCount: Int64 = 0
-    /// Under `--cache-size`: which verified pieces are coldest (touched when verified or read).
-    private var eviction: EvictionPlanner
-    private var tickCount: UInt32 = 1
-    private var evictionRunning = false
-    /// Pieces withdrawn from readers whose holes are being punched: not fetched again until done.
-    private var evicting: Set<Int> = []
-    /// Bytes of the pieces in `evicting`: still on disk until their holes are punched.
-    private var evictingByteCount: Int64 = 0
-    /// The next housekeeping tick: every `activeTick` while anything happens, every `idleTick`
-    /// while nothing does (a library of a thousand idle torrents must not poll 4,000 times a second).
-    private var tickTask: Scheduled<Void>?
-    private var nextTickAt = NIODeadline.distantFuture
-    static let activeTick = TimeAmount.milliseconds(250)
-    static let idleTick = TimeAmount.seconds(5)
+    /// Housekeeping (see `Foreman+Housekeeping.swift`): the next tick, how many ran, the last.
+    var tickTask: Scheduled<Void>?
+    var nextTickAt = NIODeadline.distantFuture
+    var tickCount: UInt32 = 1
+    var lastTick: NIODeadline
+    /// Background fill stays off the wire until then (reads had to wait).
+    var backgroundHeldUntil = NIODeadline.distantPast
     private(set) var stopped = false
     private var completionPromises: [EventLoopPromise<Void>] = []
-    private var drainPromise: EventLoopPromise<Void>?
+
+    var peers: [PeerKey: PeerConnection] { roster.peers }
+    var downloadMeter: RateMeter { scheduler.meter }
+    var uploadMeter: RateMeter { uploader.meter }
+    var hashJobsInFlight: Int { assembly.jobsInFlight }
 
     init(metainfo: Metainfo, have: Bitfield, eventLoop: EventLoop, threadPool: NIOThreadPool,
          store: PieceStore, configuration: SessionConfiguration, logger: Logger, ourPeerID: PeerID,
          verified: VerifiedPieces, statusBoard: StatusBoard, checkpointer: Checkpointer,
-         rateLimits: RateLimits, memoryBudget: PieceMemoryBudget, cacheSpace: CacheSpace, connectFromHost: String) {
+         rateLimits: RateLimits, memoryBudget: PieceMemoryBudget, cacheSpace: CacheSpace, connectFromHost: String,
+         clock: any ForemanClock = SystemForemanClock()) {
         self.metainfo = metainfo
         layout = metainfo.layout
         self.eventLoop = eventLoop
@@ -109,35 +118,29 @@ final class Foreman {
         self.verified = verified
         self.statusBoard = statusBoard
         self.checkpointer = checkpointer
+        self.clock = clock
         self.rateLimits = rateLimits
-        self.memoryBudget = memoryBudget
         self.connectFromHost = connectFromHost
-        self.cacheSpace = cacheSpace
-        budgetKey = memoryBudget.register()
-        let pieceLength = metainfo.layout.pieceLength
+        lastTick = clock.now
+        cache = CacheShare(space: cacheSpace, layout: metainfo.layout, have: have)
+        checkpoints = CheckpointSchedule(checkpointer: checkpointer, threadPool: threadPool, eventLoop: eventLoop,
+                                         logger: logger, configuration: configuration, clock: clock)
         // Pieces in flight count against a size limit too: keep them to a quarter of it.
-        cacheLimitPieces = cacheSpace.limit.map { max(4, Int($0 / 4) / max(1, pieceLength)) } ?? .max
-        let budgetPieces = min(cacheLimitPieces, memoryBudget.allowedPieces(for: budgetKey, pieceLength: pieceLength))
+        pieceMemory = PieceMemoryShare(budget: memoryBudget, pieceLength: metainfo.layout.pieceLength,
+                                       cap: cache.piecesInFlightCap)
+        let allowance = pieceMemory.allowedPieces
+        buffersKept = min(allowance, 16)
         picker = PiecePicker(layout: metainfo.layout, have: have,
                              backgroundEnabled: configuration.downloadMode == .all,
-                             maxPiecesInProgress: budgetPieces)
-        fullBitfield = Bitfield.full(count: metainfo.layout.pieceCount)
-        bufferPool = PieceBufferPool(bufferSize: max(1, pieceLength), keepAtMost: min(budgetPieces, 16))
-        directory = PeerDirectory()
-        // Only the use order of pieces: the limit and what to evict are the engine's (`CacheSpace`).
-        eviction = EvictionPlanner(pieceCount: metainfo.layout.pieceCount, limit: .max)
-        for piece in 0..<metainfo.layout.pieceCount where have[piece] {
-            verifiedByteCount += Int64(metainfo.layout.pieceSize(piece))
-        }
+                             maxPiecesInProgress: allowance)
         updateBackgroundFill()
     }
 
     // MARK: - Lifecycle
 
     func start() {
-        cacheKey = cacheSpace.register(self)
-        reportCacheUse()
-        lastTick = .now()
+        cache.join(as: self)
+        lastTick = clock.now
         scheduleTick(in: Self.activeTick)
         publishStatus()
         connectMore()
@@ -156,25 +159,16 @@ final class Foreman {
         guard !stopped else { return eventLoop.makeSucceededVoidFuture() }
         stopped = true
         tickTask?.cancel()
-        memoryBudget.unregister(budgetKey)
-        cacheSpace.unregister(cacheKey)
-        for id in reads.ids { resolve(id, with: .failure(.shutdown)) }
-        for peer in peers.values { peer.close() }
-        for peer in handshaking.values { peer.close() }
+        pieceMemory.leave()
+        cache.leave()
+        readDesk.failAll(with: .shutdown)
+        roster.closeAll()
         for promise in completionPromises { promise.fail(SessionError.shutDown) }
         completionPromises.removeAll()
-        let drained: EventLoopFuture<Void>
-        if hashJobsInFlight == 0 {
-            drained = eventLoop.makeSucceededVoidFuture()
-        } else {
-            let promise = eventLoop.makePromise(of: Void.self)
-            drainPromise = promise
-            drained = promise.futureResult
-        }
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        return drained.flatMap {
+        return assembly.drained().flatMap {
             bound.value.publishStatus()
-            return bound.value.runningCheckpoint ?? bound.value.eventLoop.makeSucceededVoidFuture()
+            return bound.value.checkpoints.running ?? bound.value.eventLoop.makeSucceededVoidFuture()
         }.flatMap {
             // No sync at the end: what is not durable yet is claimed for this boot only, so
             // stopping never waits for gigabytes of writeback.
@@ -186,85 +180,58 @@ final class Foreman {
 
     func openReader(_ reader: ReaderID, fileIndex: Int) {
         wake()
-        readers[reader] = ReaderState(fileIndex: fileIndex)
+        readDesk.openReader(reader, fileIndex: fileIndex)
     }
 
     func closeReader(_ reader: ReaderID) {
-        guard let state = readers.removeValue(forKey: reader) else { return }
+        guard let fileIndex = readDesk.closeReader(reader) else { return }
         picker.setWindow(reader: reader.rawValue, pieces: nil)
         // The kernel releases a handle only after its reads are answered: drop the pin that
         // `TorrentSession.openReader` took for this reader (pins are counted, so other readers of
         // the file keep theirs), and the store may close the fd when it needs the slot.
-        store.unpinFile(state.fileIndex)
+        store.unpinFile(fileIndex)
     }
 
     /// Moves the reader's readahead window to follow a read.
     func noteRead(_ reader: ReaderID, fileIndex: Int, offset: Int64, length: Int) {
         wake()
-        if length > 0 {
-            for piece in layout.pieces(file: fileIndex, offset: offset, length: Int64(length)) {
-                eviction.touch(piece, stamp: cacheSpace.nextStamp())
-            }
-        }
-        var state = readers[reader] ?? ReaderState(fileIndex: fileIndex)
-        state.note(offset: offset, length: length)
-        readers[reader] = state
-        let file = layout.files[fileIndex]
-        let start = offset + Int64(length)
-        // Under a size limit the window must fit well inside it, or it would pin the whole cache.
-        let cap = cacheSizeLimit.map { max(Int64(layout.pieceLength), $0 / 4) } ?? ReaderState.maximumWindow
-        let windowLength = min(state.window, cap, file.length - start)
-        let window = windowLength > 0 ? layout.pieces(file: fileIndex, offset: start, length: windowLength) : nil
+        if length > 0 { cache.used(layout.pieces(file: fileIndex, offset: offset, length: Int64(length))) }
+        let window = readDesk.follow(reader, fileIndex: fileIndex, offset: offset, length: length, cap: cache.readaheadCap)
         picker.setWindow(reader: reader.rawValue, pieces: window)
     }
 
+    /// A read of bytes that were not verified when the session looked: answered at once if they
+    /// are now, failed at once while storage fails, otherwise booked to wait for its pieces, which
+    /// then go ahead of everything else.
     func addWaiter(id: UInt64, reader: ReaderID, fileIndex: Int, offset: Int64, length: Int,
                    completion: @escaping @Sendable (Result<ReadableSpan, ContentReadError>) -> Void) {
         wake()
         guard !stopped else {
-            complete(completion, with: .failure(.shutdown))
+            readDesk.complete(completion, with: .failure(.shutdown))
             return
         }
         noteRead(reader, fileIndex: fileIndex, offset: offset, length: length)
         if let storageFailure, storagePause.isPaused {
-            complete(completion, with: .failure(storageFailure))
+            readDesk.complete(completion, with: .failure(storageFailure))
             return
         }
         let pieces = layout.pieces(file: fileIndex, offset: offset, length: Int64(length))
-        let missing = pieces.filter { !picker.hasPiece($0) || evicting.contains($0) }
+        let missing = pieces.filter { !picker.hasPiece($0) || cache.isBeingEvicted($0) }
         if missing.isEmpty {
-            serve(id: id, reader: reader, fileIndex: fileIndex, offset: offset, length: length, completion: completion)
+            readDesk.serve(id: id, reader: reader, fileIndex: fileIndex, offset: offset, length: length, completion: completion)
             return
         }
-        var waiter = ReadWaiter(reader: reader, fileIndex: fileIndex, offset: offset, length: length,
-                                pieces: pieces, missing: missing.count, completion: completion)
-        if let timeout = configuration.readTimeout {
-            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-            let limit = TimeAmount.nanoseconds(Int64(seconds * 1e9))
-            // The kernel retries a failed readahead page by page: a read of pieces that just
-            // timed out, which still no connected peer has, fails now instead of waiting again.
-            let now = NIODeadline.now()
-            if missing.allSatisfy({ piece in
-                picker.availability(of: piece) == 0 && (timedOutAt[piece].map { now - $0 < limit } ?? false)
-            }) {
-                complete(completion, with: .failure(.timedOut(file: fileIndex, offset: offset, seconds: seconds)))
-                return
-            }
-            let bound = NIOLoopBound(self, eventLoop: eventLoop)
-            waiter.timeout = eventLoop.scheduleTask(in: limit) {
-                bound.value.readTimedOut(id, seconds: seconds)
-            }
-        }
-        reads.add(waiter, id: id, missing: missing)
+        guard readDesk.wait(id: id, reader: reader, fileIndex: fileIndex, offset: offset, length: length,
+                            pieces: pieces, missing: missing, completion: completion) else { return }
         // Reads that wait come in runs (a player seeking, a reader outpacing the swarm): keep
         // background fill off the wire until they have been quiet for a moment.
-        backgroundHeldUntil = .now() + Self.backgroundHoldAfterWait
+        backgroundHeldUntil = clock.now + Self.backgroundHoldAfterWait
         picker.holdBackground = true
         // A seek: the reader needs a piece nobody is fetching yet.
         let newlyWanted = missing.contains { !picker.isInProgress($0) }
         picker.addWaitingRead(pieces: pieces)
-        if newlyWanted { preemptQueuedRequests() }
-        fillAllPipelines()
+        if newlyWanted { scheduler.preemptQueued() }
+        scheduler.fillAll()
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         eventLoop.scheduleTask(in: Self.raceDelay) { bound.value.allowRacing(forWaiter: id) }
     }
@@ -274,190 +241,58 @@ final class Foreman {
     static let raceDelay = TimeAmount.milliseconds(20)
 
     private func allowRacing(forWaiter id: UInt64) {
-        guard let waiter = reads[id] else { return }
-        picker.allowRacing(of: waiter.pieces)
-        fillAllPipelines()
-    }
-
-    /// When reads last gave up on each piece (`--read-timeout`); entries older than the timeout
-    /// no longer count and are dropped as new ones come.
-    private var timedOutAt: [Int: NIODeadline] = [:]
-
-    private func readTimedOut(_ id: UInt64, seconds: Double) {
-        guard let waiter = reads[id] else { return }
-        let now = NIODeadline.now()
-        let limit = TimeAmount.nanoseconds(Int64(seconds * 1e9))
-        timedOutAt = timedOutAt.filter { now - $0.value < limit }
-        for piece in waiter.pieces where !picker.hasPiece(piece) { timedOutAt[piece] = now }
-        resolve(id, with: .failure(.timedOut(file: waiter.fileIndex, offset: waiter.offset, seconds: seconds)))
+        guard let pieces = readDesk.pieces(of: id) else { return }
+        picker.allowRacing(of: pieces)
+        scheduler.fillAll()
     }
 
     /// The reader gave up on read `id` (an interrupt, a killed reader): it fails with
     /// `.cancelled` now, or, if its reply is already under way, as soon as it would wait again.
     func cancelWaiter(_ id: UInt64) {
-        if reads.cancel(id) { resolve(id, with: .failure(.cancelled)) }
-    }
-
-    private func logWait(_ waiter: ReadWaiter) {
-        logger.debug("read waited for pieces", metadata: [
-            "file": "\(waiter.fileIndex)", "offset": "\(waiter.offset)", "pieces": "\(waiter.pieces)",
-            "ms": "\(Double((NIODeadline.now() - waiter.since).nanoseconds) / 1e6)"])
-    }
-
-    /// Takes out the waiters for which `piece` is the last missing one, to be answered by the
-    /// piece's own job the moment it is stored: a reader then waits for no hop back to this loop
-    /// and out to the pool again. They stay registered in the picker until the job reports.
-    private func takeWaitersCompletedBy(_ piece: Int) -> [PieceJobRead] {
-        reads.handToJob(completedBy: piece).map { id, waiter in
-            PieceJobRead(id: id, fileIndex: waiter.fileIndex, offset: waiter.offset,
-                         length: waiter.length, pieces: waiter.pieces, completion: waiter.completion)
-        }
-    }
-
-    /// The job of `piece` has finished with the reads it was given: `served` were answered;
-    /// the others wait again (the piece failed), or start over if the reader cancelled meanwhile.
-    private func settleJobReads(_ jobReads: [PieceJobRead], piece: Int, served: Set<UInt64>) {
-        for read in jobReads {
-            let wasServed = served.contains(read.id)
-            guard let (waiter, cancelled) = reads.jobFinished(read.id, piece: piece, served: wasServed) else { continue }
-            if wasServed {
-                waiter.timeout?.cancel()
-                picker.removeWaitingRead(pieces: waiter.pieces)
-                logWait(waiter)
-            } else {
-                if stopped {
-                    resolve(read.id, with: .failure(.shutdown))
-                } else if cancelled {
-                    resolve(read.id, with: .failure(.cancelled))
-                }
-            }
-        }
-    }
-
-    private func resolve(_ id: UInt64, with result: Result<ReadableSpan, ContentReadError>) {
-        guard var waiter = reads.remove(id) else { return }
-        waiter.timeout?.cancel()
-        waiter.timeout = nil
-        picker.removeWaitingRead(pieces: waiter.pieces)
-        switch result {
-        case .success:
-            logWait(waiter)
-            serve(id: id, reader: waiter.reader, fileIndex: waiter.fileIndex, offset: waiter.offset,
-                  length: waiter.length, completion: waiter.completion)
-        case .failure:
-            complete(waiter.completion, with: result)
-        }
-    }
-
-    /// Hands verified bytes to the reader from the thread pool (opening a file may block). If the
-    /// pieces were evicted in the meantime the read waits for them again, under the same id, so
-    /// that its ticket can still cancel it (and a cancel that came meanwhile is honoured).
-    private func serve(id: UInt64, reader: ReaderID, fileIndex: Int, offset: Int64, length: Int,
-                       completion: @escaping @Sendable (Result<ReadableSpan, ContentReadError>) -> Void) {
-        let store = self.store
-        let verified = self.verified
-        let pieces = layout.pieces(file: fileIndex, offset: offset, length: Int64(length))
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        let loop = eventLoop
-        reads.beginServing(id)
-        threadPool.submit { _ in
-            guard verified.beginRead(pieces) else {
-                loop.execute {
-                    let foreman = bound.value
-                    if foreman.reads.endServing(id) {
-                        foreman.complete(completion, with: .failure(.cancelled))
-                    } else {
-                        foreman.addWaiter(id: id, reader: reader, fileIndex: fileIndex, offset: offset, length: length,
-                                          completion: completion)
-                    }
-                }
-                return
-            }
-            completion(Self.span(store: store, fileIndex: fileIndex, offset: offset, length: length))
-            verified.endRead(pieces)
-            loop.execute { _ = bound.value.reads.endServing(id) }
-        }
+        readDesk.cancel(id)
     }
 
     /// How long background fill stays held after a read had to wait.
     private static let backgroundHoldAfterWait = TimeAmount.milliseconds(300)
-    private var backgroundHeldUntil = NIODeadline.distantPast
 
-    private func complete(_ completion: @escaping @Sendable (Result<ReadableSpan, ContentReadError>) -> Void,
-                          with result: Result<ReadableSpan, ContentReadError>) {
-        threadPool.submit { _ in completion(result) }
-    }
-
-    /// Where verified bytes of a file are in the cache.
-    static func span(store: PieceStore, fileIndex: Int, offset: Int64, length: Int) -> Result<ReadableSpan, ContentReadError> {
-        do {
-            let fd = try store.fileDescriptor(forFile: fileIndex)
-            return .success(ReadableSpan(fd: fd, offset: offset, length: length))
-        } catch {
-            return .failure(.storage(file: fileIndex, kind: error.readFailureKind, detail: "\(error)"))
-        }
-    }
-
-    // MARK: - Peers
+    // MARK: - Connections (from the router, the dialler and the workers)
 
     func makePeerKey() -> PeerKey {
-        nextPeerKey &+= 1
-        return nextPeerKey
+        roster.makePeerKey()
     }
 
-    /// A TCP connection is up. Until its handshake arrives it counts against the connection limit
-    /// and has `handshakeTimeout` to complete; an outbound one introduces itself first.
+    /// Accepts an incoming connection from `host` if there is room for it and the host is not banned.
+    func acceptsIncoming(from host: String) -> Bool {
+        roster.acceptsIncoming(from: host)
+    }
+
+    /// Whether one more connection fits under `--max-peers` with `extra` others not yet counted
+    /// (incoming connections the engine's router holds until they name a torrent).
+    func hasRoom(besides extra: Int) -> Bool {
+        roster.hasRoom(besides: extra)
+    }
+
+    /// Adds addresses (from trackers or the command line) and connects to them if there is room.
+    func addPeerAddresses(_ addresses: [(host: String, port: UInt16)]) {
+        wake()
+        for address in addresses { roster.directory.add(host: address.host, port: address.port) }
+        connectMore()
+    }
+
+    func connectMore() {
+        roster.connectMore()
+    }
+
+    /// A TCP connection is up: it waits for its handshake (see `PeerRoster.opened`).
     func connectionOpened(_ peer: PeerConnection) {
         wake()
-        handshaking[peer.key] = peer
-        if peer.isOutbound {
-            peer.sendHandshake(Handshake.ours(infoHash: metainfo.infoHash, peerID: ourPeerID))
-        }
+        roster.opened(peer)
     }
 
-    /// Connections whose handshake has not arrived yet.
-    private var handshaking: [PeerKey: PeerConnection] = [:]
-    /// How long a new connection may take to send its handshake.
-    static let handshakeTimeout = TimeAmount.seconds(10)
-    /// Silence after which we send a keep-alive (peers drop links quiet for two minutes).
-    static let keepAliveInterval = TimeAmount.seconds(90)
-    /// Silence after which we give up on a peer (BEP 3 peers send a keep-alive every two minutes).
-    static let idleTimeout = TimeAmount.seconds(180)
-
+    /// The peer's handshake arrived: if the roster admits it, it hears our extension handshake
+    /// and what we have.
     func peer(_ peer: PeerConnection, sentHandshake handshake: Handshake) {
-        handshaking[peer.key] = nil
-        guard handshake.infoHash == metainfo.infoHash else {
-            logger.info("peer sent a handshake for another torrent", metadata: ["peer": "\(peer.address)"])
-            peer.close()
-            return
-        }
-        guard handshake.peerID != ourPeerID else {
-            directory.ban(peer.address)
-            peer.close()
-            return
-        }
-        guard !stopped, peers.count < configuration.maxPeers else {
-            peer.close()
-            return
-        }
-        // One connection per peer: a peer we dialled may also dial our listening port (it learns
-        // it from our extension handshake); the second connection would ask it for everything twice.
-        guard !peers.values.contains(where: { $0.remotePeerID == handshake.peerID }) else {
-            logger.debug("second connection to a connected peer closed", metadata: ["peer": "\(peer.address)"])
-            peer.close()
-            return
-        }
-        if !peer.isOutbound {
-            peer.sendHandshake(Handshake.ours(infoHash: metainfo.infoHash, peerID: ourPeerID))
-        }
-        peer.handshakeDone = true
-        peer.remotePeerID = handshake.peerID
-        peer.supportsFast = handshake.supportsFastExtension
-        peer.supportsExtensions = handshake.supportsExtensionProtocol
-        peers[peer.key] = peer
-        directory.connected(peer.address)
-        logger.debug("peer connected", metadata: ["peer": "\(peer.address)", "outbound": "\(peer.isOutbound)"])
-
+        guard roster.admit(peer, handshake: handshake) else { return }
         if peer.supportsExtensions {
             let ours = ExtensionHandshake(clientName: "swarmfs", reqq: 500, listenPort: listenPort == 0 ? nil : listenPort)
             peer.send(.extended(id: 0, payload: ours.encoded()))
@@ -475,350 +310,56 @@ final class Foreman {
         peer.flush()
     }
 
-    func peer(_ peer: PeerConnection, sent message: PeerMessage) {
-        guard peer.handshakeDone else { return }
-        switch message {
-        case .keepAlive, .port, .suggest:
-            break
-        case let .allowedFast(index):
-            let piece = Int(index)
-            guard peer.supportsFast else { return misbehaved(peer, "allowed-fast without the fast extension") }
-            guard piece < layout.pieceCount else { return misbehaved(peer, "allowed-fast for piece \(index) of \(layout.pieceCount)") }
-            guard peer.allowedFast.count < Self.allowedFastLimit else { return }
-            peer.allowedFast.insert(piece)
-            if peer.peerChoking { fillPipeline(peer) }
-        case .choke:
-            peer.peerChoking = true
-            if !peer.supportsFast { releaseAllRequests(of: peer, sendCancel: false) }
-        case .unchoke:
-            logger.trace("unchoked", metadata: ["peer": "\(peer.address)"])
-            peer.peerChoking = false
-            fillPipeline(peer)
-        case .interested:
-            peer.peerInterested = true
-            considerUnchoking(peer)
-        case .notInterested:
-            peer.peerInterested = false
-            choke(peer)
-        case let .have(index):
-            let piece = Int(index)
-            guard piece < layout.pieceCount else { return misbehaved(peer, "have for piece \(index) of \(layout.pieceCount)") }
-            guard !peer.isSeed, !peer.pieces[piece] else { return }
-            peer.pieces[piece] = true
-            picker.peerHasPiece(piece)
-            if !peer.amInterested && !picker.hasPiece(piece) { setInterested(peer, true) }
-            fillPipeline(peer)
-        case let .bitfield(bytes):
-            logger.trace("bitfield", metadata: ["peer": "\(peer.address)"])
-            acceptPieceSummary(from: peer)
-            do {
-                let bitfield = try Bitfield(wireBytes: bytes.readableBytesView, count: layout.pieceCount)
-                peer.pieces = bitfield
-                picker.peerAdded(bitfield: bitfield)
-                updateInterest(peer)
-            } catch {
-                return misbehaved(peer, "invalid bitfield of \(bytes.readableBytes) bytes: \(error)")
-            }
-        case .haveAll:
-            acceptPieceSummary(from: peer)
-            peer.isSeed = true
-            picker.seedAdded()
-            updateInterest(peer)
-        case .haveNone:
-            acceptPieceSummary(from: peer)
-            updateInterest(peer)
-        case let .request(request):
-            serveRequest(request, to: peer)
-        case let .cancel(request):
-            if uploads.cancel(request, peer: peer.key) {
-                peer.servingRequests -= 1
-                refuse(request, to: peer)
-            } else if peer.servingRequests > peer.cancelledRequests.count {
-                peer.cancelledRequests.insert(request)
-            }
-        case let .reject(request):
-            let spec = BlockSpec(piece: Int(request.piece), begin: Int(request.begin), length: Int(request.length))
-            if peer.outstanding.removeValue(forKey: spec) != nil {
-                picker.requestReleased(by: peer.key, piece: spec.piece, begin: spec.begin)
-            }
-            peer.cancelledByUs[spec] = nil
-        case let .piece(index, begin, block):
-            blockArrived(from: peer, piece: Int(index), begin: Int(begin), block: block)
-        case let .extended(id, payload):
-            if id == 0, let theirs = try? ExtensionHandshake(decoding: payload), let reqq = theirs.reqq {
-                peer.peerRequestQueueLimit = max(1, min(reqq, 2048))
-            }
-        }
-    }
-
-    /// A `bitfield`, `have-all` or `have-none` states everything the peer has: it replaces what
-    /// the peer said before (some clients send `have-none` and then a bitfield), so availability
-    /// never counts a peer twice.
-    private func acceptPieceSummary(from peer: PeerConnection) {
-        if peer.isSeed {
-            peer.isSeed = false
-            picker.seedRemoved()
-        } else if peer.pieces.setCount > 0 {
-            picker.peerRemoved(bitfield: peer.pieces)
-        }
-        peer.pieces = Bitfield(count: layout.pieceCount)
-    }
-
     func peerReadBatchEnded(_ peer: PeerConnection) {
-        fillPipeline(peer)
+        scheduler.fill(peer)
     }
 
     /// The peer sent bytes that are not the protocol (an oversized or malformed frame, garbage
     /// for a handshake): said at warning level, and the address is not tried again.
     func peer(_ peer: PeerConnection, brokeProtocol violation: PeerWireError) {
-        misbehaved(peer, "\(violation)")
+        roster.misbehaved(peer, "\(violation)")
     }
 
     func peer(_ peer: PeerConnection, failed reason: String) {
         logger.debug("peer connection failed", metadata: ["peer": "\(peer.address)", "reason": "\(reason)"])
     }
 
+    /// The connection closed: a peer's requests go to others, its queued uploads are dropped,
+    /// and its pieces no longer count in availability.
     func peerDisconnected(_ peer: PeerConnection) {
-        handshaking[peer.key] = nil
-        guard peers.removeValue(forKey: peer.key) != nil else {
-            directory.disconnected(peer.address, wasUseful: false)
-            return
-        }
-        releaseAllRequests(of: peer, sendCancel: false)
-        uploads.removeAll(of: peer.key)
+        guard roster.closed(peer) else { return }
+        scheduler.releaseAll(of: peer, sendCancel: false)
+        uploader.peerGone(peer.key)
         if peer.isSeed { picker.seedRemoved() } else { picker.peerRemoved(bitfield: peer.pieces) }
-        directory.disconnected(peer.address, wasUseful: peer.download.total > 0)
-        logger.debug("peer disconnected", metadata: ["peer": "\(peer.address)"])
         if !stopped { connectMore() }
     }
 
-    /// Closes a peer that broke the protocol and, once it had completed the handshake, bans its
-    /// host: an incoming peer comes back from a new port every time, and is then refused at
-    /// accept (`acceptsIncoming`). Bytes that are not a handshake only close the connection:
-    /// clients such as aria2 open with an encrypted (MSE) handshake and retry in plaintext.
-    private func misbehaved(_ peer: PeerConnection, _ what: String) {
-        let metadata: Logger.Metadata = ["peer": "\(peer.address)", "detail": "\(what)"]
-        if peerWarnings.shouldWarn(about: peer.host, now: .now()) {
-            logger.warning("closing peer that broke the protocol", metadata: metadata)
-        } else {
-            logger.debug("closing peer that broke the protocol (again)", metadata: metadata)
-        }
-        if peer.handshakeDone { directory.ban(host: peer.host) }
-        peer.close()
-    }
+    // MARK: - Pieces (from the workers and the pool)
 
-    private func updateInterest(_ peer: PeerConnection) {
-        let wants = peer.isSeed ? !picker.isComplete : picker.wantsAnything(from: peer.pieces)
-        setInterested(peer, wants)
-        fillPipeline(peer)
-    }
-
-    private func setInterested(_ peer: PeerConnection, _ interested: Bool) {
-        guard peer.amInterested != interested else { return }
-        peer.amInterested = interested
-        peer.send(interested ? .interested : .notInterested)
-        peer.flush()
-    }
-
-    // MARK: - Downloading
-
-    /// Keeps the peer's request pipeline full, topping it up in batches.
-    func fillPipeline(_ peer: PeerConnection) {
-        guard peer.handshakeDone, peer.amInterested, !stopped, !isStoragePaused else { return }
-        // A choking peer still serves the pieces it allowed fast (BEP 6); nothing else.
-        let choked = peer.peerChoking
-        guard !choked || !peer.allowedFast.isEmpty else { return }
-        if cacheSizeLimit != nil { updateBackgroundFill() }
-        refreshMemoryAllowance()
-        let depth = min(peer.pipelineDepth, peer.peerRequestQueueLimit)
-        var free = depth - peer.outstanding.count
-        guard free > 0, peer.outstanding.isEmpty || free >= max(1, depth / 4) || !picker.piecesWaitingForReadersIsZero else { return }
-        if rateLimits.download.isLimited {
-            // A request spends the limit when it is sent, not when its block lands: blocks already
-            // asked for will arrive whatever we do, so they count against the tokens now.
-            let unreserved = rateLimits.download.tokens - requestedBytesInFlight
-            guard unreserved > 0 else { return }
-            free = min(free, Int((unreserved + Int64(PiecePicker.blockSize) - 1) / Int64(PiecePicker.blockSize)))
-        }
-        var offered = peer.isSeed ? fullBitfield : peer.pieces
-        if choked {
-            var allowed = Bitfield(count: layout.pieceCount)
-            for piece in peer.allowedFast where offered[piece] { allowed[piece] = true }
-            offered = allowed
-        }
-        let blocks = picker.pickBlocks(for: peer.key, peerHas: offered, maxBlocks: free)
-        reportMemoryUse()
-        guard !blocks.isEmpty else { return }
-        let now = NIODeadline.now()
-        for block in blocks {
-            peer.outstanding[block] = now
-            peer.send(.request(BlockRequest(piece: UInt32(block.piece), begin: UInt32(block.begin), length: UInt32(block.length))))
-        }
-        if peer.outstanding.count == blocks.count { peer.lastBlockAt = now }
-        peer.flush()
-    }
-
-    /// How many pieces may be in flight: what the engine's shared budget leaves us, within a
-    /// quarter of `--cache-size`.
-    private func refreshMemoryAllowance() {
-        picker.maxPiecesInProgress = max(1, min(cacheLimitPieces,
-                                               memoryBudget.allowedPieces(for: budgetKey, pieceLength: layout.pieceLength)))
-    }
-
-    /// Tells the engine's budget what our pieces in flight hold now.
-    private func reportMemoryUse() {
-        let (bytes, overflow) = picker.piecesInProgress.multipliedReportingOverflow(by: layout.pieceLength)
-        memoryBudget.report(budgetKey, bytes: overflow ? .max : bytes)
-    }
-
-    /// Seconds of a peer's measured rate kept requested from it.
-    static let requestQueueSeconds = 2.0
-    /// The most requests in flight to one peer (8 MiB of 16 KiB blocks; libtorrent's default
-    /// `max_out_request_queue` is 500).
-    static let maxPipelineDepth = 512
-
-    /// The most allowed-fast pieces remembered per peer (BEP 6 suggests peers offer about 10).
-    static let allowedFastLimit = 64
-
-    /// A reader now waits for pieces nobody is fetching: cancel every background request queued
-    /// at each peer (readahead windows are kept), so the reader's blocks go out next instead of
-    /// behind megabytes of background fill. Keeping a few queued so that no peer idles made seeks
-    /// slower (p50 3.8-4.6 ms against 3.6-3.8 ms, same swarm, alternating runs): the sought piece
-    /// is shared among all peers that have it, so none idles anyway. Blocks already on the wire
-    /// are kept when they land (see `cancel`).
-    private func preemptQueuedRequests() {
-        for peer in peers.values where !peer.outstanding.isEmpty {
-            let background = peer.outstanding.keys.filter { picker.priority(of: $0.piece) < .soon }
-            guard !background.isEmpty else { continue }
-            for spec in background {
-                peer.outstanding[spec] = nil
-                picker.requestReleased(by: peer.key, piece: spec.piece, begin: spec.begin)
-                cancel(spec, at: peer)
-            }
-            peer.flush()
-        }
-    }
-
-    /// The most cancelled requests remembered per peer (a full pipeline of the deepest peer).
-    static let cancelledRequestLimit = 1024
-
-    /// Sends `cancel` for a request we no longer hold against the peer, and remembers it: on
-    /// loopback most cancelled blocks are already on the wire, and dropping them when they land
-    /// would throw away bandwidth the piece still needs.
-    private func cancel(_ spec: BlockSpec, at peer: PeerConnection) {
-        peer.send(.cancel(BlockRequest(piece: UInt32(spec.piece), begin: UInt32(spec.begin), length: UInt32(spec.length))))
-        if peer.cancelledByUs.count < Self.cancelledRequestLimit { peer.cancelledByUs[spec] = .now() }
-    }
-
-    /// Bytes requested from all peers and not yet arrived (blocks counted at full size).
-    private var requestedBytesInFlight: Int64 {
-        peers.values.reduce(0) { $0 + Int64($1.outstanding.count) } * Int64(PiecePicker.blockSize)
-    }
-
-    private func fillAllPipelines() {
-        for peer in peers.values { fillPipeline(peer) }
-    }
-
-    private var isStoragePaused: Bool { storagePause.isPaused }
-
-    private func blockArrived(from peer: PeerConnection, piece: Int, begin: Int, block: ByteBuffer) {
+    /// A block arrived: if we asked for it and the picker still wants it, it goes into its piece,
+    /// a racer still owing it is cancelled, and a complete piece goes to its job.
+    func blockArrived(from peer: PeerConnection, piece: Int, begin: Int, block: ByteBuffer) {
         let spec = BlockSpec(piece: piece, begin: begin, length: block.readableBytes)
-        // Unsolicited blocks are not trusted, not used; one we cancelled is used if still needed
-        // (the picker refuses it otherwise), and like any block it must pass the piece's hash.
-        guard peer.outstanding.removeValue(forKey: spec) != nil || peer.cancelledByUs.removeValue(forKey: spec) != nil else {
-            return
-        }
-        let length = block.readableBytes
-        peer.download.add(length)
-        downloadMeter.add(length)
-        rateLimits.download.spend(length)
-        peer.lastBlockAt = .now()
+        guard scheduler.blockArrived(spec, from: peer) else { return }
         guard case let .accepted(pieceComplete, other) = picker.blockReceived(from: peer.key, piece: piece, begin: begin) else {
             return
         }
-        var entry = assembling[piece] ?? (buffer: bufferPool.take(), senders: [])
-        block.withUnsafeReadableBytes { entry.buffer.copyIn($0, at: begin) }
-        entry.senders.insert(peer.key)
-        if let other, let racer = peers[other], racer.outstanding.removeValue(forKey: spec) != nil {
-            cancel(spec, at: racer)
-            racer.flush()
-        }
-        if pieceComplete {
-            assembling[piece] = nil
-            verifyAndStore(piece: piece, buffer: entry.buffer, senders: entry.senders)
-        } else {
-            assembling[piece] = entry
+        let completed = assembly.add(block, piece: piece, begin: begin, from: peer.key, completes: pieceComplete)
+        if let other, let racer = peers[other] { scheduler.lostRace(spec, at: racer) }
+        if let completed {
+            assembly.verifyAndStore(piece: piece, buffer: completed.buffer, senders: completed.senders,
+                                    reads: readDesk.takeWaitersCompletedBy(piece))
         }
     }
 
-    private enum PieceOutcome: Sendable {
-        /// Hashed and written; `served` are the ids of the reads the job answered.
-        case stored(served: Set<UInt64>)
-        case hashMismatch
-        /// Verified but not stored; `served` were answered from memory before the write failed.
-        case storageFailed(StorageError, served: Set<UInt64>)
-    }
-
-    /// Hashes the piece on the thread pool and, if it matches, writes it to the cache and answers
-    /// the reads that were waiting for it alone.
-    private func verifyAndStore(piece: Int, buffer: PieceBuffer, senders: Set<PeerKey>) {
-        hashJobsInFlight += 1
-        let size = layout.pieceSize(piece)
-        let expected = metainfo.pieceHash(piece)
-        let store = self.store
-        let checkpointer = self.checkpointer
-        let verified = self.verified
-        let reads = takeWaitersCompletedBy(piece)
-        let pieceStart = layout.pieceOffset(piece)
-        let fileOffsets = reads.map { layout.files[$0.fileIndex].offset }
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        threadPool.runIfActive(eventLoop: eventLoop) { () -> PieceOutcome in
-            let bytes = buffer.prefix(size)
-            guard PieceHasher.verify(bytes, expected: expected) else { return .hashMismatch }
-            // Reads inside this piece are answered from its memory before the write: a seek
-            // (and a stream at the download's edge) waits for the hash, not also for the disk.
-            var served = Set<UInt64>()
-            for (read, fileOffset) in zip(reads, fileOffsets) {
-                let start = Int(fileOffset + read.offset - pieceStart)
-                guard start >= 0, start + read.length <= size else { continue }
-                read.completion(.success(ReadableSpan(memory: UnsafeRawBufferPointer(rebasing: bytes[start..<start + read.length]))))
-                served.insert(read.id)
-            }
-            do throws(StorageError) {
-                try store.writePiece(piece, from: bytes)
-            } catch {
-                return .storageFailed(error, served: served)
-            }
-            checkpointer.pieceWritten(piece)
-            verified.insert(piece)
-            for read in reads where !served.contains(read.id) && verified.beginRead(read.pieces) {
-                read.completion(Self.span(store: store, fileIndex: read.fileIndex, offset: read.offset, length: read.length))
-                verified.endRead(read.pieces)
-                served.insert(read.id)
-            }
-            return .stored(served: served)
-        }.whenComplete { result in
-            let foreman = bound.value
-            switch result {
-            case let .success(outcome):
-                foreman.pieceChecked(piece, outcome: outcome, buffer: buffer, senders: senders, reads: reads)
-            case let .failure(error):
-                foreman.logger.error("piece job did not run", metadata: ["piece": "\(piece)", "error": "\(error)"])
-                foreman.pieceChecked(piece, outcome: .storageFailed(.io(operation: "hash", path: "", piece: piece, errno: EIO), served: []),
-                                     buffer: buffer, senders: senders, reads: reads)
-            }
-        }
-    }
-
-    private func pieceChecked(_ piece: Int, outcome: PieceOutcome, buffer: PieceBuffer, senders: Set<PeerKey>,
-                              reads: [PieceJobRead]) {
-        hashJobsInFlight -= 1
-        bufferPool.give(buffer)
+    /// A piece's job reported (`PieceAssembly`): the reads it was given are settled, and the
+    /// piece is verified, fetched again, or storage failed.
+    func pieceChecked(_ piece: Int, outcome: PieceOutcome, senders: Set<PeerKey>, reads: [PieceJobRead]) {
         switch outcome {
         case let .stored(served), let .storageFailed(_, served):
-            settleJobReads(reads, piece: piece, served: served)
+            readDesk.settleJobReads(reads, piece: piece, served: served)
         case .hashMismatch:
-            settleJobReads(reads, piece: piece, served: [])
+            readDesk.settleJobReads(reads, piece: piece, served: [])
         }
         switch outcome {
         case .stored:
@@ -827,42 +368,27 @@ final class Foreman {
             }
             picker.pieceVerified(piece)
             verified.insert(piece)
-            verifiedByteCount += Int64(layout.pieceSize(piece))
-            eviction.touch(piece, stamp: cacheSpace.nextStamp())
-            reportCacheUse()
-            if cacheSizeLimit != nil { enforceCacheLimit() }
-            verifiedSinceCheckpoint += 1
+            cache.pieceVerified(piece)
+            if cache.limit != nil { enforceCacheLimit() }
+            checkpoints.pieceVerified()
             logger.trace("piece verified", metadata: ["piece": "\(piece)"])
             for peer in peers.values where peer.handshakeDone {
                 peer.send(.have(piece: UInt32(piece)))
             }
-            for id in self.reads.pieceVerified(piece) {
-                resolve(id, with: .success(ReadableSpan(fd: -1, offset: 0, length: 0)))
-            }
+            readDesk.pieceVerified(piece)
             if picker.isComplete { torrentCompleted() }
         case .hashMismatch:
             picker.pieceFailed(piece)
             logger.warning("piece failed its hash check; fetching it again",
                            metadata: ["piece": "\(piece)", "peers": "\(senders.compactMap { peers[$0]?.address })"])
-            for key in senders {
-                guard let peer = peers[key] else { continue }
-                peer.hashFailures += 1
-                // A peer that alone sent two bad pieces, or took part in three, is lying or
-                // broken (one bad piece may be bad luck; libtorrent also bans on a score).
-                if peer.hashFailures >= (senders.count == 1 ? 2 : 3) {
-                    misbehaved(peer, "sent data for \(peer.hashFailures) piece(s) that failed the hash check")
-                }
-            }
+            roster.sentBadPiece(senders)
         case let .storageFailed(error, _):
             picker.pieceFailed(piece)
             storageFailed(error, piece: piece)
         }
-        if stopped {
-            if hashJobsInFlight == 0 { drainPromise?.succeed(()) }
-            return
-        }
+        guard !stopped else { return }
         for peer in peers.values { peer.flush() }
-        fillAllPipelines()
+        scheduler.fillAll()
     }
 
     /// A full disk or I/O error: stop fetching (no re-request loop), fail the waiting reads with
@@ -871,7 +397,7 @@ final class Foreman {
     private func storageFailed(_ error: StorageError, piece: Int) {
         let failure = ContentReadError.storage(file: layout.slices(piece: piece).first?.fileIndex ?? 0,
                                                kind: error.readFailureKind, detail: "\(error)")
-        switch storagePause.writeFailed(error, now: .now()) {
+        switch storagePause.writeFailed(error, now: clock.now) {
         case .episodeStarted:
             let until = if case .diskFull = error { "until space is freed" } else { "for a while" }
             logger.error("cannot store piece; downloads pause \(until) and reads of missing data fail",
@@ -880,13 +406,13 @@ final class Foreman {
             logger.debug("storing failed again", metadata: ["piece": "\(piece)", "error": "\(error)"])
         }
         storageFailure = failure
-        for id in reads.ids { resolve(id, with: .failure(failure)) }
+        readDesk.failAll(with: failure)
     }
 
     /// The pause after a storage error is over: a full disk stays paused (checked every second)
     /// until a few pieces fit again; any other error is simply retried. Recovery is declared
     /// only when a piece is stored after this.
-    private func resumeAfterStorageFailure(now: NIODeadline) {
+    func resumeAfterStorageFailure(now: NIODeadline) {
         let needed = Int64(layout.pieceLength) * 4
         guard storagePause.pauseElapsed(now: now, freeBytes: store.availableBytes(), neededBytes: needed) else { return }
         storageFailure = nil
@@ -903,472 +429,8 @@ final class Foreman {
         completionPromises.removeAll()
         checkpoint(force: true, syncData: false)
     }
-
-    private func releaseAllRequests(of peer: PeerConnection, sendCancel: Bool) {
-        for spec in peer.outstanding.keys {
-            picker.requestReleased(by: peer.key, piece: spec.piece, begin: spec.begin)
-            if sendCancel { cancel(spec, at: peer) }
-        }
-        peer.outstanding.removeAll(keepingCapacity: true)
-        if sendCancel { peer.flush() }
-    }
-
-    // MARK: - Uploading
-
-    private var unchokedCount: Int { peers.values.reduce(0) { $0 + ($1.amChoking ? 0 : 1) } }
-
-    /// A newly interested peer is unchoked at once while slots are free; the periodic choker
-    /// decides the rest.
-    private func considerUnchoking(_ peer: PeerConnection) {
-        guard configuration.uploadEnabled, peer.amChoking, peer.peerInterested,
-              unchokedCount < choker.regularSlots + 1 else { return }
-        setChoked(peer, false)
-    }
-
-    private func choke(_ peer: PeerConnection) {
-        setChoked(peer, true)
-        if let next = peers.values.first(where: { $0.amChoking && $0.peerInterested }) { considerUnchoking(next) }
-    }
-
-    private func setChoked(_ peer: PeerConnection, _ choked: Bool) {
-        guard peer.amChoking != choked else { return }
-        peer.amChoking = choked
-        peer.send(choked ? .choke : .unchoke)
-        peer.flush()
-    }
-
-    /// Every 10 s: regular slots by reciprocation (by upload rate when seeding), one optimistic
-    /// slot rotated every 30 s, snubbing peers skipped.
-    private func runChoker(rotateOptimistic: Bool) {
-        guard configuration.uploadEnabled else { return }
-        let now = NIODeadline.now()
-        let candidates = peers.values.filter(\.handshakeDone).map { peer in
-            ChokeCandidate(key: peer.key, interested: peer.peerInterested,
-                           downloadRate: peer.download.bytesPerSecond, uploadRate: peer.upload.bytesPerSecond,
-                           snubbed: peer.amInterested && !peer.peerChoking && now - peer.lastBlockAt > .seconds(60))
-        }
-        let unchoke = choker.decide(candidates, seeding: picker.isComplete, rotateOptimistic: rotateOptimistic,
-                                    using: &random)
-        for peer in peers.values where peer.handshakeDone {
-            setChoked(peer, !unchoke.contains(peer.key))
-        }
-    }
-
-    /// Sends blocks that waited for upload tokens, oldest first.
-    private func drainPendingSends() {
-        while rateLimits.upload.canSpend, let item = uploads.popFirst() {
-            guard let peer = peers[item.peer] else { continue }
-            sendBlock(item.block, for: item.request, to: peer)
-        }
-    }
-
-    private func sendBlock(_ block: ByteBuffer, for request: BlockRequest, to peer: PeerConnection) {
-        peer.servingRequests -= 1
-        // A cancelled request, or one we choked before answering: BEP 6 peers hear it was refused.
-        guard peer.cancelledRequests.remove(request) == nil, !peer.amChoking, block.readableBytes > 0 else {
-            refuse(request, to: peer)
-            return
-        }
-        peer.send(.piece(index: request.piece, begin: request.begin, block: block))
-        peer.flush()
-        peer.upload.add(block.readableBytes)
-        uploadMeter.add(block.readableBytes)
-        rateLimits.upload.spend(block.readableBytes)
-    }
-
-    /// Tells a fast-extension peer that `request` will not be served (others just never get it).
-    /// Nothing is queued for a peer that does not read: a flood of refusals may not grow our
-    /// send buffer either.
-    private func refuse(_ request: BlockRequest, to peer: PeerConnection) {
-        guard peer.supportsFast, peer.isWritable else { return }
-        peer.send(.reject(request))
-        peer.flush()
-    }
-
-    /// Serves a block of a verified piece from the cache, read on the thread pool.
-    private func serveRequest(_ request: BlockRequest, to peer: PeerConnection) {
-        let piece = Int(request.piece), begin = Int(request.begin), length = Int(request.length)
-        let valid = piece < layout.pieceCount && length > 0 && length <= 128 * 1024
-            && begin + length <= layout.pieceSize(piece)
-        // A peer that does not read what we send (a full socket buffer), or holds its share of
-        // the upload queue already, gets nothing more: its backlog may not grow our memory.
-        guard valid, !peer.amChoking, picker.hasPiece(piece), peer.servingRequests < 256, peer.isWritable,
-              uploads.reserve(length, for: peer.key) else {
-            refuse(request, to: peer)
-            return
-        }
-        guard let buffer = peer.allocateBuffer(capacity: length) else {
-            uploads.release(length, for: peer.key)
-            refuse(request, to: peer)
-            return
-        }
-        peer.servingRequests += 1
-        let store = self.store
-        let verified = self.verified
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        let key = peer.key
-        threadPool.runIfActive(eventLoop: eventLoop) { () -> ByteBuffer? in
-            // Pinned like a reader's reply: eviction may be punching this piece's hole right now.
-            guard verified.beginRead(piece..<(piece + 1)) else { return nil }
-            defer { verified.endRead(piece..<(piece + 1)) }
-            var block = buffer
-            do {
-                try block.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { pointer in
-                    try store.readBlock(piece: piece, begin: begin,
-                                        into: UnsafeMutableRawBufferPointer(rebasing: pointer[0..<length]))
-                    return length
-                }
-                return block
-            } catch {
-                return nil
-            }
-        }.whenSuccess { block in
-            let foreman = bound.value
-            guard let peer = foreman.peers[key], let block else {
-                foreman.uploads.release(length, for: key)
-                guard let peer = foreman.peers[key] else { return }
-                peer.servingRequests -= 1
-                peer.cancelledRequests.remove(request)
-                foreman.refuse(request, to: peer)
-                return
-            }
-            if foreman.rateLimits.upload.canSpend && foreman.uploads.isEmpty {
-                foreman.uploads.release(length, for: key)
-                foreman.sendBlock(block, for: request, to: peer)
-            } else {
-                foreman.uploads.enqueue(block, for: request, peer: key)
-            }
-        }
-    }
-
-    // MARK: - Connections
-
-    /// Adds addresses (from trackers or the command line) and connects to them if there is room.
-    func addPeerAddresses(_ addresses: [(host: String, port: UInt16)]) {
-        wake()
-        for address in addresses { directory.add(host: address.host, port: address.port) }
-        connectMore()
-    }
-
-    private var connecting = 0
-
-    func connectMore() {
-        // A complete torrent waits for leechers to come to us; it does not go looking.
-        guard !stopped, !picker.isComplete else { return }
-        while peers.count + connecting < configuration.maxPeers, let candidate = directory.nextCandidate(now: .now()) {
-            connect(to: candidate)
-        }
-    }
-
-    /// Socket reads of up to 256 KiB: fewer syscalls than 64 KiB, and not a megabyte per peer
-    /// held while a read is decoded.
-    static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 16 * 1024, initial: 64 * 1024, maximum: 256 * 1024)
-
-    private func connect(to candidate: PeerDirectory.Candidate) {
-        connecting += 1
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        let key = makePeerKey()
-        var bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(.seconds(3))
-            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .channelOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try PeerConnection.install(on: channel, foreman: bound.value, key: key, host: candidate.host,
-                                               address: candidate.address, isOutbound: true)
-                }
-            }
-        if connectFromHost != "0.0.0.0", let local = try? SocketAddress(ipAddress: connectFromHost, port: 0) {
-            bootstrap = bootstrap.bind(to: local)
-        }
-        bootstrap.connect(host: candidate.host, port: Int(candidate.port)).whenComplete { result in
-            let foreman = bound.value
-            foreman.connecting -= 1
-            if case let .failure(error) = result {
-                foreman.directory.failed(candidate.address)
-                foreman.logger.debug("cannot connect to peer", metadata: ["peer": "\(candidate.address)", "error": "\(error)"])
-                foreman.connectMore()
-            }
-        }
-    }
-
-    /// Accepts an incoming connection from `host` if there is room for it and the host is not banned.
-    func acceptsIncoming(from host: String) -> Bool {
-        guard !directory.isBanned(host: host) else {
-            logger.trace("refused a connection from a banned host", metadata: ["host": "\(host)"])
-            return false
-        }
-        return hasRoom(besides: 0)
-    }
-
-    /// Whether one more connection fits under `--max-peers` with `extra` others not yet counted
-    /// (incoming connections the engine's router holds until they name a torrent).
-    func hasRoom(besides extra: Int) -> Bool {
-        !stopped && peers.count + connecting + handshaking.count + extra < configuration.maxPeers
-    }
-
-    /// Closes connections that never completed their handshake or went silent, and keeps quiet
-    /// links alive.
-    private func checkConnectionTimeouts(now: NIODeadline) {
-        for peer in handshaking.values where now - peer.connectedAt > Self.handshakeTimeout {
-            logger.debug("peer sent no handshake in time", metadata: ["peer": "\(peer.address)"])
-            handshaking[peer.key] = nil
-            peer.close()
-        }
-        for peer in peers.values {
-            if now - peer.lastReceivedAt > Self.idleTimeout {
-                logger.debug("peer silent for too long", metadata: ["peer": "\(peer.address)"])
-                peer.close()
-            } else if now - peer.lastSentAt > Self.keepAliveInterval {
-                peer.send(.keepAlive)
-                peer.flush()
-            }
-        }
-    }
-
-    // MARK: - Housekeeping
-
-    private func scheduleTick(in delay: TimeAmount) {
-        guard !stopped else { return }
-        tickTask?.cancel()
-        nextTickAt = .now() + delay
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        tickTask = eventLoop.scheduleTask(in: delay) {
-            bound.value.tickTask = nil
-            bound.value.tick()
-            bound.value.scheduleTick(in: bound.value.isIdle ? Self.idleTick : Self.activeTick)
-        }
-    }
-
-    /// Something happened (a reader, a peer, an address): tick at the active pace again.
-    func wake() {
-        guard !stopped, nextTickAt > .now() + Self.activeTick else { return }
-        scheduleTick(in: Self.activeTick)
-    }
-
-    /// Nothing to look after: no peer, no connection being made, no read, no piece job, no
-    /// eviction, and the rates have decayed to zero.
-    private var isIdle: Bool {
-        peers.isEmpty && handshaking.isEmpty && connecting == 0 && reads.count == 0 && hashJobsInFlight == 0
-            && !evictionRunning && downloadMeter.bytesPerSecond == 0 && uploadMeter.bytesPerSecond == 0
-            && runningCheckpoint == nil && verifiedSinceCheckpoint == 0
-    }
-
-    private func tick() {
-        tickCount &+= 1
-        if tickCount % 4 == 0 { enforceCacheLimit() }
-        let now = NIODeadline.now()
-        let seconds = Double((now - lastTick).nanoseconds) / 1e9
-        lastTick = now
-        downloadMeter.tick(seconds: seconds)
-        uploadMeter.tick(seconds: seconds)
-        rateLimits.refill(now: now)
-        reportMemoryUse()
-        refreshMemoryAllowance()
-        drainPendingSends()
-        if tickCount % 40 == 0 { runChoker(rotateOptimistic: tickCount % 120 == 0) }
-        if tickCount % 4 == 0 { checkConnectionTimeouts(now: now) }
-        for peer in peers.values {
-            peer.download.tick(seconds: seconds)
-            peer.upload.tick(seconds: seconds)
-            // Enough requests in flight for a few seconds of this peer's rate, within what it
-            // queues (libtorrent also aims at 3 s): a slow or distant peer is never idle. A seek
-            // cancels the background part of it, so a deep queue does not delay readers.
-            let target = Int(peer.download.bytesPerSecond * Self.requestQueueSeconds) / PiecePicker.blockSize
-            peer.pipelineDepth = max(16, min(target, Self.maxPipelineDepth, peer.peerRequestQueueLimit))
-            if rateLimits.download.isLimited {
-                // Under a download limit, no more in flight than half a second of the limit.
-                peer.pipelineDepth = max(2, min(peer.pipelineDepth, Int(rateLimits.download.rate / 2) / PiecePicker.blockSize))
-            }
-            if !peer.cancelledByUs.isEmpty, tickCount % 40 == 0 {
-                peer.cancelledByUs = peer.cancelledByUs.filter { now - $0.value < .seconds(30) }
-            }
-            // A peer that has sent nothing for a while loses its requests to others.
-            if !peer.outstanding.isEmpty, now - peer.lastBlockAt > .seconds(peerStallSeconds(peer)) {
-                logger.debug("peer stalled; reassigning its requests", metadata: ["peer": "\(peer.address)"])
-                releaseAllRequests(of: peer, sendCancel: true)
-                peer.pipelineDepth = 4
-                peer.lastBlockAt = now
-            }
-        }
-        if storagePause.pauseIsOver(now: now) {
-            resumeAfterStorageFailure(now: now)
-        }
-        if picker.holdBackground, backgroundHeldUntil < now { picker.holdBackground = false }
-        fillAllPipelines()
-        connectMore()
-        if now - lastCheckpoint > TimeAmount.nanoseconds(Int64(configuration.checkpointInterval.components.seconds) * 1_000_000_000) {
-            _ = checkpoint(force: false)
-        }
-        publishStatus()
-    }
-
-    // MARK: - Cache size limit
-
-    /// With a size limit, background fill runs only while the cache (all the engine's torrents)
-    /// is below 90 % of it, so that evicting and re-fetching never chase each other.
-    private func updateBackgroundFill() {
-        if let limit = cacheSizeLimit {
-            // While an eviction runs, no piece starts past the limit plus one readahead window
-            // (a quarter of it, as in `noteRead`): pieces kept arriving at network speed while
-            // the holes were being punched, and the cache overshot its limit by all of them.
-            // The ceiling is ours: what we hold plus the room the other torrents leave.
-            let ours = verifiedByteCount + evictingByteCount
-            let others = cacheSpace.verifiedBytes + cacheSpace.evictingBytes - ours
-            picker.storedBytes = ours
-            picker.storedBytesCeiling = cacheSpace.isEvicting
-                ? max(0, limit + max(Int64(layout.pieceLength), limit / 4) - others) : nil
-        }
-        guard configuration.downloadMode == .all else { return }
-        if let limit = cacheSizeLimit {
-            let committed = cacheSpace.verifiedBytes + Int64(picker.piecesInProgress) * Int64(layout.pieceLength)
-            picker.backgroundEnabled = committed < limit - limit / 10
-        } else {
-            picker.backgroundEnabled = true
-        }
-    }
-
-    /// Tells the engine's cache space what we hold.
-    private func reportCacheUse() {
-        cacheSpace.report(cacheKey, verified: verifiedByteCount, evicting: evictingByteCount)
-    }
-
-    /// Keeps the cache under `--cache-size`: the engine's `CacheSpace` evicts the coldest
-    /// verified pieces of all its torrents (least recently read or verified), through
-    /// `evictionCandidates` and `evict` below.
-    private func enforceCacheLimit() {
-        defer { updateBackgroundFill() }
-        guard cacheSizeLimit != nil else { return }
-        cacheSpace.enforce()
-    }
-
-    /// The holes are punched: the pieces are ordinary missing pieces again, fetched at once for
-    /// any read that came for them meanwhile.
-    private func evictionFinished(_ victims: [Int]) {
-        evictionRunning = false
-        for piece in victims {
-            evicting.remove(piece)
-            evictingByteCount -= Int64(layout.pieceSize(piece))
-            picker.pieceEvicted(piece)
-            for _ in reads.ids(waitingFor: piece) {
-                picker.addWaitingRead(pieces: piece..<(piece + 1))
-            }
-        }
-        reportCacheUse()
-        cacheSpace.evictionFinished()
-        enforceCacheLimit()
-        updateBackgroundFill()
-        fillAllPipelines()
-    }
-
-    /// How long a peer may stay silent with requests outstanding: short while a reader waits.
-    private func peerStallSeconds(_ peer: PeerConnection) -> Int64 {
-        picker.piecesWaitingForReadersIsZero ? 10 : 3
-    }
-
-    /// Makes verified pieces durable, then records them; the record never claims more than was
-    /// synced, because the bitfield is taken before the sync starts. With `syncData: false` the
-    /// record claims the unsynced pieces for this boot only (`Checkpointer`), and the next
-    /// periodic checkpoint syncs them.
-    @discardableResult
-    func checkpoint(force: Bool, syncData: Bool = true) -> EventLoopFuture<Void> {
-        lastCheckpoint = .now()
-        guard force || verifiedSinceCheckpoint > 0 || syncPending, runningCheckpoint == nil else {
-            return eventLoop.makeSucceededVoidFuture()
-        }
-        verifiedSinceCheckpoint = 0
-        syncPending = !syncData
-        let checkpointer = self.checkpointer
-        let directory = configuration.cacheDirectory
-        let logger = self.logger
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        let saved = threadPool.runIfActive(eventLoop: eventLoop) {
-            do {
-                try checkpointer.checkpoint(force: force, syncData: syncData)
-            } catch {
-                logger.error("cannot save resume state", metadata: ["directory": "\(directory)", "error": "\(error)"])
-            }
-        }
-        runningCheckpoint = saved
-        saved.whenComplete { _ in bound.value.runningCheckpoint = nil }
-        return saved
-    }
-
-    private func publishStatus() {
-        let have = verified.snapshot
-        var verifiedBytes: Int64 = 0
-        for piece in 0..<layout.pieceCount where have[piece] { verifiedBytes += Int64(layout.pieceSize(piece)) }
-        let files = metainfo.userFiles.map { file in
-            FileStatus(path: file.path.joined(separator: "/"), length: file.length,
-                       verifiedBytes: verifiedLength(of: file, have: have))
-        }
-        statusBoard.publish(SessionStatus(
-            infoHash: metainfo.infoHash.hex, name: metainfo.name, totalLength: layout.totalLength,
-            verifiedBytes: verifiedBytes, verifiedPieces: have.setCount, pieceCount: layout.pieceCount,
-            downloadedBytes: downloadMeter.total, uploadedBytes: uploadMeter.total,
-            downloadRate: downloadMeter.bytesPerSecond, uploadRate: uploadMeter.bytesPerSecond,
-            peers: peers.count, cacheDiskBytes: statusBoard.current.cacheDiskBytes,
-            pendingReads: reads.count, piecesWaitingForReaders: picker.piecesWaitingForReaders,
-            piecesInMemory: picker.piecesInProgress, pieceMemoryLimit: picker.maxPiecesInProgress,
-            files: files))
-    }
-
-    private func verifiedLength(of file: TorrentFile, have: Bitfield) -> Int64 {
-        guard file.length > 0 else { return 0 }
-        var total: Int64 = 0
-        for piece in layout.pieces(file: file.index, offset: 0, length: file.length) where have[piece] {
-            let start = max(layout.pieceOffset(piece), file.offset)
-            let end = min(layout.pieceOffset(piece) + Int64(layout.pieceSize(piece)), file.offset + file.length)
-            total += end - start
-        }
-        return total
-    }
 }
 
 extension PiecePicker {
     var piecesWaitingForReadersIsZero: Bool { piecesWaitingForReaders == 0 }
-}
-
-extension Foreman: CacheSpaceMember {
-    /// Never what a reader waits for or reads ahead into, nor a piece being evicted already.
-    func evictionCandidates() -> [(piece: Int, stamp: UInt64, bytes: Int64)] {
-        guard !stopped, !evictionRunning else { return [] }
-        return eviction.candidates(verified: picker.have) { piece in
-            evicting.contains(piece) || picker.isReadOrReadAhead(piece)
-        }.map { ($0.piece, $0.stamp, Int64(layout.pieceSize($0.piece))) }
-    }
-
-    /// Withdraws the pieces from readers (a piece being replied from right now refuses and
-    /// stays), stops claiming them in the record and punches their holes on the pool.
-    func evict(_ pieces: [Int]) -> Bool {
-        guard !evictionRunning else { return false }
-        var victims: [Int] = []
-        var bytes = verifiedByteCount
-        for piece in pieces where !evicting.contains(piece) {
-            guard verified.withdraw(piece) else { continue }
-            bytes -= Int64(layout.pieceSize(piece))
-            victims.append(piece)
-        }
-        guard !victims.isEmpty else { return false }
-        let evicted = victims
-        evictingByteCount += verifiedByteCount - bytes
-        verifiedByteCount = bytes
-        evictionRunning = true
-        evicting.formUnion(evicted)
-        reportCacheUse()
-        let checkpointer = self.checkpointer
-        let logger = self.logger
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        logger.debug("evicting cold pieces", metadata: ["pieces": "\(evicted.count)", "limit": "\(cacheSizeLimit ?? 0)"])
-        threadPool.runIfActive(eventLoop: eventLoop) {
-            do {
-                try checkpointer.evict(evicted)
-            } catch {
-                logger.error("cannot evict pieces from the cache", metadata: ["error": "\(error)"])
-            }
-        }.whenComplete { _ in
-            bound.value.evictionFinished(evicted)
-        }
-        return true
-    }
 }

@@ -39,11 +39,11 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// Requests we sent that are not answered yet, with when they were sent.
     var outstanding: [BlockSpec: NIODeadline] = [:]
     /// Requests we cancelled, with when: a block the peer had already sent is still welcome if
-    /// the piece needs it (at most `Foreman.cancelledRequestLimit`, forgotten after 30 s).
+    /// the piece needs it (at most `RequestScheduler.cancelledRequestLimit`, forgotten after 30 s).
     var cancelledByUs: [BlockSpec: NIODeadline] = [:]
     /// How many requests we keep in flight; adapts to the peer's rate.
     var pipelineDepth = 32
-    var lastBlockAt: NIODeadline = .now()
+    var lastBlockAt: NIODeadline
     var download = RateMeter()
     var upload = RateMeter()
     var hashFailures = 0
@@ -53,10 +53,12 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// `servingRequests`): dropped instead of sent.
     var cancelledRequests: Set<BlockRequest> = []
     /// When the TCP connection came up (the handshake has a deadline from then).
-    private(set) var connectedAt = NIODeadline.now()
+    private(set) var connectedAt: NIODeadline
     /// When the peer last sent us anything, and when we last sent it anything (keep-alives).
-    private(set) var lastReceivedAt = NIODeadline.now()
-    private(set) var lastSentAt = NIODeadline.now()
+    private(set) var lastReceivedAt: NIODeadline
+    private(set) var lastSentAt: NIODeadline
+    /// The Foreman's clock: every time above is read from it.
+    private let clock: any ForemanClock
 
     init(key: PeerKey, host: String, address: String, isOutbound: Bool, pieceCount: Int, foreman: Foreman) {
         self.key = key
@@ -65,6 +67,12 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
         self.isOutbound = isOutbound
         self.foreman = foreman
         pieces = Bitfield(count: pieceCount)
+        clock = foreman.clock
+        let now = clock.now
+        lastBlockAt = now
+        connectedAt = now
+        lastReceivedAt = now
+        lastSentAt = now
     }
 
     /// `TCP_QUICKACK` from <netinet/tcp.h>, which NIO has no name for.
@@ -77,7 +85,7 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        connectedAt = .now()
+        connectedAt = clock.now
         lastReceivedAt = connectedAt
         foreman.connectionOpened(self)
     }
@@ -92,7 +100,7 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        lastReceivedAt = .now()
+        lastReceivedAt = clock.now
         // Acknowledge at once. Peers may send with Nagle's algorithm on (libtorrent does not set
         // TCP_NODELAY): with our ACK delayed, the last partial segment of a piece waited 40 ms
         // for it (a seek in ten took 45 ms). The kernel leaves quick-ACK mode by itself, so it is
@@ -126,12 +134,12 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
 
     func sendHandshake(_ handshake: Handshake) {
         context?.writeAndFlush(wrapOutboundOut(.handshake(handshake)), promise: nil)
-        lastSentAt = .now()
+        lastSentAt = clock.now
     }
 
     func flush() {
         context?.flush()
-        lastSentAt = .now()
+        lastSentAt = clock.now
     }
 
     func close() {

@@ -98,7 +98,7 @@ public final class SwarmEngine: Sendable {
             .serverChannelOption(ChannelOptions.backlog, value: 128)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(ChannelOptions.recvAllocator, value: Foreman.receiveBuffers)
+            .childChannelOption(ChannelOptions.recvAllocator, value: PeerRoster.receiveBuffers)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let table = torrents.value

@@ -262,7 +262,7 @@ public final class TorrentSession: TorrentContentSource {
             // The hot path of streaming: no hop to the loop before replying, only a note so that the
             // reader's window moves on. The pieces stay pinned until the reply is sent.
             eventLoop.execute { foreman.value.noteRead(reader, fileIndex: fileIndex, offset: offset, length: length) }
-            completion(Foreman.span(store: store, fileIndex: fileIndex, offset: offset, length: length))
+            completion(ReadDesk.span(store: store, fileIndex: fileIndex, offset: offset, length: length))
             if length > 0 { verified.endRead(pieces) }
             return .completed
         }

@@ -8,7 +8,7 @@ import Testing
 struct WaitingReadsTests {
     private func waiter(pieces: Range<Int>, missing: Int) -> ReadWaiter {
         ReadWaiter(reader: ReaderID(rawValue: 1), fileIndex: 0, offset: 0, length: 1, pieces: pieces,
-                   missing: missing, completion: { _ in })
+                   missing: missing, completion: { _ in }, since: .uptimeNanoseconds(0))
     }
 
     @Test func readsThatLeaveByAnyPathLeaveTheIndex() {
