@@ -15,6 +15,7 @@ out (from an address of its own, then withdraws with event=stopped).
 import http.client
 import ipaddress
 import threading
+import time
 import urllib.parse
 
 from common import log
@@ -53,7 +54,9 @@ def announce(tracker, info_hash, peer_id, ip, port, left, event=None, numwant=0,
              "downloaded": 0, "left": left, "compact": 1, "numwant": numwant}
     if event:
         query["event"] = event
-    path = "/announce?" + urllib.parse.urlencode(query)
+    # quote, not urlencode's default quote_plus: opentracker does not read '+' as a
+    # space, and an info-hash byte 0x20 would then name another torrent.
+    path = "/announce?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
     conn = http.client.HTTPConnection(*tracker, timeout=timeout, source_address=(ip, 0))
     try:
         conn.request("GET", path)
@@ -104,13 +107,22 @@ class Announcer:
                     wait = interval if wait is None else min(wait, interval)
                 except (OSError, RuntimeError) as exc:
                     self.errors.append(str(exc))
-                    log(f"announce {ip}:{port}: {exc}")
+                    if event != "started":  # the first round is retried (start())
+                        log(f"announce {ip}:{port}: {exc}")
         return wait
 
-    def start(self):
-        interval = self._announce_all("started")
-        if interval is None:
-            raise RuntimeError(f"no proxy could announce: {self.errors[-1:]}")
+    def start(self, timeout=20.0):
+        # opentracker loads its whitelist in a thread of its own after it starts
+        # listening: until then it refuses every torrent, so the first round is retried.
+        deadline = time.monotonic() + timeout
+        while True:
+            self.errors = []
+            interval = self._announce_all("started")
+            if not self.errors or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        if self.errors:
+            raise RuntimeError(f"proxies could not announce: {self.errors[-1:]}")
         self.interval = interval
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()

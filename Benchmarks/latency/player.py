@@ -4,9 +4,9 @@ The video: ffmpeg's testsrc2 (1280x720, 30 fps) with a 440 Hz tone, H.264 at a
 constant 12 Mbit/s (x264 CBR with filler, keyframe every 2 s), AAC 128 kbit/s,
 written with ffmpeg's default mp4 flags, which put the moov atom (the index a
 player needs before it can decode anything) after the media data.  Bit-exact
-flags and no metadata make the file the same on every run of the same ffmpeg;
-its sha256 is in the manifest.  `top_level_atoms` reads the box headers to
-check that moov comes last.
+flags, no metadata and a single x264 thread make the file the same on every
+run of the same ffmpeg (see encode_args); its sha256 is in the manifest.
+`top_level_atoms` reads the box headers to check that moov comes last.
 
 Measures, each on a fresh mount (freshmount.on_fresh_mount) so nothing of the
 file has been fetched before:
@@ -50,30 +50,38 @@ def video_id(seconds, mbit):
     return f"video-{seconds}s-{mbit}M"
 
 
+def encode_args(seconds, mbit):
+    """ffmpeg's arguments (before the output file).  x264 runs on one thread: its
+    threaded CBR rate control gave a different file on each of three runs; one
+    thread gives the same bytes every time (with the same ffmpeg and x264)."""
+    rate = f"{mbit}M"
+    return ["-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=30:duration={seconds}",
+            "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+            "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "veryfast",
+            "-threads:v", "1", "-b:v", rate, "-minrate", rate, "-maxrate", rate,
+            "-bufsize", rate, "-x264-params", "nal-hrd=cbr:keyint=60:min-keyint=60:scenecut=0",
+            "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k",
+            "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
+            "-map_metadata", "-1"]
+
+
 def ensure_video(workdir, seconds=90, mbit=12):
     """Create (once) payload/<id>/video.mp4 and its manifest; returns the manifest
-    in payload.py's format (big_file, files with sha256, root, total_size)."""
+    in payload.py's format (big_file, files with sha256, root, total_size).  A
+    file made with other encoder arguments is made again."""
     vid = video_id(seconds, mbit)
     root = os.path.join(workdir, "payload", vid)
     path = os.path.join(root, "video.mp4")
     manifest_path = root + ".json"
+    args = encode_args(seconds, mbit)
     if os.path.exists(manifest_path) and os.path.exists(path):
         with open(manifest_path) as f:
             manifest = json.load(f)
-        if os.path.getsize(path) == manifest["total_size"]:
+        if os.path.getsize(path) == manifest["total_size"] and manifest.get("encode") == args:
             return manifest
     os.makedirs(root, exist_ok=True)
     log(f"encoding {vid}: testsrc2 1280x720 30 fps, H.264 CBR {mbit} Mbit/s, {seconds} s")
-    rate = f"{mbit}M"
-    subprocess.run(
-        FFMPEG + ["-y", "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=30:duration={seconds}",
-                  "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-                  "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "veryfast",
-                  "-b:v", rate, "-minrate", rate, "-maxrate", rate, "-bufsize", rate,
-                  "-x264-params", "nal-hrd=cbr:keyint=60:min-keyint=60:scenecut=0",
-                  "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k",
-                  "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
-                  "-map_metadata", "-1", path + ".tmp.mp4"], check=True)
+    subprocess.run(FFMPEG + ["-y", *args, path + ".tmp.mp4"], check=True)
     os.replace(path + ".tmp.mp4", path)
     atoms = [name for name, _off, _size in top_level_atoms(path)]
     if "moov" not in atoms or atoms.index("moov") < atoms.index("mdat"):
@@ -86,7 +94,7 @@ def ensure_video(workdir, seconds=90, mbit=12):
     manifest = {"id": vid, "dataset": "video", "seed": 0, "content": "video.mp4",
                 "big_file": "video.mp4", "root": root, "total_size": size,
                 "files": [{"path": "video.mp4", "size": size, "sha256": h.hexdigest()}],
-                "seconds": seconds, "mbit": mbit, "atoms": atoms}
+                "seconds": seconds, "mbit": mbit, "atoms": atoms, "encode": args}
     with open(manifest_path, "w") as f:
         json.dump(manifest, f, indent=1)
     return manifest

@@ -136,6 +136,19 @@ def summarize(out):
         s["goals"] = goals(block, s, cfg["piece_bytes"], cap) if cap else []
 
 
+def swarmfs_failed(out):
+    """Whether any swarmfs measurement failed or read wrong bytes, or any seeder
+    saw an address other than its proxy's (the exit status of the run)."""
+    for block in out["latencies"].values():
+        if not block.get("traffic", {}).get("ok", True):
+            return True
+        runs = [r for part in ("stream", "player") for key in ("runs", "seeks", "playback")
+                for r in block.get(part, {}).get(key, []) if r.get("target") == "swarmfs"]
+        if any(r.get("error") or r.get("verify") == "FAIL" for r in runs):
+            return True
+    return False
+
+
 def fmt(v, unit=""):
     if v is None:
         return "-"
@@ -197,6 +210,9 @@ def render(out):
                                   ("seek_p90_ms", "cold 64 KiB seek p90 (ms)", ""),
                                   ("verify", "verify sha256", "")):
                 lines.append(f"{text:38}" + "".join(f"{fmt(st[c].get(k), unit):>12}" for c in cols))
+            for c in cols:
+                for e in st[c].get("errors", []):
+                    lines.append(f"   {c} error: {e}")
         pl = s.get("player")
         if pl:
             cols = list(pl)
@@ -215,7 +231,8 @@ def render(out):
             if errs:
                 lines.append(f"   player errors: {errs[:3]}")
         if block.get("traffic"):
-            lines.append("traffic: " + describe_traffic(block["traffic"]))
+            lines.append("traffic: " + describe_traffic(block["traffic"])
+                         + f"; proxy CPU {fmt(block.get('proxy_cpu_s'))} s")
         for g in s.get("goals", []):
             mark = {True: "ok", False: "MISSED", None: "-"}[g["ok"]]
             lines.append(f"goal {g['goal']:36} {fmt(g['value']):>8} {g['op']} "
