@@ -35,6 +35,7 @@ def on_fresh_mount(run_dir, mount_tpl, unmount_tpl, variables, relpath, action, 
     try:
         res["listing_s"] = run.mount_and_wait(relpath)
         res.update(action(run, os.path.join(run.mnt, relpath)))
+        run.find_daemon()  # after the timed part: unmount() then waits for the daemon to exit
     except (Deadline, RuntimeError, OSError) as exc:
         res["error"] = f"{type(exc).__name__}: {exc}"
         res["mount_log"] = run.mount_log()

@@ -106,8 +106,9 @@ def goals(block, summary, piece_size, cap_MBps):
         out.append(("mount -> first byte (s)", st["mount_to_first_byte_s"], bound, "<="))
     pl = summary.get("player", {}).get("swarmfs/ffmpeg")
     if pl:
-        out.append(("ffmpeg first frame from mount (s)", pl.get("first_frame_from_mount_s"),
-                    FIRST_FRAME_GOAL_S, "<="))
+        if block["latency_ms"] == 40:  # the issue sets this bound for 40 ms only
+            out.append(("ffmpeg first frame from mount (s)", pl.get("first_frame_from_mount_s"),
+                        FIRST_FRAME_GOAL_S, "<="))
         out.append(("ffmpeg cold seek p50 (s)", pl.get("seek_p50_s"), SEEK_P50_GOAL_S, "<="))
         out.append(("ffmpeg cold seek p90 (s)", pl.get("seek_p90_s"), SEEK_P90_GOAL_S, "<="))
         if pl.get("playback"):
