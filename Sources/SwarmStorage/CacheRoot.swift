@@ -34,10 +34,7 @@ public enum CacheRoot {
 
     /// Stores a copy of the .torrent bytes as DIR/.swarmfs/torrent (atomically) so the entry can
     /// be named and re-verified later without the original file.
-    /// An identical copy is left alone: a rename over it would make ext4 flush and discard on
-    /// every start, which a library of a thousand torrents pays a thousand times per mount.
     public static func storeTorrent(_ bytes: [UInt8], directory: String) throws(StorageError) {
-        if StateDirectory.read(directory, torrentFileName, limit: bytes.count + 1) == bytes { return }
         try StateDirectory.writeAtomically(directory, torrentFileName, bytes: bytes, durable: false)
     }
 

@@ -100,14 +100,9 @@ public struct ResumeRecord: Sendable {
 
     /// Writes the record atomically: a crash leaves either the old record or the new one. A
     /// symlink or FIFO in its place is replaced, never followed (see `StateDirectory`).
-    ///
-    /// A record already on disk with the same bytes is left alone: it claims the same pieces for
-    /// the same file states, and every record is written durably, so rewriting it would only cost
-    /// an fsync per torrent at each stop (a thousand of them when a library unmounts).
+    /// An identical record already on disk is left alone (see `StateDirectory.writeAtomically`).
     public func save(directory: String) throws(StorageError) {
-        let bytes = encoded()
-        if StateDirectory.read(directory, Self.fileName, limit: bytes.count + 1) == bytes { return }
-        try StateDirectory.writeAtomically(directory, Self.fileName, bytes: bytes, durable: true)
+        try StateDirectory.writeAtomically(directory, Self.fileName, bytes: encoded(), durable: true)
     }
 
     /// Removes the record (e.g. before a full re-check is forced).
