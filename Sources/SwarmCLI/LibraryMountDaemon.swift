@@ -32,17 +32,7 @@ struct LibraryMountDaemon {
 
     func serve() throws {
         try refuseSingleTorrentOptions()
-        do {
-            if try MountpointCheck.prepare(settings.mountpoint) {
-                logger.notice("cleared a stale mount", metadata: ["mountpoint": "\(settings.mountpoint)"])
-            }
-        } catch {
-            let badInput: Bool = switch error {
-            case .missing, .notDirectory, .notEmpty, .alreadyMounted: true
-            default: false
-            }
-            throw MountFailure(exitCode: badInput ? 2 : 1, message: error.description)
-        }
+        try MountDaemon.prepareMountpoint(settings.mountpoint, logger: logger)
         let cacheRoot = settings.cacheDirectory ?? CacheRoot.defaultPath()
         let engine = try startEngine()
         let fileSystem = LibraryFileSystem(
@@ -51,7 +41,7 @@ struct LibraryMountDaemon {
                            ("pid", String(getpid())), ("download", settings.download), ("cacheRoot", cacheRoot)])
         let library = Library(directory: settings.torrent, cacheRoot: cacheRoot, fileSystem: fileSystem,
                               logger: logger, starter: makeStarter(engine: engine))
-        if let failure = Self.wait({ () async -> LibraryError? in
+        if let failure = Blocking.wait({ () async -> LibraryError? in
             do throws(LibraryError) {
                 try await library.open()
                 return nil
@@ -59,7 +49,7 @@ struct LibraryMountDaemon {
                 return error
             }
         }) ?? nil {
-            _ = Self.wait(within: Self.stopLimit) { await engine.shutdown() }
+            _ = Blocking.wait(within: Self.stopLimit) { await engine.shutdown() }
             throw MountFailure(exitCode: 1, message: failure.description)
         }
 
@@ -70,7 +60,7 @@ struct LibraryMountDaemon {
         do {
             mount = try FuseMount(fileSystem: fileSystem, options: mountOptions, logger: logger)
         } catch {
-            _ = Self.wait(within: Self.stopLimit) {
+            _ = Blocking.wait(within: Self.stopLimit) {
                 await library.close()
                 await engine.shutdown()
             }
@@ -78,24 +68,13 @@ struct LibraryMountDaemon {
         }
         fileSystem.setNotifier(mount.changeNotifier)
 
-        let readyFd = self.readyFd
         let mountpoint = settings.mountpoint
-        let logger = self.logger
         let signal: Int32
         do {
-            signal = try mount.run { result in
-                switch result {
-                case let .success(device):
-                    logger.info("library mounted", metadata: ["mountpoint": "\(mountpoint)", "device": "\(device)"])
-                    if let readyFd { ReadyPipe.reportMounted(readyFd) }
-                case let .failure(error):
-                    if let readyFd { ReadyPipe.reportFailure(readyFd, exitCode: 1, message: error.description) }
-                    kill(getpid(), SIGTERM)
-                }
-            }
+            signal = try Blocking.runMounted(mount, readyFd: readyFd, logger: logger, message: "library mounted")
         } catch {
             mount.close()
-            _ = Self.wait(within: Self.stopLimit) {
+            _ = Blocking.wait(within: Self.stopLimit) {
                 await library.close()
                 await engine.shutdown()
             }
@@ -104,7 +83,7 @@ struct LibraryMountDaemon {
         logger.info("unmounting", metadata: ["signal": "\(signal)", "pendingReads": "\(mount.pendingReadCount)"])
         mount.close()
         fileSystem.setNotifier(nil)
-        let stoppedInTime = Self.wait(within: Self.stopLimit) { () async -> Bool in
+        let stoppedInTime = Blocking.wait(within: Self.stopLimit) { () async -> Bool in
             await library.close()
             await engine.shutdown()
             return true
@@ -129,7 +108,7 @@ struct LibraryMountDaemon {
     private func startEngine() throws -> SwarmEngine {
         let configuration = settings.engineConfiguration(listensFor: settings.sessionConfiguration(cacheDirectory: ""))
         let logger = self.logger
-        let outcome = Self.wait { () async -> Result<SwarmEngine, SessionError> in
+        let outcome = Blocking.wait { () async -> Result<SwarmEngine, SessionError> in
             do throws(SessionError) {
                 return .success(try await SwarmEngine.start(configuration: configuration, logger: logger))
             } catch {
@@ -166,24 +145,4 @@ struct LibraryMountDaemon {
             }
         }
     }
-
-    /// Runs `work` from this synchronous code and waits for it (at most `limit`); nil if it did not finish.
-    private static func wait<T: Sendable>(within limit: DispatchTimeInterval = .never,
-                                          _ work: @escaping @Sendable () async -> T) -> T? {
-        let box = ResultBox<T>()
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            box.set(await work())
-            done.signal()
-        }
-        guard done.wait(timeout: limit == .never ? .distantFuture : .now() + limit) == .success else { return nil }
-        return box.value
-    }
-}
-
-/// A value handed from a task to the thread waiting for it.
-private final class ResultBox<T: Sendable>: Sendable {
-    private let stored = Mutex<T?>(nil)
-    func set(_ value: T) { stored.withLock { $0 = value } }
-    var value: T? { stored.withLock { $0 } }
 }

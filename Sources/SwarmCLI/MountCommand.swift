@@ -133,7 +133,7 @@ struct MountSettings {
         } catch {
             throw ValidationError(error.description)
         }
-        torrent = PathTools.absolute(command.torrent)
+        torrent = TorrentReference.isMagnet(command.torrent) ? command.torrent : PathTools.absolute(command.torrent)
         mountpoint = PathTools.absolute(command.mountpoint)
         cacheDirectory = (command.cacheDir ?? parsed.cacheDirectory).map(PathTools.absolute)
         download = command.download ?? parsed.download ?? DownloadMode.all.rawValue
@@ -297,28 +297,34 @@ struct MountDaemon {
             return
         }
 
+        var settings = self.settings
         let metainfo: Metainfo
-        do {
-            metainfo = try Metainfo(contentsOf: settings.torrent)
-        } catch {
-            throw MountFailure(exitCode: 2, message: "cannot read torrent \(settings.torrent): \(error)")
-        }
-
-        do {
-            if try MountpointCheck.prepare(settings.mountpoint) {
-                logger.notice("cleared a stale mount", metadata: ["mountpoint": "\(settings.mountpoint)"])
+        switch try Self.reference(settings.torrent) {
+        case let .file(path):
+            do {
+                metainfo = try Metainfo(contentsOf: path)
+            } catch {
+                throw MountFailure(exitCode: 2, message: "cannot read torrent \(path): \(error)")
             }
-        } catch {
-            let badInput: Bool = switch error {
-            case .missing, .notDirectory, .notEmpty, .alreadyMounted: true
-            default: false
+        case let .magnet(magnet):
+            let directory = settings.cacheDirectory ?? CacheRoot.directory(root: CacheRoot.defaultPath(), infoHash: magnet.infoHash)
+            settings.peers += magnet.peerAddresses.map(\.description)
+            if let cached = MagnetResolver.cached(magnet, directory: directory) {
+                // An earlier mount fetched the metadata: this one starts at once, with no network.
+                metainfo = cached
+                settings.cacheDirectory = directory
+            } else {
+                try Self.prepareMountpoint(settings.mountpoint, logger: logger)
+                try MagnetMountDaemon(settings: settings, readyFd: readyFd, logger: logger, magnet: magnet,
+                                      cacheDirectory: directory).serve()
+                return
             }
-            throw MountFailure(exitCode: badInput ? 2 : 1, message: error.description)
         }
+        try Self.prepareMountpoint(settings.mountpoint, logger: logger)
 
         let cacheDirectory = settings.cacheDirectory
             ?? CacheRoot.directory(root: CacheRoot.defaultPath(), infoHash: metainfo.infoHash)
-        let source = try startSource(metainfo: metainfo, cacheDirectory: cacheDirectory, logger: logger)
+        let source = try startSource(metainfo: metainfo, cacheDirectory: cacheDirectory, settings: settings, logger: logger)
         // Pinned now, while the folder is surely the one this mount uses (`--no-keep`).
         let removal = settings.keep ? nil : TorrentDataRemoval.pin(directory: cacheDirectory)
 
@@ -326,7 +332,9 @@ struct MountDaemon {
             source: source.content, uid: getuid(), gid: getgid(), mountTime: Int64(time(nil)),
             statusExtras: [("mountpoint", settings.mountpoint), ("pid", String(getpid())),
                            ("download", settings.download), ("cacheDirectory", cacheDirectory)])
-        var mountOptions = FuseMountOptions(mountpoint: settings.mountpoint, fsName: settings.torrent)
+        // A magnet link is no name for /proc/mounts (its `&` and `,` would need escaping).
+        let fsName = TorrentReference.isMagnet(settings.torrent) ? "magnet:?xt=urn:btih:\(metainfo.infoHash.hex)" : settings.torrent
+        var mountOptions = FuseMountOptions(mountpoint: settings.mountpoint, fsName: fsName)
         mountOptions.fuseOptions = settings.fuseOptions
         mountOptions.debug = settings.fuseDebug
         let mount: FuseMount
@@ -337,22 +345,11 @@ struct MountDaemon {
             throw MountFailure(exitCode: 1, message: error.description)
         }
 
-        let readyFd = self.readyFd
         let mountpoint = settings.mountpoint
         let reporter = foregroundProgress(source.content)
         let signal: Int32
         do {
-            signal = try mount.run { result in
-                switch result {
-                case let .success(device):
-                    logger.info("mounted", metadata: ["mountpoint": "\(mountpoint)", "device": "\(device)"])
-                    if let readyFd { ReadyPipe.reportMounted(readyFd) }
-                case let .failure(error):
-                    if let readyFd { ReadyPipe.reportFailure(readyFd, exitCode: 1, message: error.description) }
-                    // Leave nothing mounted: end our own loop.
-                    kill(getpid(), SIGTERM)
-                }
-            }
+            signal = try Blocking.runMounted(mount, readyFd: readyFd, logger: logger, message: "mounted")
         } catch {
             mount.close()
             source.shutdown()
@@ -371,7 +368,7 @@ struct MountDaemon {
     /// `--no-keep`: deletes what this torrent put in the cache directory — its own files and
     /// `.swarmfs/` — and the directory itself if that leaves it empty. Anything else a user keeps
     /// there (`--cache-dir` may be a shared download folder) is never touched (`TorrentDataRemoval`).
-    private static func removeTorrentData(metainfo: Metainfo, removal: TorrentDataRemoval?,
+    static func removeTorrentData(metainfo: Metainfo, removal: TorrentDataRemoval?,
                                           directory: String, logger: Logger) {
         guard let removal else {
             logger.warning("cache folder could not be opened; not removing it", metadata: ["directory": "\(directory)"])
@@ -395,7 +392,32 @@ struct MountDaemon {
         let shutdown: () -> Void
     }
 
-    private func startSource(metainfo: Metainfo, cacheDirectory: String, logger: Logger) throws -> Source {
+    /// The .torrent file or magnet link to mount; a malformed link is bad input.
+    private static func reference(_ text: String) throws -> TorrentReference {
+        do {
+            return try TorrentReference.parse(text)
+        } catch {
+            throw MountFailure(exitCode: 2, message: error.description)
+        }
+    }
+
+    /// Checks MOUNTPOINT (an existing empty directory) and clears a stale mount left on it.
+    static func prepareMountpoint(_ mountpoint: String, logger: Logger) throws {
+        do {
+            if try MountpointCheck.prepare(mountpoint) {
+                logger.notice("cleared a stale mount", metadata: ["mountpoint": "\(mountpoint)"])
+            }
+        } catch {
+            let badInput: Bool = switch error {
+            case .missing, .notDirectory, .notEmpty, .alreadyMounted: true
+            default: false
+            }
+            throw MountFailure(exitCode: badInput ? 2 : 1, message: error.description)
+        }
+    }
+
+    private func startSource(metainfo: Metainfo, cacheDirectory: String, settings: MountSettings,
+                             logger: Logger) throws -> Source {
         if settings.download == "none" {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: cacheDirectory, isDirectory: &isDirectory),

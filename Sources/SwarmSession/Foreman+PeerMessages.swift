@@ -72,9 +72,7 @@ extension Foreman {
         case let .piece(index, begin, block):
             blockArrived(from: peer, piece: Int(index), begin: Int(begin), block: block)
         case let .extended(id, payload):
-            if id == 0, let theirs = try? ExtensionHandshake(decoding: payload), let reqq = theirs.reqq {
-                peer.peerRequestQueueLimit = max(1, min(reqq, 2048))
-            }
+            self.peer(peer, sentExtended: id, payload: payload)
         }
     }
 

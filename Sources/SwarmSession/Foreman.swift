@@ -294,8 +294,7 @@ final class Foreman {
     func peer(_ peer: PeerConnection, sentHandshake handshake: Handshake) {
         guard roster.admit(peer, handshake: handshake) else { return }
         if peer.supportsExtensions {
-            let ours = ExtensionHandshake(clientName: "swarmfs", reqq: 500, listenPort: listenPort == 0 ? nil : listenPort)
-            peer.send(.extended(id: 0, payload: ours.encoded()))
+            peer.send(.extended(id: 0, payload: ourExtensionHandshake().encoded()))
         }
         let have = verified.snapshot
         if peer.supportsFast && have.isComplete {

@@ -132,15 +132,16 @@ public final class SwarmEngine: Sendable {
 
     /// Opens (or adopts) the torrent's cache, checks it, and starts fetching and serving it on
     /// this engine. Returns once the torrent serves reads. A torrent already running here is
-    /// refused (`.duplicate`).
-    public func add(_ metainfo: Metainfo, configuration: SessionConfiguration,
-                    logger: Logger) async throws(SessionError) -> TorrentSession {
+    /// refused (`.duplicate`). With `stopsEngine`, shutting the torrent down stops the engine
+    /// too (a command that runs one torrent, found from a magnet link on this engine).
+    public func add(_ metainfo: Metainfo, configuration: SessionConfiguration, logger: Logger,
+                    stopsEngine: Bool = false) async throws(SessionError) -> TorrentSession {
         guard !isShutDown.load(ordering: .acquiring) else { throw .shutDown }
         let infoHash = metainfo.infoHash
         let claimed = sessions.withLock { running in running[infoHash] == nil }
         guard claimed else { throw .duplicate(infoHash: infoHash.hex, name: metainfo.name) }
         let session = try await TorrentSession.start(in: self, metainfo: metainfo, configuration: configuration,
-                                                     logger: logger)
+                                                     logger: logger, ownsEngine: stopsEngine)
         let added = sessions.withLock { running -> Bool in
             guard running[infoHash] == nil else { return false }
             running[infoHash] = session

@@ -170,8 +170,9 @@ public final class TorrentSession: TorrentContentSource {
 
         var announcer: Announcer?
         if configuration.useTrackers, metainfo.trackers.contains(where: { !$0.isEmpty }) {
-            announcer = Announcer(metainfo: metainfo, peerID: peerID, port: port, group: engine.group,
-                                  foreman: foreman, eventLoop: eventLoop, logger: logger)
+            announcer = Announcer(infoHash: metainfo.infoHash, trackers: metainfo.trackers, peerID: peerID, port: port,
+                                  group: engine.group, subject: ForemanAnnounceSubject(foreman: foreman, eventLoop: eventLoop),
+                                  logger: logger)
             announcer?.start()
         }
         // Incoming peers are routed to it from here on (tests wait for this line).
@@ -181,7 +182,7 @@ public final class TorrentSession: TorrentContentSource {
                               verified: verified, statusBoard: statusBoard, announcer: announcer, logger: logger)
     }
 
-    private static func parsePeers(_ values: [String]) throws(SessionError) -> [(host: String, port: UInt16)] {
+    static func parsePeers(_ values: [String]) throws(SessionError) -> [(host: String, port: UInt16)] {
         var result: [(host: String, port: UInt16)] = []
         for value in values {
             guard let colon = value.lastIndex(of: ":"), let port = UInt16(value[value.index(after: colon)...]), port > 0 else {
