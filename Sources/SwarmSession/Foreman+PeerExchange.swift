@@ -11,11 +11,13 @@ import SwarmWire
 extension Foreman {
     /// The least time between two messages to one peer (BEP 11: about once a minute).
     static let peerExchangeInterval = TimeAmount.seconds(60)
+    /// The first message goes out soon after the extension handshake (libtorrent's too: a
+    /// newcomer learns the swarm at once), once the connection has lasted a moment.
+    static let firstPeerExchangeDelay = TimeAmount.seconds(3)
 
-    /// The peer's extension handshake arrived: the first exchange goes out on the next minute
-    /// tick after it (libtorrent waits a minute too, so that the connection proved itself).
+    /// The peer's extension handshake arrived: its first exchange is due shortly.
     func peerExchangeHandshakeArrived(_ peer: PeerConnection) {
-        if peer.pexNextAt == nil { peer.pexNextAt = clock.now + Self.peerExchangeInterval }
+        if peer.pexNextAt == nil { peer.pexNextAt = clock.now + Self.firstPeerExchangeDelay }
     }
 
     /// A `ut_pex` message: the added addresses are new candidates. Malformed ones break the protocol.

@@ -11,8 +11,8 @@ import SwarmWire
 /// also learns peers by peer exchange, so a magnet with one peer address finds the swarm.
 ///
 /// Which size to believe: peers state `metadata_size` (at most 32 MiB, `ExtensionHandshake`).
-/// Until a piece has arrived the smallest stated size is fetched (a liar stating a huge size
-/// costs nothing; one stating a tiny size fails the hash at once). A whole that fails the hash
+/// The smallest stated size is fetched (a liar stating a huge size costs nothing while anyone
+/// states less; one stating a tiny size fails the hash at once). A whole that fails the hash
 /// is dropped: a peer that alone sent it is banned; when several did, each gets a strike and
 /// from then on one peer at a time sends a whole (so the next failure names the liar).
 ///
@@ -20,7 +20,8 @@ import SwarmWire
 /// - `peers` holds every live connection (handshake done or not); `connecting` counts dials in
 ///   flight; together they stay under `maxConnections`.
 /// - Requests go only to peers whose stated size is the assembler's, that offered
-///   `ut_metadata`, and, once a whole failed, only to `exclusive`.
+///   `ut_metadata`, and, once a whole failed, only to `exclusive`, which states the
+///   assembler's size (it is chosen again whenever the size changes or it leaves).
 /// - `promise` completes exactly once: with the dictionary, or failed by `stop`.
 /// - Nothing is dialled after `stopped`.
 final class MetadataFetch {
@@ -241,13 +242,17 @@ final class MetadataFetch {
         }
     }
 
-    /// Picks the size to fetch while nothing has arrived: the smallest a live peer states.
+    /// Fetches the smallest size a live peer states, switching to a smaller one as soon as a
+    /// peer states it (what arrived of a larger one is dropped): honest peers agree on the size,
+    /// so a liar stating a huge one is never asked while anyone states less, and one stating a
+    /// small one costs one small, failing fetch.
     private func chooseSize() {
-        if let assembler, assembler.receivedCount > 0 { return }
         let sizes = peers.values.filter { $0.metadataID != nil }.compactMap(\.statedSize)
         guard let smallest = sizes.min() else { return }
         if assembler?.layout.totalSize == smallest { return }
         assembler = try? MetadataAssembler(infoHash: infoHash, totalSize: Int64(smallest), requestTimeout: Self.requestTimeout)
+        // The one peer trusted with a whole was one stating the old size: choose again.
+        exclusive = nil
         requestEverywhere()
     }
 
