@@ -125,7 +125,31 @@ struct LibraryMountDaemon {
     private func makeStarter(engine: SwarmEngine) -> LibraryTorrentStarter {
         let settings = self.settings
         let logger = self.logger
-        return { metainfo, directory async throws(LibraryError) -> LibrarySource in
+        return { origin, directory async throws(LibraryError) -> LibrarySource in
+            var extraPeers: [String] = []
+            let metainfo: Metainfo
+            switch origin {
+            case let .metainfo(known):
+                metainfo = known
+            case let .magnet(magnet):
+                if let cached = MagnetResolver.cached(magnet, directory: directory) {
+                    metainfo = cached
+                } else if settings.download == "none" {
+                    throw .startFailed(infoHash: magnet.infoHash.hex, name: magnet.displayName ?? magnet.infoHash.hex,
+                                       detail: "--download none needs the metadata in \(directory)")
+                } else {
+                    do throws(SessionError) {
+                        let fetched = try await engine.fetchMetadata(magnet, peers: settings.peers + magnet.peerAddresses.map(\.description),
+                                                                     useTrackers: !settings.noTrackers, logger: logger)
+                        metainfo = fetched.metainfo
+                        extraPeers = fetched.peers.map(\.description)
+                    } catch {
+                        throw .startFailed(infoHash: magnet.infoHash.hex, name: magnet.displayName ?? magnet.infoHash.hex,
+                                           detail: error.description)
+                    }
+                }
+                extraPeers += magnet.peerAddresses.map(\.description)
+            }
             if settings.download == "none" {
                 var isDirectory: ObjCBool = false
                 guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -135,7 +159,8 @@ struct LibraryMountDaemon {
                 let source = DirectoryContentSource(metainfo: metainfo, directory: directory)
                 return LibrarySource(content: source, stop: { source.shutdown() })
             }
-            let configuration = settings.sessionConfiguration(cacheDirectory: directory)
+            var configuration = settings.sessionConfiguration(cacheDirectory: directory)
+            configuration.peers = extraPeers + configuration.peers
             do throws(SessionError) {
                 let session = try await engine.add(metainfo, configuration: configuration, logger: logger)
                 let infoHash = metainfo.infoHash

@@ -54,7 +54,9 @@ public final class PendingTorrentFileSystem: MountedFileSystem {
         guard let notifier = notifier.withLock({ $0 }) else { return }
         var offset: Int64 = 0
         while let entry = try? fileSystem.directoryEntry(of: InodeTable.rootInode, at: offset) {
-            notifier.entryChanged(parent: InodeTable.rootInode, name: entry.name)
+            if entry.name != ".", entry.name != ".." {
+                notifier.entryChanged(parent: InodeTable.rootInode, name: entry.name)
+            }
             offset = entry.nextOffset
         }
         notifier.inodeChanged(InodeTable.rootInode)

@@ -6,16 +6,15 @@ Every case checks the bytes (or the info dictionary's files) against the payload
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
 
-from swarmkit import assert_tree_matches, make_single_payload, make_torrent
+from swarmkit import assert_tree_matches, make_single_payload, make_torrent, mounted
 from swarmkit.bencode import bdecode, bencode
 from swarmkit.libtorrent_peers import LIBTORRENT_PYTHON
 from swarmkit.waiting import wait_until
-
-import hashlib
 
 MiB = 1024 * 1024
 PEERS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers")
@@ -170,3 +169,30 @@ def test_peer_exchange_introduces_a_peer_nobody_else_names(swarmfs_mount, lt_see
     wait_until(lambda: any(k.rsplit(":", 1)[0] == second.ip for k in seeder.status().get("peers", {})),
                timeout=30, message="the second leecher never met the seeder: we sent no peer exchange")
     assert m.daemon_alive()
+
+
+def test_magnet_file_in_a_library(swarmfs_bin, procs, lt_seeder, pool, workdir):
+    """A .magnet file in a library folder: a placeholder folder at once, the torrent's files once
+    the metadata came; removing the file while a second link still waits for metadata is clean."""
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=2 * MiB + 9, name="show.bin")
+    torrent = make_torrent(payload, piece_size=32 * 1024, trackers=[], out_path=os.path.join(workdir, "t.torrent"))
+    seeder = lt_seeder(torrent, payload.save_path, use_tracker=False)
+    library = os.path.join(workdir, "library")
+    os.makedirs(library)
+    with open(os.path.join(library, "list.magnet"), "w") as fh:
+        fh.write(magnet(torrent.path, peers=[seeder.endpoint], name="Show") + "\n")
+        # Nobody has this one: it stays a placeholder, looking, until it leaves.
+        fh.write("magnet:?xt=urn:btih:" + "cd" * 20 + "&dn=Nobody\n")
+    mnt = os.path.join(workdir, "mnt")
+    argv = [swarmfs_bin, "mount", library, mnt, "--cache-dir", os.path.join(workdir, "cache"),
+            "--listen-host", pool.ip(), "--no-trackers", "-f"]
+    with mounted(argv, mnt, procs=procs, swarmfs_bin=swarmfs_bin) as m:
+        wait_until(lambda: os.path.exists(os.path.join(m.path, "Show", "show.bin")), timeout=30,
+                   message="the magnet's torrent never appeared")
+        with open(os.path.join(m.path, "Show", "show.bin"), "rb") as f:
+            assert f.read() == payload.read("show.bin")
+        status = m.status()
+        states = {t["folder"]: t["state"] for t in status["torrents"]}
+        assert states == {"Show": "running", "Nobody": "magnet"}, status
+        os.remove(os.path.join(library, "list.magnet"))
+        wait_until(lambda: os.listdir(m.path) == [], timeout=15, message="the folders did not leave")
