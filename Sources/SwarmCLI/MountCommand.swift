@@ -71,6 +71,9 @@ struct MountCommand: ParsableCommand {
     @Flag(name: .long, help: "Never upload to other peers.")
     var noUpload = false
 
+    @Flag(name: .long, help: "Do not look for peers on the local network (BEP 14 multicast).")
+    var noLsd = false
+
     @OptionGroup var rates: RateOptions
 
     @Flag(name: [.customShort("f"), .long], help: "Stay in the foreground.")
@@ -119,6 +122,7 @@ struct MountSettings {
     var noTrackers: Bool
     var keep: Bool
     var noUpload: Bool
+    var noLsd: Bool
     var rates: RateOptions
     var foreground: Bool
     var fuseOptions: [String]
@@ -167,6 +171,7 @@ struct MountSettings {
         noTrackers = command.noTrackers
         keep = command.keep
         noUpload = command.noUpload
+        noLsd = command.noLsd
         rates = command.rates
         foreground = command.foreground || parsed.foreground
         fuseOptions = parsed.fuseOptions
@@ -196,6 +201,7 @@ struct MountSettings {
         if noTrackers { arguments.append("--no-trackers") }
         if !keep { arguments.append("--no-keep") }
         if noUpload { arguments.append("--no-upload") }
+        if noLsd { arguments.append("--no-lsd") }
         arguments += rates.arguments
         if let file = logging.logFile { arguments += ["--log-file", file] }
         if let holdReadsWhile { arguments += ["--debug-hold-reads-while", holdReadsWhile] }
@@ -230,6 +236,7 @@ extension MountSettings {
         // A mount that neither uploads nor was given a port has no use for a listening socket.
         engine.listens = configuration.uploadEnabled || listenPort != nil
         engine.cacheSizeLimit = cacheSize
+        engine.localDiscovery = !noLsd
         rates.apply(to: &engine)
         return engine
     }

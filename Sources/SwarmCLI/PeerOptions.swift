@@ -18,6 +18,9 @@ struct PeerOptions: ParsableArguments {
     @Flag(name: .long, help: "Do not contact the torrent's trackers (use --peer).")
     var noTrackers = false
 
+    @Flag(name: .long, help: "Do not look for peers on the local network (BEP 14 multicast).")
+    var noLsd = false
+
     @OptionGroup var rates: RateOptions
 
     func validate() throws {
@@ -30,6 +33,7 @@ struct PeerOptions: ParsableArguments {
         configuration.useTrackers = !noTrackers
         engine.listenPort = listenPort
         engine.listenHost = listenHost
+        engine.localDiscovery = !noLsd
         rates.apply(to: &engine)
     }
 }

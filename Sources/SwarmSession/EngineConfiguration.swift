@@ -23,6 +23,9 @@ public struct EngineConfiguration: Sendable {
     /// Connections that have not yet said which torrent they want, all torrents together; more are
     /// refused at once (a flood of idle sockets must not exhaust descriptors).
     public var maxHalfOpenIncoming: Int = 128
+    /// BEP 14 local service discovery: announce public torrents to the LAN's multicast group and
+    /// dial the peers announced there (only while listening: a port is what is announced).
+    public var localDiscovery: Bool = true
 
     public init() {}
 }

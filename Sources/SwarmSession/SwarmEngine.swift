@@ -30,6 +30,8 @@ public final class SwarmEngine: Sendable {
     let rateLimits: NIOLoopBound<RateLimits>
     let memoryBudget: NIOLoopBound<PieceMemoryBudget>
     let cacheSpace: NIOLoopBound<CacheSpace>
+    /// BEP 14, when on and listening (see `LocalDiscovery`).
+    let localDiscovery: NIOLoopBound<LocalDiscovery>?
     private let serverChannel: Channel?
     private let logger: Logger
     private let sessions = Mutex<[InfoHash: TorrentSession]>([:])
@@ -38,7 +40,8 @@ public final class SwarmEngine: Sendable {
     private init(configuration: EngineConfiguration, peerID: PeerID, listenPort: UInt16,
                  group: MultiThreadedEventLoopGroup, threadPool: NIOThreadPool, torrents: NIOLoopBound<TorrentTable>,
                  rateLimits: NIOLoopBound<RateLimits>, memoryBudget: NIOLoopBound<PieceMemoryBudget>,
-                 cacheSpace: NIOLoopBound<CacheSpace>, serverChannel: Channel?, logger: Logger) {
+                 cacheSpace: NIOLoopBound<CacheSpace>, localDiscovery: NIOLoopBound<LocalDiscovery>?,
+                 serverChannel: Channel?, logger: Logger) {
         self.configuration = configuration
         self.peerID = peerID
         self.listenPort = listenPort
@@ -49,6 +52,7 @@ public final class SwarmEngine: Sendable {
         self.rateLimits = rateLimits
         self.memoryBudget = memoryBudget
         self.cacheSpace = cacheSpace
+        self.localDiscovery = localDiscovery
         self.serverChannel = serverChannel
         self.logger = logger
     }
@@ -86,9 +90,14 @@ public final class SwarmEngine: Sendable {
                 throw error
             }
         }
+        var localDiscovery: NIOLoopBound<LocalDiscovery>?
+        if configuration.localDiscovery, serverChannel != nil {
+            localDiscovery = await LocalDiscovery.start(on: eventLoop, host: configuration.listenHost, logger: logger)
+        }
         return SwarmEngine(configuration: configuration, peerID: PeerID.generate(), listenPort: listenPort, group: group,
                            threadPool: threadPool, torrents: shared.0, rateLimits: shared.1, memoryBudget: shared.2,
-                           cacheSpace: shared.3, serverChannel: serverChannel, logger: logger)
+                           cacheSpace: shared.3, localDiscovery: localDiscovery, serverChannel: serverChannel,
+                           logger: logger)
     }
 
     private static func listen(configuration: EngineConfiguration, torrents: NIOLoopBound<TorrentTable>,
@@ -179,6 +188,9 @@ public final class SwarmEngine: Sendable {
             return Array(running.values)
         }
         try? await serverChannel?.close()
+        if let localDiscovery {
+            try? await eventLoop.submit { localDiscovery.value.close() }.get()
+        }
         await withTaskGroup(of: Void.self) { group in
             for session in running { group.addTask { await session.shutdown() } }
         }

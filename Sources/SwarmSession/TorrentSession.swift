@@ -153,6 +153,8 @@ public final class TorrentSession: TorrentContentSource {
 
         let port = engine.listenPort
         let upload = configuration.uploadEnabled
+        // BEP 27: a private torrent's peers come from its tracker alone.
+        let discovery = metainfo.isPrivate || !upload ? nil : engine.localDiscovery
         do {
             try await eventLoop.submit {
                 foreman.value.listenPort = port
@@ -161,6 +163,9 @@ public final class TorrentSession: TorrentContentSource {
                 // accepted incoming peers.
                 if upload { torrents.value.add(foreman.value) }
                 foreman.value.addPeerAddresses(peerAddresses)
+                discovery?.value.add(metainfo.infoHash, port: port) { found in
+                    foreman.value.addPeerAddresses([(host: found.host, port: found.port)])
+                }
             }.get()
         } catch {
             store.close()
@@ -218,8 +223,10 @@ public final class TorrentSession: TorrentContentSource {
         let infoHash = metainfo.infoHash
         engine.sessionStopped(infoHash)
         async let stopped: Void = announcer?.stop() ?? ()
+        let discovery = engine.localDiscovery
         try? await eventLoop.flatSubmit {
             torrents.value.remove(infoHash)
+            discovery?.value.remove(infoHash)
             return foreman.value.shutdown()
         }.get()
         await stopped
