@@ -35,6 +35,7 @@ public final class TorrentSession: TorrentContentSource {
     let verified: VerifiedPieces
     private let statusBoard: StatusBoard
     private let announcer: Announcer?
+    private let dhtAnnouncer: DHTAnnouncer?
     private let logger: Logger
     private let nextID = Atomic<UInt64>(1)
     private let isShutDown = Atomic<Bool>(false)
@@ -42,7 +43,7 @@ public final class TorrentSession: TorrentContentSource {
     private init(metainfo: Metainfo, configuration: SessionConfiguration, engine: SwarmEngine, ownsEngine: Bool,
                  store: PieceStore, lock: CacheLock,
                  foreman: NIOLoopBound<Foreman>, verified: VerifiedPieces, statusBoard: StatusBoard,
-                 announcer: Announcer?, logger: Logger) {
+                 announcer: Announcer?, dhtAnnouncer: DHTAnnouncer?, logger: Logger) {
         self.metainfo = metainfo
         self.configuration = configuration
         self.engine = engine
@@ -55,6 +56,7 @@ public final class TorrentSession: TorrentContentSource {
         self.verified = verified
         self.statusBoard = statusBoard
         self.announcer = announcer
+        self.dhtAnnouncer = dhtAnnouncer
         self.logger = logger
     }
 
@@ -180,11 +182,30 @@ public final class TorrentSession: TorrentContentSource {
                                   logger: logger)
             announcer?.start()
         }
+        let dhtAnnouncer = startDHT(engine: engine, metainfo: metainfo, configuration: configuration, foreman: foreman,
+                                    logger: logger)
         // Incoming peers are routed to it from here on (tests wait for this line).
         logger.info("torrent running", metadata: ["listenPort": "\(port)", "upload": "\(upload)"])
         return TorrentSession(metainfo: metainfo, configuration: configuration, engine: engine, ownsEngine: ownsEngine,
                               store: store, lock: lock, foreman: foreman,
-                              verified: verified, statusBoard: statusBoard, announcer: announcer, logger: logger)
+                              verified: verified, statusBoard: statusBoard, announcer: announcer,
+                              dhtAnnouncer: dhtAnnouncer, logger: logger)
+    }
+
+    /// Starts DHT lookups for a torrent that is not private (BEP 27), when the engine runs a DHT
+    /// node and the torrent uses trackers at all; peers hear our DHT port.
+    private static func startDHT(engine: SwarmEngine, metainfo: Metainfo, configuration: SessionConfiguration,
+                                 foreman: NIOLoopBound<Foreman>, logger: Logger) -> DHTAnnouncer? {
+        guard let dhtPort = engine.dhtPort, !metainfo.isPrivate, configuration.useDHT else { return nil }
+        let loop = engine.eventLoop
+        loop.execute {
+            foreman.value.enableDHT(port: dhtPort) { host, port in engine.dhtAddNode(host: host, port: port) }
+        }
+        let announcePort = configuration.uploadEnabled && engine.listenPort != 0 ? engine.listenPort : nil
+        let announcer = DHTAnnouncer(engine: engine, infoHash: metainfo.infoHash, announcePort: announcePort,
+                                     foreman: foreman, eventLoop: loop, logger: logger)
+        announcer.start()
+        return announcer
     }
 
     static func parsePeers(_ values: [String]) throws(SessionError) -> [(host: String, port: UInt16)] {
@@ -222,6 +243,7 @@ public final class TorrentSession: TorrentContentSource {
         let torrents = engine.torrents
         let infoHash = metainfo.infoHash
         engine.sessionStopped(infoHash)
+        dhtAnnouncer?.stop()
         async let stopped: Void = announcer?.stop() ?? ()
         let discovery = engine.localDiscovery
         try? await eventLoop.flatSubmit {
