@@ -87,6 +87,7 @@ def test_libtorrent_leecher_finds_swarmfs_seed_through_our_announce(
                        "--dht-bootstrap", mesh.bootstrap)
     # The first lookup ends with our announce_peer to the closest mesh nodes.
     seed.wait_for_output(r"DHT lookup done", 40)
+    mesh.wait_announced(seed.endpoint, 10)
     leecher = mesh.leecher(torrent, os.path.join(workdir, "leech"))
     report = leecher.wait_complete(60)
     assert report["downloaded_from"].get(seed.endpoint, 0) > 0, report

@@ -7,12 +7,13 @@ API:
     mesh.bootstrap        -> "ip:port" of one mesh node, for `swarmfs ... --dht-bootstrap`
     mesh.endpoints        -> every node's "ip:port"
     mesh.node_counts()    -> routing-table size of every node (from the status file)
+    mesh.wait_announced("ip:port", timeout)        # until that peer sent a mesh node announce_peer
     seeder = mesh.seeder(torrent, save_path)       # a libtorrent seeder in the mesh, NO tracker:
                                                    # found through the DHT only; returns when it
                                                    # has announced (a MeshMember)
     leecher = mesh.leecher(torrent, save_path)     # a libtorrent leecher in the mesh, no tracker
     leecher.wait_complete(timeout) -> {"seconds": ..., "downloaded_from": {"ip:port": bytes}}
-    member.endpoint, member.status(), member.stop()
+    member.endpoint, member.status(), member.running(), member.stop()
 
     no_dht_wrapper(real_bin, directory) -> path of a script that runs `real_bin` and adds
         --no-dht to mount/download/seed unless the command line names --dht-bootstrap or
@@ -96,6 +97,9 @@ class MeshMember:
 
         return wait_until(check, timeout, 0.1, f"{self.name} incomplete after {timeout}s: {self.status()}")
 
+    def running(self) -> bool:
+        return self.process is not None and self.process.running()
+
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop()
@@ -126,13 +130,23 @@ class DHTMesh:
     def node_counts(self) -> list[int]:
         return [n["dht_nodes"] for n in self.core.status().get("nodes", [])]
 
+    def announces(self) -> list[str]:
+        """Every "ip:port" that sent a mesh node an announce_peer so far."""
+        return self.core.status().get("announces", [])
+
+    def wait_announced(self, endpoint: str, timeout: float = 30.0) -> None:
+        wait_until(lambda: endpoint in self.announces(), timeout, 0.1,
+                   f"{endpoint} never announced to the mesh; announces: {self.announces()}")
+
     def seeder(self, torrent, save_path: str, timeout: float = 60.0) -> MeshMember:
         """A libtorrent seeder in the mesh (no tracker); returns once it announced to the DHT."""
         path = torrent.path if hasattr(torrent, "path") else str(torrent)
         member = MeshMember(f"seeder{len(self.members)}", [self.pool.endpoint()], self.procs,
                             join=self.endpoints, seed=(path, save_path))
         self.members.append(member)
-        return member.start(timeout)
+        member.start(timeout)
+        self.wait_announced(member.endpoint, timeout)
+        return member
 
     def leecher(self, torrent, save_path: str, timeout: float = 60.0) -> MeshMember:
         """A libtorrent leecher in the mesh (no tracker); `wait_complete` for its download."""
