@@ -29,12 +29,15 @@ final class DHTService: Sendable {
     static let tickInterval = TimeAmount.milliseconds(250)
     /// How often the table is saved while running.
     static let saveInterval = Duration.seconds(10 * 60)
+    /// How often the traffic counters are logged (debug level; the benchmark reads them).
+    static let figuresInterval = Duration.seconds(60)
 
     /// The node and the loop-confined things around it.
     final class NodeBox {
         var node: DHTNode?
         var ticker: RepeatedTask?
         var nextSave = ContinuousClock.now.advanced(by: DHTService.saveInterval)
+        var nextFigures = ContinuousClock.now.advanced(by: DHTService.figuresInterval)
     }
 
     private init(port: UInt16, channel: Channel, box: NIOLoopBound<NodeBox>, eventLoop: EventLoop,
@@ -132,6 +135,19 @@ final class DHTService: Sendable {
             box.value.nextSave = now.advanced(by: Self.saveInterval)
             save(node, now: now)
         }
+        if now >= box.value.nextFigures {
+            box.value.nextFigures = now.advanced(by: Self.figuresInterval)
+            logger.debug("DHT figures", metadata: figures(of: node))
+        }
+    }
+
+    /// The node's traffic counters since start, as log metadata.
+    private func figures(of node: DHTNode) -> Logger.Metadata {
+        let figures = node.statistics
+        return ["nodes": "\(node.nodeCount)", "sentDatagrams": "\(figures.datagramsSent)",
+                "sentBytes": "\(figures.bytesSent)", "receivedDatagrams": "\(figures.datagramsReceived)",
+                "receivedBytes": "\(figures.bytesReceived)", "answered": "\(figures.queriesAnswered)",
+                "refused": "\(figures.queriesRefused)", "dropped": "\(figures.datagramsDropped)"]
     }
 
     private func beginBootstrap(hosts: [PeerAddress]) {
@@ -196,6 +212,8 @@ final class DHTService: Sendable {
             box.value.node = nil
             node.finishAllLookups()
             service.save(node, now: .now)
+            // The run's traffic, for the benchmark (Benchmarks/dht) and for curious users.
+            service.logger.info("DHT stopped", metadata: service.figures(of: node))
         }.get()
         try? await channel.close()
     }

@@ -157,9 +157,12 @@ public final class TorrentSession: TorrentContentSource {
         let upload = configuration.uploadEnabled
         // BEP 27: a private torrent's peers come from its tracker alone.
         let discovery = metainfo.isPrivate || !upload ? nil : engine.localDiscovery
+        // The DHT (BEP 5) never for a private torrent (BEP 27); on before the first handshake.
+        let dhtPort = metainfo.isPrivate || !configuration.useDHT ? nil : engine.dhtPort
         do {
             try await eventLoop.submit {
                 foreman.value.listenPort = port
+                if let dhtPort { foreman.value.enableDHT(port: dhtPort) { engine.dhtAddNode(host: $0, port: $1) } }
                 foreman.value.start()
                 // Only a torrent that uploads is found by the router: one that does not never
                 // accepted incoming peers.
@@ -182,8 +185,8 @@ public final class TorrentSession: TorrentContentSource {
                                   logger: logger)
             announcer?.start()
         }
-        let dhtAnnouncer = startDHT(engine: engine, metainfo: metainfo, configuration: configuration, foreman: foreman,
-                                    logger: logger)
+        let dhtAnnouncer = dhtPort == nil ? nil : startDHT(engine: engine, metainfo: metainfo,
+                                                            configuration: configuration, foreman: foreman, logger: logger)
         // Incoming peers are routed to it from here on (tests wait for this line).
         logger.info("torrent running", metadata: ["listenPort": "\(port)", "upload": "\(upload)"])
         return TorrentSession(metainfo: metainfo, configuration: configuration, engine: engine, ownsEngine: ownsEngine,
@@ -192,15 +195,10 @@ public final class TorrentSession: TorrentContentSource {
                               dhtAnnouncer: dhtAnnouncer, logger: logger)
     }
 
-    /// Starts DHT lookups for a torrent that is not private (BEP 27), when the engine runs a DHT
-    /// node and the torrent uses trackers at all; peers hear our DHT port.
+    /// Starts the torrent's DHT lookups (the engine runs a DHT node, the torrent is not private).
     private static func startDHT(engine: SwarmEngine, metainfo: Metainfo, configuration: SessionConfiguration,
-                                 foreman: NIOLoopBound<Foreman>, logger: Logger) -> DHTAnnouncer? {
-        guard let dhtPort = engine.dhtPort, !metainfo.isPrivate, configuration.useDHT else { return nil }
+                                 foreman: NIOLoopBound<Foreman>, logger: Logger) -> DHTAnnouncer {
         let loop = engine.eventLoop
-        loop.execute {
-            foreman.value.enableDHT(port: dhtPort) { host, port in engine.dhtAddNode(host: host, port: port) }
-        }
         let announcePort = configuration.uploadEnabled && engine.listenPort != 0 ? engine.listenPort : nil
         let announcer = DHTAnnouncer(engine: engine, infoHash: metainfo.infoHash, announcePort: announcePort,
                                      foreman: foreman, eventLoop: loop, logger: logger)

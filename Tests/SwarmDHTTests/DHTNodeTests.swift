@@ -72,6 +72,24 @@ struct DHTNodeTests {
         #expect(network.log.count == 10)
     }
 
+    @Test("a cancelled lookup finishes at once, once, and announces nothing")
+    func cancel() {
+        let network = MemoryNetwork()
+        var configuration = DHTNodeConfiguration()
+        configuration.bootstrap = [MemoryNetwork.address(50)]  // nobody there
+        let node = network.addNode(1, configuration: configuration)
+        var finishedCount = 0
+        let id = node.lookup(infoHash: Self.infoHash, announcePort: 1, now: network.clock.now, found: { _ in },
+                             finished: { finishedCount += 1 })
+        node.cancelLookup(id)
+        #expect(finishedCount == 1 && node.lookupCount == 0)
+        node.cancelLookup(id)
+        network.run(100)
+        #expect(finishedCount == 1)
+        // The one get_peers, and no announce_peer after it.
+        #expect(network.log.count == 1)
+    }
+
     @Test("a lookup is bounded in time even when the network keeps naming new nodes")
     func lookupDeadline() {
         let network = Self.mesh(30)
