@@ -29,6 +29,8 @@ final class DHTService: Sendable {
     static let tickInterval = TimeAmount.milliseconds(250)
     /// How often the table is saved while running.
     static let saveInterval = Duration.seconds(10 * 60)
+    /// The longest a lookup waits for the bootstrap hosts' names to resolve.
+    static let resolutionWait = Duration.seconds(3)
     /// How often the traffic counters are logged (debug level; the benchmark reads them).
     static let figuresInterval = Duration.seconds(60)
 
@@ -120,6 +122,10 @@ final class DHTService: Sendable {
         box.value.node = node
         logger.info("DHT started", metadata: ["udpPort": "\(port)", "nodeID": "\(node.nodeID)",
                                              "savedNodes": "\(node.nodeCount)"])
+        // A saved table needs no name resolved: start from it now.
+        if node.nodeCount > 0 {
+            logger.info("DHT bootstrap", metadata: ["from": "\(node.bootstrap(now: .now))", "tableNodes": "\(node.nodeCount)"])
+        }
         let box = self.box
         box.value.ticker = eventLoop.scheduleRepeatedTask(initialDelay: Self.tickInterval, delay: Self.tickInterval) { _ in
             self.tick()
@@ -150,9 +156,12 @@ final class DHTService: Sendable {
                 "refused": "\(figures.queriesRefused)", "dropped": "\(figures.datagramsDropped)"]
     }
 
+    /// The bootstrap hosts are resolved: bootstrap through them too unless the table is already
+    /// full enough (a bootstrap from the saved table may have run meanwhile).
     private func beginBootstrap(hosts: [PeerAddress]) {
         guard let node = box.value.node else { return }
         node.bootstrapHosts = hosts
+        guard node.nodeCount < RoutingTable.bucketSize else { return }
         let source = node.bootstrap(now: .now)
         logger.info("DHT bootstrap", metadata: ["from": "\(source)", "tableNodes": "\(node.nodeCount)"])
     }
@@ -172,7 +181,16 @@ final class DHTService: Sendable {
 
     /// See `SwarmEngine.dhtLookup`.
     func lookup(_ infoHash: InfoHash, announcePort: UInt16?, found: @escaping @Sendable ([PeerAddress]) -> Void) async {
-        await ready.withLock { $0 }?.value
+        // The bootstrap hosts, when the table is nearly empty, are where a lookup starts: wait for
+        // their names to resolve, but not for a resolver that hangs (the saved table may do).
+        if let ready = ready.withLock({ $0 }) {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await ready.value }
+                group.addTask { try? await Task.sleep(for: Self.resolutionWait) }
+                await group.next()
+                group.cancelAll()
+            }
+        }
         let handle = LookupHandle()
         let box = self.box
         let loop = eventLoop
