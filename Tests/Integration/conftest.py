@@ -136,7 +136,7 @@ def swarmfs_real_bin() -> str:
 
 @pytest.fixture(scope="session")
 def swarmfs_bin(swarmfs_real_bin, tmp_path_factory) -> str:
-    """swarmfs as tests run it: mount/download/seed get --no-dht unless the command names
+    """swarmfs as tests run it: mount/download/seed/info get --no-dht unless the command names
     --dht-bootstrap (or --no-dht) itself, so that no test reaches for the public DHT routers
     (swarmkit/dht.py). $SWARMFS_BIN points at it too, for the mount(8) helper."""
     wrapper = no_dht_wrapper(swarmfs_real_bin, str(tmp_path_factory.mktemp("bin")))

@@ -152,3 +152,18 @@ def test_no_dht_opens_no_udp_socket(swarmfs_bin, procs, pool, workdir):
     wait_until(lambda: _udp_sockets_of(loud.pid) == 1, 10, 0.1, "the DHT's UDP socket never appeared")
     assert _udp_sockets_of(quiet.pid) == 0
     assert "DHT" not in quiet.output()
+
+
+def test_bare_magnet_is_resolved_and_read_through_the_dht_only(swarmfs_bin, procs, pool, mesh, workdir):
+    payload, torrent = _payload_and_torrent(workdir)
+    mesh.seeder(torrent, payload.save_path)
+    link = f"magnet:?xt=urn:btih:{torrent.info_hash}"  # no tr, no x.pe: the DHT or nothing
+    mnt = os.path.join(workdir, "mnt")
+    argv = [swarmfs_bin, "mount", link, mnt, "--cache-dir", os.path.join(workdir, "cache"),
+            "--listen-host", pool.ip(), "--listen-port", str(pool.port()),
+            "--dht-bootstrap", mesh.bootstrap, "--log-level", "debug", "-f"]
+    with mounted(argv, mnt, procs=procs, swarmfs_bin=swarmfs_bin, env=_env(workdir)) as m:
+        name = payload.files[0].path
+        # Opening waits for the metadata (fetched from the peer the DHT named), then the data.
+        with open(os.path.join(m.path, name), "rb") as f:
+            assert f.read() == payload.read(name)

@@ -16,7 +16,7 @@ API:
     member.endpoint, member.status(), member.running(), member.stop()
 
     no_dht_wrapper(real_bin, directory) -> path of a script that runs `real_bin` and adds
-        --no-dht to mount/download/seed unless the command line names --dht-bootstrap or
+        --no-dht to mount/download/seed/info unless the command line names --dht-bootstrap or
         --no-dht itself (the harness's default: no test reaches for the public DHT routers).
 
 Settings (issue 13): dht_restrict_routing_ips, dht_restrict_search_ips, dht_ignore_dark_internet
@@ -162,7 +162,7 @@ class DHTMesh:
 
 
 def no_dht_wrapper(real_bin: str, directory: str) -> str:
-    """Writes DIRECTORY/swarmfs: `real_bin` with --no-dht added to mount/download/seed unless
+    """Writes DIRECTORY/swarmfs: `real_bin` with --no-dht added to mount/download/seed/info unless
     the command names --dht-bootstrap or --no-dht. `exec` keeps the PID (tests stop by PID)."""
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, "swarmfs")
@@ -171,7 +171,7 @@ def no_dht_wrapper(real_bin: str, directory: str) -> str:
 # swarmkit: swarmfs without the DHT unless the test asks for it (see swarmkit/dht.py).
 real='{quoted}'
 case "$1" in
-    mount|download|seed)
+    mount|download|seed|info)
         for arg in "$@"; do
             case "$arg" in --dht-bootstrap|--dht-bootstrap=*|--no-dht) exec "$real" "$@" ;; esac
         done
