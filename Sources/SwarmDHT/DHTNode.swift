@@ -30,6 +30,9 @@ public final class DHTNode {
     var lookups: [UInt64: RunningLookup] = [:]
     var queuedLookups: [QueuedLookup] = []
     var nextLookupID: UInt64 = 1
+    /// Our public address, once `externalAddressVotes` responders agreed on it (BEP 42).
+    public internal(set) var externalAddress: IPAddress?
+    var externalAddressVotes: [IPAddress: Int] = [:]
     private var nextMaintenance: ContinuousClock.Instant
     private var lastBootstrap: ContinuousClock.Instant?
     /// Where to start when the table has fewer than K nodes (resolved bootstrap hosts); they are
@@ -210,6 +213,7 @@ public final class DHTNode {
         if !message.readOnly, !bootstrapSet.contains(source), let ip = source.ipAddress {
             learn(NodeContact(id: response.id, ip: ip, port: source.port), .responded, now: now)
         }
+        noteExternalAddress(message.requesterAddress, now: now)
         guard case let .lookup(id) = pending.purpose, var running = lookups[id] else { return }
         let reachable = response.nodes.filter { configuration.reachesIPv6 || $0.ip.isIPv4 }
         running.lookup.answered(by: source, id: response.id, token: response.token, nodes: reachable)

@@ -40,6 +40,8 @@ final class DHTService: Sendable {
         var ticker: RepeatedTask?
         var nextSave = ContinuousClock.now.advanced(by: DHTService.saveInterval)
         var nextFigures = ContinuousClock.now.advanced(by: DHTService.figuresInterval)
+        /// The node id last logged (it changes once the external address is known: BEP 42).
+        var loggedID: NodeID?
     }
 
     private init(port: UInt16, channel: Channel, box: NIOLoopBound<NodeBox>, eventLoop: EventLoop,
@@ -137,6 +139,13 @@ final class DHTService: Sendable {
         let now = ContinuousClock.now
         node.tick(now: now)
         nodeCountFigure.store(node.nodeCount, ordering: .relaxed)
+        if node.nodeID != box.value.loggedID {
+            if box.value.loggedID != nil {
+                logger.info("DHT node id changed for our public address (BEP 42)",
+                            metadata: ["nodeID": "\(node.nodeID)", "address": "\(node.externalAddress.map { "\($0)" } ?? "?")"])
+            }
+            box.value.loggedID = node.nodeID
+        }
         if now >= box.value.nextSave {
             box.value.nextSave = now.advanced(by: Self.saveInterval)
             save(node, now: now)

@@ -194,6 +194,30 @@ struct DHTNodeTests {
         #expect(fresh.bootstrap(now: .now) == .nothing)
     }
 
+    @Test("five responders naming one public address give us a BEP 42 id for it, the table kept")
+    func secureID() throws {
+        let network = MemoryNetwork()
+        let node = network.addNode(1, ownID: NodeID(bytes: [UInt8](repeating: 0x55, count: 20))!)
+        let external = try #require(IPAddress(text: "203.0.113.7"))
+        #expect(!node.nodeID.isBEP42Valid(for: external))
+        let responders = (0..<5).map { PeerAddress(host: "10.1.0.\($0 + 1)", port: 7000) }
+        for responder in responders { node.addNode(responder, now: network.clock.now) }
+        network.deliver()
+        for (index, responder) in responders.enumerated() {
+            let ping = try #require(network.take(to: responder).first)
+            let query = try KRPCMessage(decoding: ping.bytes)
+            let id = NodeID(bytes: [UInt8](repeating: UInt8(0x80 + index), count: 20))!
+            let reply = KRPCMessage(transactionID: query.transactionID, body: .response(KRPCResponse(id: id)),
+                                    requesterAddress: PeerAddress(ip: external, port: 6881))
+            network.inject(reply.encoded(), from: responder, to: MemoryNetwork.address(1))
+            network.deliver()
+            #expect(node.nodeCount == index + 1)
+        }
+        #expect(node.externalAddress == external)
+        #expect(node.nodeID.isBEP42Valid(for: external))
+        #expect(node.nodeCount == 5)
+    }
+
     @Test("the peer store keeps its bounds and forgets expired peers")
     func peerStore() {
         var clock = ManualClock()
