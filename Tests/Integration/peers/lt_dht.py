@@ -2,7 +2,8 @@
 """libtorrent DHT nodes on loopback, for tests: one process, one libtorrent session per --node.
 
     lt_dht.py --node IP:PORT [--node ...] [--join IP:PORT ...] --status FILE
-              [--seed TORRENT SAVE_PATH | --leech TORRENT SAVE_PATH] [--min-nodes N]
+              [--seed TORRENT SAVE_PATH | --leech TORRENT SAVE_PATH | --leech-magnet URI SAVE_PATH]
+              [--min-nodes N]
 
 Every session runs a DHT node on IP:PORT (UDP; TCP on the same port for peers) with the settings
 that let libtorrent's DHT work on loopback (issue 13): dht_restrict_routing_ips,
@@ -13,7 +14,8 @@ enter a routing table). Nothing here reaches beyond the given loopback addresses
 
 --seed: the first session seeds TORRENT from SAVE_PATH (no tracker: peers find it by the DHT).
 --leech: the first session downloads TORRENT into SAVE_PATH, found by the DHT only; prints
-"COMPLETE {json}" when done and keeps seeding.
+"COMPLETE {json}" when done and keeps seeding. --leech-magnet URI SAVE_PATH: the same from a
+magnet link, printing "METADATA s" and "FIRST_PIECE s" (seconds since the sessions were made).
 
 Prints "READY" once every session has at least --min-nodes nodes in its routing table, then runs
 until SIGTERM. --status (JSON, twice a second): per node its address and routing-table size,
@@ -58,7 +60,8 @@ def settings(ip, port, announce_interval):
         "alert_mask": lt.alert.category_t.error_notification
         | lt.alert.category_t.status_notification
         | lt.alert.category_t.dht_notification
-        | lt.alert.category_t.block_progress_notification,
+        | lt.alert.category_t.block_progress_notification
+        | lt.alert.category_t.piece_progress_notification,
     }
 
 
@@ -74,6 +77,7 @@ def main():
     parser.add_argument("--status", required=True)
     parser.add_argument("--seed", nargs=2, metavar=("TORRENT", "SAVE_PATH"))
     parser.add_argument("--leech", nargs=2, metavar=("TORRENT", "SAVE_PATH"))
+    parser.add_argument("--leech-magnet", nargs=2, metavar=("URI", "SAVE_PATH"))
     parser.add_argument("--min-nodes", type=int, default=3)
     parser.add_argument("--announce-interval", type=int, default=3)
     args = parser.parse_args()
@@ -83,6 +87,7 @@ def main():
     signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
 
     nodes = [endpoint(n) for n in args.node]
+    started = time.monotonic()
     sessions = [lt.session(settings(ip, port, args.announce_interval)) for ip, port in nodes]
     everyone = nodes + [endpoint(j) for j in args.join]
     for ses, me in zip(sessions, nodes):
@@ -92,8 +97,14 @@ def main():
 
     handle = None
     role = None
-    started = time.monotonic()
-    if args.seed or args.leech:
+    if args.leech_magnet:
+        role = "leech"
+        uri, save_path = args.leech_magnet
+        os.makedirs(save_path, exist_ok=True)
+        atp = lt.parse_magnet_uri(uri)
+        atp.save_path = save_path
+        handle = sessions[0].add_torrent(atp)
+    elif args.seed or args.leech:
         role = "seed" if args.seed else "leech"
         torrent, save_path = args.seed or args.leech
         os.makedirs(save_path, exist_ok=True)
@@ -110,12 +121,18 @@ def main():
     ready = False
     complete = False
     announces = set()  # "ip:port" that announced a torrent to one of our nodes
+    first_piece = []
     sources = {}
     while not stopping:
         for ses in sessions:
             for alert in ses.pop_alerts():
                 if isinstance(alert, lt.dht_announce_alert):
                     announces.add(f"{alert.ip}:{alert.port}")
+                elif isinstance(alert, lt.metadata_received_alert):
+                    print(f"METADATA {time.monotonic() - started:.4f}", flush=True)
+                elif isinstance(alert, lt.piece_finished_alert) and not first_piece:
+                    first_piece.append(True)
+                    print(f"FIRST_PIECE {time.monotonic() - started:.4f}", flush=True)
                 elif isinstance(alert, lt.block_finished_alert):
                     # Exact: a connection's own counters vanish when it closes.
                     ep = alert.endpoint if hasattr(alert, "endpoint") else alert.ip

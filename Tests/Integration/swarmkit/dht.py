@@ -13,6 +13,7 @@ API:
                                                    # has announced (a MeshMember)
     leecher = mesh.leecher(torrent, save_path)     # a libtorrent leecher in the mesh, no tracker
     leecher.wait_complete(timeout) -> {"seconds": ..., "downloaded_from": {"ip:port": bytes}}
+    magnet = mesh.magnet_leecher(uri, save_path)  # a libtorrent leecher of a magnet link (timings)
     member.endpoint, member.status(), member.running(), member.stop()
 
     no_dht_wrapper(real_bin, directory) -> path of a script that runs `real_bin` and adds
@@ -45,7 +46,8 @@ class MeshMember:
 
     def __init__(self, name: str, nodes: list[tuple[str, int]], procs: ProcessGroup, *,
                  join: list[str] = (), seed: Optional[tuple[str, str]] = None,
-                 leech: Optional[tuple[str, str]] = None, min_nodes: int = 3):
+                 leech: Optional[tuple[str, str]] = None, leech_magnet: Optional[tuple[str, str]] = None,
+                 min_nodes: int = 3):
         self.name = name
         self.nodes = nodes
         self.procs = procs
@@ -60,6 +62,8 @@ class MeshMember:
             argv += ["--seed", *seed]
         if leech:
             argv += ["--leech", *leech]
+        if leech_magnet:
+            argv += ["--leech-magnet", *leech_magnet]
         self.argv = argv
         self.process: Optional[ManagedProcess] = None
 
@@ -155,6 +159,13 @@ class DHTMesh:
                             join=self.endpoints, leech=(path, save_path))
         self.members.append(member)
         return member.start(timeout)
+
+    def magnet_leecher(self, uri: str, save_path: str, timeout: float = 60.0) -> MeshMember:
+        """A libtorrent leecher of a magnet link in the mesh; prints METADATA/FIRST_PIECE s."""
+        member = MeshMember(f"magnet{len(self.members)}", [self.pool.endpoint()], self.procs,
+                            join=self.endpoints, leech_magnet=(uri, save_path), min_nodes=0)
+        self.members.append(member)
+        return member.start(timeout, wait_ready=False)
 
     def stop(self) -> None:
         for member in reversed(self.members):
