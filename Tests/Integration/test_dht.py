@@ -58,6 +58,7 @@ def _start_seed(swarmfs_bin, procs, pool, torrent, data_dir, workdir, *extra):
                                         "--log-level", "info", *extra], env=_env(workdir))
     proc.wait_for_output(r"torrent running", 30)
     proc.endpoint = f"{ip}:{port}"
+    proc.port = port
     return proc
 
 
@@ -120,8 +121,9 @@ def test_routing_table_is_saved_at_exit_and_the_next_run_starts_from_it(
         assert m.read(name, timeout=60) == payload.read(name)
 
 
-def _udp_sockets_of(pid):
-    """How many UDP sockets the process holds (its fds against /proc/net/udp{,6})."""
+def _udp_sockets_of(pid, port):
+    """How many UDP sockets bound to `port` the process holds (its fds against /proc/net/udp{,6};
+    other UDP sockets, such as local service discovery's on 6771, do not count)."""
     inodes = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
@@ -134,11 +136,13 @@ def _udp_sockets_of(pid):
     for table in ("/proc/net/udp", "/proc/net/udp6"):
         with open(table) as f:
             for line in f.readlines()[1:]:
-                udp.add(line.split()[9])
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    udp.add(fields[9])
     return len(inodes & udp)
 
 
-def test_no_dht_opens_no_udp_socket(swarmfs_bin, procs, pool, workdir):
+def test_no_dht_opens_no_dht_socket(swarmfs_bin, procs, pool, workdir):
     payload, torrent = _payload_and_torrent(workdir)
     quiet = _start_seed(swarmfs_bin, procs, pool, torrent, payload.save_path, workdir, "--no-dht")
     # With the DHT on (a bootstrap host that does not answer) the same command holds one.
@@ -149,8 +153,9 @@ def test_no_dht_opens_no_udp_socket(swarmfs_bin, procs, pool, workdir):
     dark = pool.endpoint()
     loud = _start_seed(swarmfs_bin, procs, pool, torrent2, payload2.save_path, workdir,
                        "--dht-bootstrap", f"{dark[0]}:{dark[1]}")
-    wait_until(lambda: _udp_sockets_of(loud.pid) == 1, 10, 0.1, "the DHT's UDP socket never appeared")
-    assert _udp_sockets_of(quiet.pid) == 0
+    # The DHT's socket takes the TCP listen port's number (free: the pool leases both).
+    wait_until(lambda: _udp_sockets_of(loud.pid, loud.port) == 1, 10, 0.1, "the DHT's UDP socket never appeared")
+    assert _udp_sockets_of(quiet.pid, quiet.port) == 0
     assert "DHT" not in quiet.output()
 
 
