@@ -36,6 +36,8 @@ struct InfoCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Address to connect from (default: any).")
     var listenHost: String = "0.0.0.0"
 
+    @OptionGroup var dht: DHTOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -73,6 +75,7 @@ struct InfoCommand: AsyncParsableCommand {
         var configuration = EngineConfiguration()
         configuration.listens = false
         configuration.listenHost = listenHost
+        dht.apply(to: &configuration, stateRoot: CacheRoot.defaultPath())
         let engine: SwarmEngine
         do {
             engine = try await SwarmEngine.start(configuration: configuration, logger: logger)

@@ -76,6 +76,8 @@ struct MountCommand: ParsableCommand {
 
     @OptionGroup var rates: RateOptions
 
+    @OptionGroup var dht: DHTOptions
+
     @Flag(name: [.customShort("f"), .long], help: "Stay in the foreground.")
     var foreground = false
 
@@ -124,6 +126,7 @@ struct MountSettings {
     var noUpload: Bool
     var noLsd: Bool
     var rates: RateOptions
+    var dht: DHTOptions
     var foreground: Bool
     var fuseOptions: [String]
     var logging: LoggingOptions
@@ -173,6 +176,7 @@ struct MountSettings {
         noUpload = command.noUpload
         noLsd = command.noLsd
         rates = command.rates
+        dht = command.dht
         foreground = command.foreground || parsed.foreground
         fuseOptions = parsed.fuseOptions
         logging = command.logging
@@ -203,6 +207,7 @@ struct MountSettings {
         if noUpload { arguments.append("--no-upload") }
         if noLsd { arguments.append("--no-lsd") }
         arguments += rates.arguments
+        arguments += dht.arguments
         if let file = logging.logFile { arguments += ["--log-file", file] }
         if let holdReadsWhile { arguments += ["--debug-hold-reads-while", holdReadsWhile] }
         if fuseDebug { arguments.append("--fuse-debug") }
@@ -238,6 +243,9 @@ extension MountSettings {
         engine.cacheSizeLimit = cacheSize
         engine.localDiscovery = !noLsd
         rates.apply(to: &engine)
+        // A library's cache root is --cache-dir; a single torrent's folder sits in the default root.
+        let isLibrary = LibraryMountDaemon.isLibrary(torrent)
+        dht.apply(to: &engine, stateRoot: (isLibrary ? cacheDirectory : nil) ?? CacheRoot.defaultPath())
         return engine
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SwarmSession
+import SwarmStorage
 
 /// How a command that runs the engine finds and accepts peers (download, seed).
 struct PeerOptions: ParsableArguments {
@@ -23,6 +24,8 @@ struct PeerOptions: ParsableArguments {
 
     @OptionGroup var rates: RateOptions
 
+    @OptionGroup var dht: DHTOptions
+
     func validate() throws {
         guard maxPeers > 0 else { throw ValidationError("--max-peers must be at least 1") }
     }
@@ -35,5 +38,6 @@ struct PeerOptions: ParsableArguments {
         engine.listenHost = listenHost
         engine.localDiscovery = !noLsd
         rates.apply(to: &engine)
+        dht.apply(to: &engine, stateRoot: CacheRoot.defaultPath())
     }
 }

@@ -19,6 +19,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case krpc
     case dhtTableState = "dht-table-state"
     case lsd
+    case dhtNode = "dht-node"
 
     /// Runs `input` through this target's parser and checks its invariants.
     public func check(_ input: [UInt8]) throws(FuzzInvariantViolation) {
@@ -36,6 +37,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .krpc: try KRPCFuzzCheck.run(input)
         case .dhtTableState: try DHTTableStateFuzzCheck.run(input)
         case .lsd: try LocalDiscoveryFuzzCheck.run(input)
+        case .dhtNode: try DHTNodeFuzzCheck.run(input)
         }
     }
 

@@ -26,6 +26,8 @@ public struct EngineConfiguration: Sendable {
     /// BEP 14 local service discovery: announce public torrents to the LAN's multicast group and
     /// dial the peers announced there (only while listening: a port is what is announced).
     public var localDiscovery: Bool = true
+    /// The DHT node (BEP 5) on the engine's UDP socket; off unless enabled.
+    public var dht = DHTConfiguration()
 
     public init() {}
 }

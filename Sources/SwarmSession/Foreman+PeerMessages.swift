@@ -13,8 +13,10 @@ extension Foreman {
     func peer(_ peer: PeerConnection, sent message: PeerMessage) {
         guard peer.handshakeDone else { return }
         switch message {
-        case .keepAlive, .port, .suggest:
+        case .keepAlive, .suggest:
             break
+        case let .port(port):
+            if port != 0 { dhtNodeHeard?(peer.host, port) }
         case let .allowedFast(index):
             let piece = Int(index)
             guard peer.supportsFast else { return roster.misbehaved(peer, "allowed-fast without the fast extension") }

@@ -47,6 +47,7 @@ extension SwarmEngine {
                                   logger: logger)
             announcer?.start()
         }
+        let dhtSearch = startDHTSearch(magnet.infoHash) { peers in fetch.value.addPeerAddresses(peers) }
         let outcome: Result<[UInt8], SessionError>
         do {
             let dictionary = try await withTaskCancellationHandler {
@@ -59,6 +60,7 @@ extension SwarmEngine {
             outcome = .failure(.shutDown)
         }
         await announcer?.cancel()
+        dhtSearch?.cancel()
         let dictionary = try outcome.get()
         let contributors = (try? await loop.submit { fetch.value.contributors }.get()) ?? []
         do {

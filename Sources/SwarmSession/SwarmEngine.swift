@@ -33,6 +33,8 @@ public final class SwarmEngine: Sendable {
     /// BEP 14, when on and listening (see `LocalDiscovery`).
     let localDiscovery: NIOLoopBound<LocalDiscovery>?
     private let serverChannel: Channel?
+    /// The DHT node on the engine's UDP socket (nil when DHT is off).
+    private let dht: DHTService?
     private let logger: Logger
     private let sessions = Mutex<[InfoHash: TorrentSession]>([:])
     private let isShutDown = Atomic<Bool>(false)
@@ -41,7 +43,7 @@ public final class SwarmEngine: Sendable {
                  group: MultiThreadedEventLoopGroup, threadPool: NIOThreadPool, torrents: NIOLoopBound<TorrentTable>,
                  rateLimits: NIOLoopBound<RateLimits>, memoryBudget: NIOLoopBound<PieceMemoryBudget>,
                  cacheSpace: NIOLoopBound<CacheSpace>, localDiscovery: NIOLoopBound<LocalDiscovery>?,
-                 serverChannel: Channel?, logger: Logger) {
+                 serverChannel: Channel?, dht: DHTService?, logger: Logger) {
         self.configuration = configuration
         self.peerID = peerID
         self.listenPort = listenPort
@@ -54,6 +56,7 @@ public final class SwarmEngine: Sendable {
         self.cacheSpace = cacheSpace
         self.localDiscovery = localDiscovery
         self.serverChannel = serverChannel
+        self.dht = dht
         self.logger = logger
     }
 
@@ -90,6 +93,19 @@ public final class SwarmEngine: Sendable {
                 throw error
             }
         }
+        var dht: DHTService?
+        if configuration.dht.enabled {
+            do {
+                dht = try await DHTService.start(configuration: configuration.dht, host: configuration.listenHost,
+                                                 preferredPort: listenPort == 0 ? configuration.listenPort ?? 0 : listenPort,
+                                                 eventLoop: eventLoop, threadPool: threadPool, logger: logger)
+            } catch {
+                try? await serverChannel?.close()
+                try? await threadPool.shutdownGracefully()
+                try? await group.shutdownGracefully()
+                throw error
+            }
+        }
         var localDiscovery: NIOLoopBound<LocalDiscovery>?
         if configuration.localDiscovery, serverChannel != nil {
             localDiscovery = await LocalDiscovery.start(on: eventLoop, host: configuration.listenHost, logger: logger)
@@ -97,7 +113,7 @@ public final class SwarmEngine: Sendable {
         return SwarmEngine(configuration: configuration, peerID: PeerID.generate(), listenPort: listenPort, group: group,
                            threadPool: threadPool, torrents: shared.0, rateLimits: shared.1, memoryBudget: shared.2,
                            cacheSpace: shared.3, localDiscovery: localDiscovery, serverChannel: serverChannel,
-                           logger: logger)
+                           dht: dht, logger: logger)
     }
 
     private static func listen(configuration: EngineConfiguration, torrents: NIOLoopBound<TorrentTable>,
@@ -135,6 +151,31 @@ public final class SwarmEngine: Sendable {
             }
         }
         throw .listen(host: configuration.listenHost, port: configuration.listenPort, detail: lastError)
+    }
+
+    // MARK: - DHT
+
+    /// The UDP port the engine's DHT node answers on; nil when DHT is off.
+    public var dhtPort: UInt16? { dht?.port }
+
+    /// The nodes in the DHT routing table (a status figure); nil when DHT is off.
+    public var dhtNodeCount: Int? { dht?.nodeCount }
+
+    /// Looks `infoHash` up in the DHT: `found` hears each batch of new peers as they arrive (on
+    /// the engine's loop); when the lookup ends we announce ourselves on `announcePort` (if
+    /// given) to the closest nodes. Returns when the lookup finished (at most ~20 s, at once when
+    /// the task is cancelled); a no-op when DHT is off.
+    public func dhtLookup(_ infoHash: InfoHash, announcePort: UInt16?,
+                          found: @escaping @Sendable ([PeerAddress]) -> Void) async {
+        guard let dht, !isShutDown.load(ordering: .acquiring) else { return }
+        await dht.lookup(infoHash, announcePort: announcePort, found: found)
+    }
+
+    /// A peer said its DHT node is at `host`:`port` (BEP 5 `port` message): we ping it, and it
+    /// joins the routing table if it answers. A no-op when DHT is off.
+    public func dhtAddNode(host: String, port: UInt16) {
+        guard port != 0, !isShutDown.load(ordering: .acquiring) else { return }
+        dht?.addNode(host: host, port: port)
     }
 
     // MARK: - Torrents
@@ -194,6 +235,7 @@ public final class SwarmEngine: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for session in running { group.addTask { await session.shutdown() } }
         }
+        await dht?.stop()
         // The pool first: a job finishing late completes its promise on the still-running loop.
         try? await threadPool.shutdownGracefully()
         try? await group.shutdownGracefully()
