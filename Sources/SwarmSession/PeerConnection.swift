@@ -53,8 +53,10 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// Requests we cancelled, with when: a block the peer had already sent is still welcome if
     /// the piece needs it (at most `RequestScheduler.cancelledRequestLimit`, forgotten after 30 s).
     var cancelledByUs: [BlockSpec: NIODeadline] = [:]
-    /// How many requests we keep in flight; adapts to the peer's rate.
+    /// How many requests we keep in flight; adapts to the peer's rate and round trip.
     var pipelineDepth = 32
+    /// The round trip our requests see (see `RoundTripEstimate`).
+    var roundTrip = RoundTripEstimate()
     var lastBlockAt: NIODeadline
     var download = RateMeter()
     var upload = RateMeter()

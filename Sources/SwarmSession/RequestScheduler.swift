@@ -29,8 +29,18 @@ final class RequestScheduler {
         fullBitfield = Bitfield.full(count: foreman.layout.pieceCount)
     }
 
-    /// Seconds of a peer's measured rate kept requested from it.
-    static let requestQueueSeconds = 2.0
+    /// Seconds of a peer's measured rate kept requested from it: two round trips (one to be
+    /// sure the pipe never runs dry as the rate grows, which lets it double every round trip)
+    /// plus `queueMargin` for a peer that is slow to serve, at most `maxQueueSeconds`. A queue
+    /// longer than that buys no throughput and costs every seek: what is queued at the peer (and
+    /// in the network in front of us) cannot be cancelled, and a sought block waits behind it.
+    /// Before a round trip is known: `maxQueueSeconds`.
+    static func queueSeconds(roundTrip: TimeAmount?) -> Double {
+        guard let roundTrip else { return maxQueueSeconds }
+        return min(maxQueueSeconds, 2 * Double(roundTrip.nanoseconds) / 1e9 + queueMargin)
+    }
+    static let queueMargin = 0.25
+    static let maxQueueSeconds = 2.0
     /// The most requests in flight to one peer (8 MiB of 16 KiB blocks; libtorrent's default
     /// `max_out_request_queue` is 500).
     static let maxPipelineDepth = 512
@@ -43,7 +53,9 @@ final class RequestScheduler {
     /// Unsolicited blocks are not trusted, not used; one we cancelled is used if still needed
     /// (the picker refuses it otherwise), and like any block it must pass the piece's hash.
     func blockArrived(_ spec: BlockSpec, from peer: PeerConnection) -> Bool {
-        guard peer.outstanding.removeValue(forKey: spec) != nil || peer.cancelledByUs.removeValue(forKey: spec) != nil else {
+        if let sentAt = peer.outstanding.removeValue(forKey: spec) {
+            peer.roundTrip.sample(sentAt: sentAt, now: foreman.clock.now)
+        } else if peer.cancelledByUs.removeValue(forKey: spec) == nil {
             return false
         }
         peer.download.add(spec.length)
@@ -79,7 +91,7 @@ final class RequestScheduler {
         guard !choked || !peer.allowedFast.isEmpty else { return }
         if foreman.cache.limit != nil { foreman.updateBackgroundFill() }
         foreman.picker.maxPiecesInProgress = foreman.pieceMemory.allowedPieces
-        let depth = min(peer.pipelineDepth, peer.peerRequestQueueLimit)
+        let depth = min(peer.pipelineDepth, peer.peerRequestQueueLimit, fairShare)
         var free = depth - peer.outstanding.count
         guard free > 0, peer.outstanding.isEmpty || free >= max(1, depth / 4)
                 || !foreman.picker.piecesWaitingForReadersIsZero else { return }
@@ -107,6 +119,22 @@ final class RequestScheduler {
         if peer.outstanding.count == blocks.count { peer.lastBlockAt = now }
         peer.flush()
     }
+
+    /// The most blocks one peer may have requested: an equal part of what the pieces in flight
+    /// hold among the peers that may be asked now (unchoked, or with allowed-fast pieces, and
+    /// interesting), at least `minimumShare`. Without it the first peers to ask fill every piece the
+    /// memory budget allows with their own deep queues (2 s of a 4 MiB/s peer is 8 MiB, half of
+    /// the default budget), and the others idle: on a swarm of four such peers 40 ms away, one
+    /// seeder served 5-9 MiB of 256. A faster peer still gets more: its share empties sooner.
+    var fairShare: Int {
+        let blocksPerPiece = (foreman.picker.pieceLength + PiecePicker.blockSize - 1) / PiecePicker.blockSize
+        let budget = foreman.picker.maxPiecesInProgress * blocksPerPiece
+        let servingPeers = foreman.peers.values.count { $0.amInterested && (!$0.peerChoking || !$0.allowedFast.isEmpty) }
+        return max(Self.minimumShare, budget / max(1, servingPeers))
+    }
+
+    /// Enough for a round trip at a few MiB/s, whatever the budget.
+    static let minimumShare = 16
 
     func fillAll() {
         for peer in foreman.peers.values { fill(peer) }
@@ -164,10 +192,11 @@ final class RequestScheduler {
     /// Every tick, for each peer: its pipeline depth follows its rate, old cancels are forgotten,
     /// and a peer that has sent nothing for a while loses its requests to others.
     func tick(_ peer: PeerConnection, now: NIODeadline, forgetOldCancels: Bool) {
-        // Enough requests in flight for a few seconds of this peer's rate, within what it
-        // queues (libtorrent also aims at 3 s): a slow or distant peer is never idle. A seek
-        // cancels the background part of it, so a deep queue does not delay readers.
-        let target = Int(peer.download.bytesPerSecond * Self.requestQueueSeconds) / PiecePicker.blockSize
+        // Enough requests in flight for two round trips and a margin of this peer's rate, within
+        // what it queues: a slow or distant peer is never idle, and a seek never waits behind
+        // more than that (libtorrent keeps 3 s, which on a 4 MiB/s link is 12 MiB in front of
+        // a sought piece).
+        let target = Int(peer.download.bytesPerSecond * Self.queueSeconds(roundTrip: peer.roundTrip.value)) / PiecePicker.blockSize
         peer.pipelineDepth = max(16, min(target, Self.maxPipelineDepth, peer.peerRequestQueueLimit))
         if limits.download.isLimited {
             // Under a download limit, no more in flight than half a second of the limit.

@@ -51,7 +51,7 @@ wait $download
 def run_pair(swarmfs_bin, procs, workdir, payload, torrent, lsd: bool, wait_seconds: int) -> int:
     env = dict(os.environ, BIN=swarmfs_bin, TORRENT=torrent.path, OUT=os.path.join(workdir, "out"),
                SEED_DIR=payload.save_path, LOGS=workdir, LSD_FLAG="" if lsd else "--no-lsd",
-               WAIT_TENTHS=str(wait_seconds * 10))
+               WAIT_TENTHS=str(wait_seconds * 10), SWARMFS_TEST_LSD="1")
     proc = procs.spawn("lsd-netns", ["unshare", "--net", "sh", "-c", SCRIPT], env=env)
     return proc.wait(wait_seconds + 30)
 

@@ -18,7 +18,8 @@ API:
 
     no_dht_wrapper(real_bin, directory) -> path of a script that runs `real_bin` and adds
         --no-dht to mount/download/seed/info unless the command line names --dht-bootstrap or
-        --no-dht itself (the harness's default: no test reaches for the public DHT routers).
+        --no-dht itself (the harness's default: no test reaches for the public DHT routers), and
+        --no-lsd to mount/download/seed unless $SWARMFS_TEST_LSD=1 (no multicast on the LAN).
 
 Settings (issue 13): dht_restrict_routing_ips, dht_restrict_search_ips, dht_ignore_dark_internet
 and dht_prefer_verified_node_ids off; dht_bootstrap_nodes empty; nodes introduced with
@@ -174,21 +175,26 @@ class DHTMesh:
 
 def no_dht_wrapper(real_bin: str, directory: str) -> str:
     """Writes DIRECTORY/swarmfs: `real_bin` with --no-dht added to mount/download/seed/info unless
-    the command names --dht-bootstrap or --no-dht. `exec` keeps the PID (tests stop by PID)."""
+    the command names --dht-bootstrap or --no-dht, and --no-lsd added to mount/download/seed
+    unless $SWARMFS_TEST_LSD is 1 (local discovery multicasts on the LAN: only the test that runs
+    it in a network namespace of its own turns it on). `exec` keeps the PID (tests stop by PID)."""
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, "swarmfs")
     quoted = real_bin.replace("'", "'\\''")
     script = f"""#!/bin/sh
-# swarmkit: swarmfs without the DHT unless the test asks for it (see swarmkit/dht.py).
+# swarmkit: swarmfs without the DHT and local discovery unless the test asks (see swarmkit/dht.py).
 real='{quoted}'
 case "$1" in
     mount|download|seed|info)
-        for arg in "$@"; do
-            case "$arg" in --dht-bootstrap|--dht-bootstrap=*|--no-dht) exec "$real" "$@" ;; esac
-        done
         command=$1
         shift
-        exec "$real" "$command" --no-dht "$@" ;;
+        dht=--no-dht
+        for arg in "$@"; do
+            case "$arg" in --dht-bootstrap|--dht-bootstrap=*|--no-dht) dht= ;; esac
+        done
+        lsd=--no-lsd
+        if [ "$command" = info ] || [ "${{SWARMFS_TEST_LSD:-}}" = 1 ]; then lsd=; fi
+        exec "$real" "$command" $dht $lsd "$@" ;;
 esac
 exec "$real" "$@"
 """
