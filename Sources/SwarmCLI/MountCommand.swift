@@ -5,6 +5,7 @@ import Logging
 import SwarmContent
 import SwarmFS
 import SwarmFUSE
+import SwarmHTTP
 import SwarmMetainfo
 import SwarmSession
 import SwarmStorage
@@ -73,6 +74,9 @@ struct MountCommand: ParsableCommand {
 
     @OptionGroup var rates: RateOptions
 
+    @Option(name: .long, help: ArgumentHelp(HTTPAddress.help, valueName: "[HOST:]PORT"))
+    var http: String?
+
     @Flag(name: [.customShort("f"), .long], help: "Stay in the foreground.")
     var foreground = false
 
@@ -125,6 +129,7 @@ struct MountSettings {
     var logging: LoggingOptions
     var holdReadsWhile: String?
     var fuseDebug: Bool
+    var http: HTTPAddress?
 
     init(command: MountCommand) throws {
         let parsed: SwarmMountOptions
@@ -179,6 +184,10 @@ struct MountSettings {
         if let file = logging.logFile { logging.logFile = PathTools.absolute(file) }
         holdReadsWhile = command.debugHoldReadsWhile
         fuseDebug = command.fuseDebug
+        http = try command.http.map { text in
+            guard let address = HTTPAddress.parse(text) else { throw ValidationError("--http '\(text)' is not [HOST:]PORT") }
+            return address
+        }
     }
 
     /// The daemon's arguments (after the executable): everything explicit, so that the daemon
@@ -200,6 +209,7 @@ struct MountSettings {
         if let file = logging.logFile { arguments += ["--log-file", file] }
         if let holdReadsWhile { arguments += ["--debug-hold-reads-while", holdReadsWhile] }
         if fuseDebug { arguments.append("--fuse-debug") }
+        if let http { arguments += ["--http", "[\(http.host)]:\(http.port)"] }
         if !fuseOptions.isEmpty {
             let escaped = fuseOptions.map { $0.replacingOccurrences(of: ",", with: "\\,") }
             arguments += ["-o", escaped.joined(separator: ",")]
@@ -337,6 +347,19 @@ struct MountDaemon {
             throw MountFailure(exitCode: 1, message: error.description)
         }
 
+        let http: HTTPServer?
+        do {
+            http = try settings.http?.startServer(
+                SingleTorrentCatalog(content: source.content, startTime: Int64(time(nil)),
+                                     extras: [("mountpoint", settings.mountpoint), ("pid", String(getpid()))]),
+                logger: logger)
+        } catch {
+            mount.close()
+            source.shutdown()
+            throw MountFailure(exitCode: 1, message: error.description)
+        }
+        defer { http?.stop() }
+
         let readyFd = self.readyFd
         let mountpoint = settings.mountpoint
         let reporter = foregroundProgress(source.content)
@@ -359,6 +382,7 @@ struct MountDaemon {
             throw MountFailure(exitCode: 1, message: error.description)
         }
         logger.info("unmounting", metadata: ["signal": "\(signal)", "pendingReads": "\(mount.pendingReadCount)"])
+        http?.stop()
         mount.close()
         reporter?.stop(final: false)
         source.shutdown()

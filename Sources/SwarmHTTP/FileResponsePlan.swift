@@ -26,7 +26,7 @@ struct FileResponsePlan: Equatable {
         let lastModified = HTTPDate.format(modified)
         var headers: [(String, String)] = [
             ("Accept-Ranges", "bytes"), ("ETag", tag), ("Last-Modified", lastModified),
-            ("Content-Type", MediaType.of(file.path.last ?? "")),
+            ("Content-Type", MediaType.of(file.path.last ?? "")), ("X-Content-Type-Options", "nosniff"),
         ]
         if let match = request.first(name: "If-None-Match"), matches(match, tag: tag) {
             headers.append(("Content-Length", "0"))

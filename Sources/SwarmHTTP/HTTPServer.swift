@@ -49,10 +49,35 @@ public final class HTTPServer: Sendable {
     }
 
     /// Binds and starts serving. Throws `HTTPServerError.bind` if the address cannot be used.
-    /// Blocking: call from a thread, not from async code.
-    @available(*, noasync, message: "binds synchronously; call from a plain thread")
+    /// Blocking: for the mount daemons' plain threads (async code uses `start(...) async`).
+    @available(*, noasync, message: "use the async start")
     public static func start(catalog: any HTTPCatalog, configuration: HTTPServerConfiguration,
                              logger: Logger) throws(HTTPServerError) -> HTTPServer {
+        let (group, bind) = prepare(catalog: catalog, configuration: configuration, logger: logger)
+        do {
+            return finish(group: group, channel: try bind.wait(), configuration: configuration, logger: logger)
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw .bind(host: configuration.host, port: configuration.port, detail: "\(error)")
+        }
+    }
+
+    /// Binds and starts serving (see the synchronous `start`).
+    public static func start(catalog: any HTTPCatalog, configuration: HTTPServerConfiguration,
+                             logger: Logger) async throws(HTTPServerError) -> HTTPServer {
+        let (group, bind) = prepare(catalog: catalog, configuration: configuration, logger: logger)
+        do {
+            return finish(group: group, channel: try await bind.get(), configuration: configuration, logger: logger)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw .bind(host: configuration.host, port: configuration.port, detail: "\(error)")
+        }
+    }
+
+    private static func prepare(catalog: any HTTPCatalog, configuration: HTTPServerConfiguration,
+                                logger: Logger) -> (MultiThreadedEventLoopGroup, EventLoopFuture<any Channel>) {
+        // One thread: a connection's work is small (the reads run elsewhere), and the machine's
+        // cores are better left to the engine and FUSE.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let connections = ConnectionCount(limit: configuration.maxConnections)
         let bootstrap = ServerBootstrap(group: group)
@@ -72,13 +97,11 @@ public final class HTTPServer: Sendable {
                         HTTPConnectionHandler(catalog: catalog, configuration: configuration, logger: logger))
                 }
             }
-        let channel: any Channel
-        do {
-            channel = try bootstrap.bind(host: configuration.host, port: configuration.port).wait()
-        } catch {
-            try? group.syncShutdownGracefully()
-            throw .bind(host: configuration.host, port: configuration.port, detail: "\(error)")
-        }
+        return (group, bootstrap.bind(host: configuration.host, port: configuration.port))
+    }
+
+    private static func finish(group: MultiThreadedEventLoopGroup, channel: any Channel,
+                               configuration: HTTPServerConfiguration, logger: Logger) -> HTTPServer {
         let port = channel.localAddress?.port ?? configuration.port
         logger.info("http serving", metadata: ["address": "\(configuration.host):\(port)"])
         return HTTPServer(group: group, channel: channel, host: configuration.host, port: port)
@@ -86,16 +109,26 @@ public final class HTTPServer: Sendable {
 
     /// Stops listening, closes every connection (their pending reads are cancelled and their
     /// readers closed) and ends the server's thread. Blocking; calling it again does nothing.
-    @available(*, noasync, message: "blocks until the server's thread ended")
+    @available(*, noasync, message: "use the async stop")
     public func stop() {
-        let first = stopped.withLock { stopped in
-            defer { stopped = true }
-            return !stopped
-        }
-        guard first else { return }
+        guard claimStop() else { return }
         try? channel.close().wait()
         // Closing the group closes every child channel, which cancels their reads.
         try? group.syncShutdownGracefully()
+    }
+
+    /// As the synchronous `stop()`.
+    public func stop() async {
+        guard claimStop() else { return }
+        try? await channel.close().get()
+        try? await group.shutdownGracefully()
+    }
+
+    private func claimStop() -> Bool {
+        stopped.withLock { stopped in
+            defer { stopped = true }
+            return !stopped
+        }
     }
 }
 
