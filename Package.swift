@@ -93,7 +93,7 @@ let package = Package(
         .executableTarget(name: "swarmfs", dependencies: ["SwarmCLI", "CMallocTuning"]),
         // The parser invariants that the fuzz targets (Tests/Fuzz) and the corpus replay test share.
         .target(name: "SwarmFuzzChecks", dependencies: [
-            "SwarmBencode", "SwarmMetainfo", "SwarmWire", "SwarmTracker", "SwarmStorage", "SwarmDHT",
+            "SwarmBencode", "SwarmMetainfo", "SwarmWire", "SwarmTracker", "SwarmStorage", "SwarmDHT", "SwarmHTTP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),

@@ -18,6 +18,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case pex
     case krpc
     case dhtTableState = "dht-table-state"
+    case httpRequest = "http-request"
 
     /// Runs `input` through this target's parser and checks its invariants.
     public func check(_ input: [UInt8]) throws(FuzzInvariantViolation) {
@@ -34,6 +35,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .pex: try PexFuzzCheck.run(input)
         case .krpc: try KRPCFuzzCheck.run(input)
         case .dhtTableState: try DHTTableStateFuzzCheck.run(input)
+        case .httpRequest: try HTTPRequestFuzzCheck.run(input)
         }
     }
 
