@@ -9,12 +9,14 @@ import SwarmContent
 /// source, as a FUSE file handle does: reads of missing data wait (and raise those pieces'
 /// priority), and the reader's readahead window follows the stream.
 ///
-/// Back-pressure: at most one read is outstanding; the next is asked only once the previous
-/// chunk was written to the socket and the channel is writable, so a connection holds at most
-/// one chunk however slowly its client reads. The head goes out with the first chunk, so a read
+/// Back-pressure: at most one read is outstanding, and the next is asked only while the channel
+/// is writable (the socket takes bytes) and no more than one earlier chunk is still queued for
+/// it; so a connection holds at most two chunks however slowly its client reads, and reading the
+/// next chunk overlaps sending the last one. The head goes out with the first chunk, so a read
 /// that fails before any byte was sent still gets a proper status (503/504/500).
 ///
 /// Invariants (all on the event loop): `ticket` is non-nil exactly while a read is outstanding;
+/// `queuedWrites` (0...1 when a read is asked) counts chunks handed to the channel, not yet written;
 /// the reader is closed exactly once — at the end, or on `abandon()` once no read is running
 /// (the span's descriptor must stay open while the completion reads from it).
 final class FileStream {
@@ -29,7 +31,7 @@ final class FileStream {
     private var next: Int64
     private var nextChunk: Int
     private var ticket: ReadTicket?
-    private var writing = false
+    private var queuedWrites = 0
     private var headSent = false
     private var abandoned = false
     private var readerClosed = false
@@ -52,7 +54,7 @@ final class FileStream {
 
     /// Asks for the next chunk if nothing is outstanding and the client takes more.
     func pump() {
-        guard !abandoned, ticket == nil, !writing, next < end, context.channel.isWritable else { return }
+        guard !abandoned, ticket == nil, queuedWrites <= 1, next < end, context.channel.isWritable else { return }
         let length = Int(min(Int64(nextChunk), end - next))
         nextChunk = chunk
         let offset = next
@@ -91,11 +93,12 @@ final class FileStream {
                 context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
             }
             next += Int64(buffer.readableBytes)
-            writing = true
+            queuedWrites += 1
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer)))).whenComplete { result in
                 bound.value.writeDone(result)
             }
+            pump()
         case let .failure(error):
             switch error {
             case .timedOut: fail(status: .gatewayTimeout, reason: error.description)
@@ -106,12 +109,12 @@ final class FileStream {
     }
 
     private func writeDone(_ result: Result<Void, any Error>) {
-        writing = false
+        queuedWrites -= 1
         guard !abandoned else { return }
         guard case .success = result else {
             return fail(status: .internalServerError, reason: "write failed")
         }
-        if next >= end {
+        if next >= end, queuedWrites == 0, ticket == nil {
             closeReader()
             handler.value.streamEnded(keepAlive: head.headers.first(name: "Connection") != "close",
                                       failure: nil, headSent: true)

@@ -21,8 +21,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var stallTimeout: TimeAmount = .seconds(60)
     /// Bytes asked of the source per read: the first read of a response is smaller, for a quick
     /// first byte; later ones larger, for throughput. At most one read is outstanding per
-    /// connection, and the next starts only once the previous chunk was written and the socket
-    /// takes more, so a connection holds at most one chunk.
+    /// connection, and the next starts only while the socket takes more and at most one chunk
+    /// waits to be written, so a connection holds at most two chunks (`FileStream`).
     public var firstChunk = 256 * 1024
     public var chunk = 1024 * 1024
 
