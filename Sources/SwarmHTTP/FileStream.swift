@@ -28,6 +28,7 @@ final class FileStream {
     private let end: Int64
     private let head: HTTPResponseHead
     private let chunk: Int
+    private let tracker: ConnectionTracker
     private var next: Int64
     private var nextChunk: Int
     private var ticket: ReadTicket?
@@ -37,7 +38,9 @@ final class FileStream {
     private var readerClosed = false
 
     init(context: ChannelHandlerContext, handler: NIOLoopBound<HTTPConnectionHandler>, content: any TorrentContentSource,
-         fileIndex: Int, range: Range<Int64>, head: HTTPResponseHead, firstChunk: Int, chunk: Int) {
+         fileIndex: Int, range: Range<Int64>, head: HTTPResponseHead, firstChunk: Int, chunk: Int,
+         tracker: ConnectionTracker) {
+        self.tracker = tracker
         self.context = context
         self.handler = handler
         self.content = content
@@ -45,8 +48,8 @@ final class FileStream {
         self.end = range.upperBound
         self.next = range.lowerBound
         self.head = head
-        self.chunk = max(16 * 1024, chunk)
-        self.nextChunk = max(16 * 1024, min(firstChunk, chunk))
+        self.chunk = min(64 << 20, max(16 * 1024, chunk))
+        self.nextChunk = max(16 * 1024, min(firstChunk, self.chunk))
         reader = content.openReader(fileIndex: fileIndex)
     }
 
@@ -56,7 +59,7 @@ final class FileStream {
     func pump() {
         guard !abandoned, ticket == nil, queuedWrites <= 1, next < end, context.channel.isWritable else { return }
         let length = Int(min(Int64(nextChunk), end - next))
-        nextChunk = chunk
+        nextChunk = min(chunk, nextChunk * 2)
         let offset = next
         let loop = context.eventLoop
         let allocator = context.channel.allocator
@@ -65,37 +68,41 @@ final class FileStream {
         // to the loop, which runs it after this method.
         let placeholder = ReadTicket.completed
         ticket = placeholder
+        tracker.readStarted()
         let issued = content.read(reader, fileIndex: fileIndex, offset: offset, length: length) { result in
-            // Copied here, off the event loop: the span is valid only during this call, and the
-            // file read must not block the loop.
-            let outcome = result.flatMap { span -> Result<ByteBuffer, ContentReadError> in
-                Self.copy(span, allocator: allocator).map { .success($0) }
-                    ?? .failure(.storage(file: -1, kind: .unavailable, detail: "the cache file could not be read"))
+            // Taken here, off the event loop: a span in memory is valid only during this call.
+            let outcome = result.flatMap { span -> Result<Chunk, ContentReadError> in
+                Chunk.make(span, allocator: allocator).map { .success($0) }
+                    ?? .failure(.storage(file: -1, kind: .unavailable, detail: "the cache file could not be opened"))
             }
             loop.execute { bound.value.readDone(outcome) }
         }
         if ticket === placeholder { ticket = issued }
     }
 
-    private func readDone(_ outcome: Result<ByteBuffer, ContentReadError>) {
+    private func readDone(_ outcome: Result<Chunk, ContentReadError>) {
         ticket = nil
+        tracker.readHandled()
         if abandoned {
+            if case let .success(chunk) = outcome { chunk.release() }
             closeReader()
             return
         }
         switch outcome {
-        case let .success(buffer):
-            guard buffer.readableBytes > 0 else {
+        case let .success(chunk):
+            guard chunk.count > 0 else {
+                chunk.release()
                 return fail(status: .internalServerError, reason: "the source returned no bytes")
             }
             if !headSent {
                 headSent = true
                 context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
             }
-            next += Int64(buffer.readableBytes)
+            next += Int64(chunk.count)
             queuedWrites += 1
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer)))).whenComplete { result in
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(chunk.body))).whenComplete { result in
+                chunk.release()
                 bound.value.writeDone(result)
             }
             pump()
@@ -146,29 +153,36 @@ final class FileStream {
         readerClosed = true
         content.closeReader(reader)
     }
+}
 
-    /// The span's bytes in a buffer: from memory, or read from the cache file at its offset.
-    private static func copy(_ span: ReadableSpan, allocator: ByteBufferAllocator) -> ByteBuffer? {
-        var buffer = allocator.buffer(capacity: span.length)
+/// One chunk of a body: bytes copied from memory, or a region of the cache file sent with
+/// `sendfile(2)` (no copy through user space) from a descriptor of its own, so the region stays
+/// valid whatever the reader does meanwhile; `release()` closes that descriptor once the write
+/// is done (or abandoned).
+struct Chunk: Sendable {
+    let body: IOData
+    private let handle: NIOFileHandle?
+
+    var count: Int { body.readableBytes }
+
+    /// The chunk for `span` (nil if its descriptor cannot be duplicated).
+    static func make(_ span: ReadableSpan, allocator: ByteBufferAllocator) -> Chunk? {
         if let memory = span.memory {
+            var buffer = allocator.buffer(capacity: memory.count)
             buffer.writeBytes(memory)
-            return buffer
+            return Chunk(body: .byteBuffer(buffer), handle: nil)
         }
-        guard span.length > 0, span.fd >= 0 else { return buffer }
-        var failed = false
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: span.length) { raw in
-            var done = 0
-            while done < span.length {
-                let got = pread(span.fd, raw.baseAddress! + done, span.length - done, off_t(span.offset) + off_t(done))
-                if got < 0, errno == EINTR { continue }
-                if got <= 0 {
-                    failed = got < 0
-                    break
-                }
-                done += got
-            }
-            return done
-        }
-        return failed ? nil : buffer
+        guard span.length > 0, span.fd >= 0 else { return Chunk(body: .byteBuffer(allocator.buffer(capacity: 0)), handle: nil) }
+        let own = fcntl(span.fd, F_DUPFD_CLOEXEC, 0)
+        guard own >= 0 else { return nil }
+        // NIO's file regions still take an NIOFileHandle, which owns the descriptor it is given.
+        let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: own)
+        let start = Int(span.offset)
+        return Chunk(body: .fileRegion(FileRegion(fileHandle: handle, readerIndex: start, endIndex: start + span.length)),
+                     handle: handle)
+    }
+
+    func release() {
+        try? handle?.close()
     }
 }

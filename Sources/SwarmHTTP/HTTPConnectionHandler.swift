@@ -16,6 +16,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     private let catalog: any HTTPCatalog
     private let configuration: HTTPServerConfiguration
+    private let tracker: ConnectionTracker
     private let logger: Logger
     private var context: ChannelHandlerContext?
     private var head: HTTPRequestHead?
@@ -26,9 +27,10 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// The request being answered.
     private var currentRequest: HTTPRequestHead?
 
-    init(catalog: any HTTPCatalog, configuration: HTTPServerConfiguration, logger: Logger) {
+    init(catalog: any HTTPCatalog, configuration: HTTPServerConfiguration, tracker: ConnectionTracker, logger: Logger) {
         self.catalog = catalog
         self.configuration = configuration
+        self.tracker = tracker
         self.logger = logger
     }
 
@@ -177,7 +179,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         stream = FileStream(
             context: context, handler: NIOLoopBound(self, eventLoop: context.eventLoop),
             content: torrent.content, fileIndex: file.fileIndex, range: range, head: responseHead,
-            firstChunk: configuration.firstChunk, chunk: configuration.chunk)
+            firstChunk: configuration.firstChunk, chunk: configuration.chunk, tracker: tracker)
         stream?.start()
     }
 
