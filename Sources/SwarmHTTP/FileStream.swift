@@ -131,8 +131,9 @@ final class FileStream {
     }
 
     private func fail(status: HTTPResponseStatus, reason: String) {
-        abandoned = true
-        closeReader()
+        // A read still outstanding (a failed write while the next chunk was being read) is
+        // cancelled: it must not keep its pieces first for a response that is over.
+        abandon()
         handler.value.streamEnded(keepAlive: false, failure: (status, reason), headSent: headSent)
     }
 

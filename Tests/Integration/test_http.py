@@ -300,6 +300,8 @@ def test_the_page_lists_torrents_and_plays_and_seeks_in_chromium(serve, procs, p
             "[...document.querySelectorAll('tr.file a')].map(a => a.textContent)"), 30)
         assert set(rows) == {"Movies/clip.webm", "Movies/clip.mp4"}
         assert browser.evaluate("document.querySelector('section.torrent h2').textContent") == "Movies"
+        # The progress bar is sized through the CSSOM (the page's CSP refuses inline styles).
+        assert browser.evaluate("document.querySelector('.bar > div').style.width").endswith("%")
         browser.evaluate("document.querySelector('button.play[data-url$=\"clip.webm\"]').click()")
         wait_until(lambda: browser.evaluate("document.getElementById('player').currentTime") > 1.0, 60, 0.2,
                    "the video did not play")
