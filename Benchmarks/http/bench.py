@@ -7,7 +7,9 @@ interfaces, so the two are measured against the same daemon, cache and swarm:
   complete  the cache already holds the whole payload (`--download none`): the serving path
             alone. FUSE: open + read through a fresh mount; HTTP: GET through the same process,
             after one HTTP pass that checks the bytes (and has the daemon hash the cache once).
-            Ceiling: `python3 -m http.server` over the cache folder (nginx is not installed).
+            Static servers of the same file (nginx is not installed): `python3 -m http.server`
+            (read/write copies), and sendfile_server.py, a sendfile(2) loop as nginx serves
+            static files — the ceiling for HTTP over TCP here.
   swarm     an empty cache and a local swarm (opentracker + libtorrent seeders on loopback):
             a fresh mount (and cache) per measurement, so each one downloads what it streams.
 
@@ -118,7 +120,7 @@ def run(args) -> dict:
     work = tempfile.mkdtemp(prefix="swarmfs-httpbench-")
     procs = ProcessGroup(os.path.join(work, "logs"))
     pool = AddressPool()
-    results = {"args": vars(args), "complete": [], "swarm": [], "static": []}
+    results = {"args": vars(args), "complete": [], "swarm": [], "static": [], "sendfile": []}
     try:
         payload = make_single_payload(os.path.join(work, "seed"), size=args.size * MiB, name="movie.mkv")
         sha = payload.files[0].sha256
@@ -159,6 +161,16 @@ def run(args) -> dict:
             results["static"].append(row)
             print("static", rep, row, flush=True)
         static.stop()
+        host, port = pool.ip(), pool.port()
+        ceiling = procs.spawn("sendfile-server", [sys.executable, os.path.join(os.path.dirname(__file__), "sendfile_server.py"),
+                                                  host, str(port), os.path.join(payload.save_path, rel)])
+        wait_until(lambda: _port_open(host, port), 20)
+        for rep in range(args.reps):
+            row = {"sendfile_ttfb": http_ttfb(host, port, "/" + rel),
+                   "sendfile_rate": http_rate(host, port, "/" + rel, size)}
+            results["sendfile"].append(row)
+            print("sendfile", rep, row, flush=True)
+        ceiling.stop()
 
         # swarm: fresh caches, a real download under each read.
         if args.swarm_reps:
@@ -219,6 +231,11 @@ def report(results) -> str:
         h = med(results["complete"], "http_rate")
         lines.append(f"| static: python http.server, complete file | - | {s:.0f} | swarmfs HTTP = {h / s:.2f}x of it | - | "
                      f"{med(results['static'], 'static_ttfb') * 1000:.1f} |")
+    if results.get("sendfile"):
+        s = med(results["sendfile"], "sendfile_rate")
+        h = med(results["complete"], "http_rate")
+        lines.append(f"| ceiling: sendfile(2) loop (nginx-style), complete file | - | {s:.0f} | swarmfs HTTP = {h / s:.2f}x of it | - | "
+                     f"{med(results['sendfile'], 'sendfile_ttfb') * 1000:.1f} |")
     return "\n".join(lines)
 
 

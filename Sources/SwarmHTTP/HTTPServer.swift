@@ -29,7 +29,7 @@ public struct HTTPServerConfiguration: Sendable {
     /// only while the socket takes more and at most one chunk waits to be written, so a
     /// connection holds at most two chunks (`FileStream`); chunks of the cache file are sent
     /// with sendfile and hold no memory at all.
-    public var firstChunk = 256 * 1024
+    public var firstChunk = 64 * 1024
     public var chunk = 4 * 1024 * 1024
 
     public init() {}
@@ -93,6 +93,10 @@ public final class HTTPServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
+            // Writable while at most one full chunk waits for the socket: the next chunk is then
+            // read while this one is sent; a second one queued makes the channel unwritable, which
+            // stops reading (and starts the stall timer) until the client takes bytes again.
+            .childChannelOption(.writeBufferWaterMark, value: Self.waterMark(chunk: configuration.chunk))
             .childChannelInitializer { channel in
                 guard connections.enter(channel) else {
                     return channel.close()
@@ -107,6 +111,11 @@ public final class HTTPServer: Sendable {
                 }
             }
         return (group, connections, bootstrap.bind(host: configuration.host, port: configuration.port))
+    }
+
+    static func waterMark(chunk: Int) -> ChannelOptions.Types.WriteBufferWaterMark {
+        let high = min(64 << 20, max(64 * 1024, chunk)) + 64 * 1024
+        return .init(low: high / 2, high: high)
     }
 
     private static func finish(group: MultiThreadedEventLoopGroup, tracker: ConnectionTracker, channel: any Channel,

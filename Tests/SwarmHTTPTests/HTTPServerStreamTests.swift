@@ -77,8 +77,8 @@ final class HeldSource: TorrentContentSource {
 }
 
 /// Waits (polling, bounded) until `condition` holds; the bound only keeps a broken build from hanging.
-func eventually(_ condition: () -> Bool) async -> Bool {
-    for _ in 0..<1000 {
+func eventually(_ condition: () -> Bool, attempts: Int = 1000) async -> Bool {
+    for _ in 0..<attempts {
         if condition() { return true }
         try? await Task.sleep(for: .milliseconds(10))
     }
@@ -89,8 +89,11 @@ func eventually(_ condition: () -> Bool) async -> Bool {
 struct RawClient {
     let fd: Int32
 
-    init?(port: Int) {
+    init?(port: Int, receiveBuffer: Int32? = nil) {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBuffer {
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -191,6 +194,28 @@ struct RawClient {
             position += read.length
         }
         #expect(await eventually { source.state.withLock { $0.closed == 1 } })
+        client.shutdown()
+        await server.stop()
+    }
+
+    @Test func aClientThatTakesNothingIsDroppedAndItsReaderClosed() async throws {
+        let source = HeldSource(metainfo: try Self.torrent(length: 64 << 20))
+        var configuration = HTTPServerConfiguration()
+        configuration.firstChunk = 1 << 20
+        configuration.chunk = 1 << 20
+        configuration.stallTimeout = .milliseconds(300)
+        let server = try await HTTPServer.start(catalog: SingleTorrentCatalog(content: source, startTime: 0),
+                                                configuration: configuration, logger: Logger(label: "test"))
+        let client = try #require(RawClient(port: server.port, receiveBuffer: 16 * 1024))
+        client.send("GET /t/\(source.metainfo.infoHash.hex)/a.mkv HTTP/1.1\r\nHost: x\r\n\r\n")
+        // Answer every read the server asks for; it stops asking once the socket is full.
+        var answered = 0
+        while answered < 64, await eventually({ source.state.withLock { $0.pending.count == 1 } }, attempts: 50) {
+            _ = source.answerOldest(byte: 1)
+            answered += 1
+        }
+        #expect(answered < 64, "the server kept reading for a client that takes nothing")
+        #expect(await eventually { source.state.withLock { $0.closed == 1 && $0.open.isEmpty } })
         client.shutdown()
         await server.stop()
     }
