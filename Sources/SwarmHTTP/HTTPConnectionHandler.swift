@@ -174,7 +174,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
         guard let context else { return }
         let keepAlive = request.isKeepAlive
-        if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+        Self.markConnection(&headers, keepAlive: keepAlive, version: request.version)
         let responseHead = HTTPResponseHead(version: request.version, status: plan.status, headers: headers)
         stream = FileStream(
             context: context, handler: NIOLoopBound(self, eventLoop: context.eventLoop),
@@ -218,13 +218,23 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
         }
         headers.replaceOrAdd(name: "X-Content-Type-Options", value: "nosniff")
-        if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+        Self.markConnection(&headers, keepAlive: keepAlive, version: request.version)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))),
                       promise: nil)
         if let bytes, !bytes.isEmpty, request.method != .HEAD {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: nil)
         }
         finishResponse(keepAlive: keepAlive)
+    }
+
+    /// Says whether the connection stays open: `close` when it does not, and `keep-alive` to an
+    /// HTTP/1.0 client that asked for it (1.0 closes by default).
+    static func markConnection(_ headers: inout HTTPHeaders, keepAlive: Bool, version: HTTPVersion) {
+        if !keepAlive {
+            headers.replaceOrAdd(name: "Connection", value: "close")
+        } else if version.major == 1, version.minor == 0 {
+            headers.replaceOrAdd(name: "Connection", value: "keep-alive")
+        }
     }
 
     /// Ends the response; then waits for the next request, or closes.

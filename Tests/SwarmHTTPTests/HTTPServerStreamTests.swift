@@ -220,6 +220,21 @@ struct RawClient {
         await server.stop()
     }
 
+    @Test func http10KeepAliveIsAnsweredAndHonoured() async throws {
+        let source = HeldSource(metainfo: try Self.torrent(length: 1000))
+        let server = try await HTTPServer.start(catalog: SingleTorrentCatalog(content: source, startTime: 0),
+                                                configuration: HTTPServerConfiguration(), logger: Logger(label: "test"))
+        let client = try #require(RawClient(port: server.port))
+        client.send("HEAD /status.json HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        let first = String(decoding: client.receive(atLeast: 20), as: UTF8.self)
+        #expect(first.hasPrefix("HTTP/1.0 200 OK") && first.contains("Connection: keep-alive"))
+        client.send("HEAD /nothing HTTP/1.0\r\n\r\n")
+        let second = String(decoding: client.receive(atLeast: 1 << 20), as: UTF8.self)
+        #expect(second.hasPrefix("HTTP/1.0 404") && second.contains("Connection: close"))
+        client.shutdown()
+        await server.stop()
+    }
+
     @Test func aTrickledRequestHeadIsCutOff() async throws {
         let source = HeldSource(metainfo: try Self.torrent(length: 1000))
         var configuration = HTTPServerConfiguration()
