@@ -8,7 +8,6 @@ public struct HTTPTorrent: Sendable {
     /// 40 lowercase hex digits.
     public let infoHash: String
     public let name: String
-    public let files: [FSFileEntry]
     /// Seconds since 1970 for `Last-Modified`: the torrent's creation date, else when the
     /// server started (the bytes behind an info-hash never change either way).
     public let modified: Int64
@@ -20,11 +19,13 @@ public struct HTTPTorrent: Sendable {
         let metainfo = content.metainfo
         infoHash = metainfo.infoHash.hex
         name = metainfo.name
-        files = FSFileEntry.entries(of: metainfo)
         modified = metainfo.creationDate.flatMap { $0 > 0 ? $0 : nil } ?? fallbackTime
         self.content = content
         self.statusJSON = statusJSON
     }
+
+    /// The torrent's files, built when asked (a status poll of a large library needs none).
+    public var files: [FSFileEntry] { FSFileEntry.entries(of: content.metainfo) }
 
     /// The file at `path` (components as in `files`), if the torrent has one there.
     public func file(at path: [String]) -> FSFileEntry? {
