@@ -276,6 +276,26 @@ def test_a_library_is_served_with_every_torrent(serve, workdir):
     assert "a.mp4" in playlist and "B/x.mkv" in playlist and "y.txt" not in playlist
 
 
+def test_a_library_mount_with_http_serves_its_torrents(swarmfs_mount, pool, workdir):
+    lib = os.path.join(workdir, "lib")
+    os.makedirs(lib)
+    a = make_single_payload(os.path.join(workdir, "src"), size=200_000, name="a.webm")
+    ta = make_torrent(a, 16 * 1024, [], out_path=os.path.join(lib, "a.torrent"))
+    root = os.path.join(workdir, "cache-root")
+    shutil.copytree(a.save_path, os.path.join(root, ta.info_hash))
+    host, port = pool.ip(), pool.port()
+    m = swarmfs_mount(lib, "--download", "none", "--http", f"{host}:{port}", cache_dir=root)
+    base = f"http://{host}:{port}"
+
+    def listed():
+        with urllib.request.urlopen(base + "/status.json", timeout=10) as r:
+            return [t["infoHash"] for t in json.load(r)["torrents"]] == [ta.info_hash]
+    wait_until(listed, 20)
+    assert curl("-r", "100-", base + file_url(ta, "a.webm")) == a.read(a.files[0], 100)
+    with open(m.join("a.webm", "a.webm"), "rb") as f:
+        assert f.read() == a.read(a.files[0])
+
+
 def chromium_works():
     try:
         r = subprocess.run(["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--dump-dom",
