@@ -8,7 +8,7 @@ struct HTTPAddress: Equatable {
 
     /// The help text every `--http` option shows, with the risk of binding beyond loopback.
     static let help = """
-        Also serve the torrent over HTTP at [HOST:]PORT (web page, Range streaming, M3U playlists). \
+        Serve the files over HTTP at [HOST:]PORT (web page, Range streaming, M3U playlists). \
         HOST defaults to 127.0.0.1. Any other address (0.0.0.0, a LAN address) lets every machine \
         that reaches it read the torrent's files, its status and your cache, with no password: \
         use it only on a network you trust.
