@@ -3,7 +3,7 @@ import PackageDescription
 
 // Dependencies point one way:
 // Bencode <- Metainfo <- {Wire, Tracker, Pieces, Storage, DHT}; Storage <- Content (the read API)
-// {Wire, Tracker, Pieces, Content} <- Session;  Content <- FS <- {FUSE, Library, HTTP};  {Session, FUSE, Library, HTTP} <- CLI
+// {Wire, Tracker, Pieces, Content, DHT} <- Session;  Content <- FS <- {FUSE, Library, HTTP};  {Session, FUSE, Library, HTTP} <- CLI
 let package = Package(
     name: "swarmfs",
     platforms: [.macOS(.v15)],
@@ -57,7 +57,7 @@ let package = Package(
         // DirectoryContentSource over a complete payload: no BitTorrent engine below the filesystem.
         .target(name: "SwarmContent", dependencies: ["SwarmMetainfo", "SwarmStorage"]),
         .target(name: "SwarmSession", dependencies: [
-            "SwarmMetainfo", "SwarmWire", "SwarmTracker", "SwarmPieces", "SwarmStorage", "SwarmContent",
+            "SwarmMetainfo", "SwarmWire", "SwarmTracker", "SwarmPieces", "SwarmStorage", "SwarmContent", "SwarmDHT",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),

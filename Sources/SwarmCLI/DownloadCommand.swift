@@ -15,7 +15,7 @@ struct DownloadCommand: AsyncParsableCommand {
             data already in DIR (from any client) is checked and kept. Exits 0 when every piece is verified.
             """)
 
-    @Argument(help: "The .torrent file.")
+    @Argument(help: "The .torrent file, or a magnet link.")
     var torrent: String
 
     @Option(name: .shortAndLong, help: "Where to put the files (default: the swarmfs cache for this torrent).")
@@ -33,17 +33,26 @@ struct DownloadCommand: AsyncParsableCommand {
     }
 
     private func execute() async throws {
-        let metainfo = try loadTorrent(torrent)
+        // A .torrent file is read (and refused if bad) before anything else happens.
+        let source = try LoadedTorrent.load(torrent)
         let logger = try logging.bootstrap()
-        let directory = output ?? CacheRoot.directory(root: CacheRoot.defaultPath(), infoHash: metainfo.infoHash)
+        let infoHash = source.infoHash
+        let directory = output ?? CacheRoot.directory(root: CacheRoot.defaultPath(), infoHash: infoHash)
         var configuration = SessionConfiguration(cacheDirectory: directory)
         var engine = EngineConfiguration()
         peers.apply(to: &configuration, engine: &engine)
         configuration.uploadEnabled = !noUpload
         configuration.downloadMode = DownloadMode.all
 
-        let session = try await startSession(metainfo, configuration: configuration, engine: engine, logger: logger,
+        let session: TorrentSession
+        switch source {
+        case let .magnet(magnet):
+            session = try await startMagnetSession(magnet, configuration: configuration, engine: engine, logger: logger)
+        case let .metainfo(metainfo):
+            session = try await startSession(metainfo, configuration: configuration, engine: engine, logger: logger,
                                              torrentPath: torrent)
+        }
+        let name = session.metainfo.name
         let interrupted = SignalWatcher.watchTermination()
         let progress = ProgressReporter(session: session)
         progress.start()
@@ -71,7 +80,7 @@ struct DownloadCommand: AsyncParsableCommand {
         await session.shutdown()
         progress.stop(final: outcome)
         if !outcome {
-            FileHandle.standardError.write(Data("swarmfs: download of \(metainfo.name) interrupted; run the same command again to resume\n".utf8))
+            FileHandle.standardError.write(Data("swarmfs: download of \(name) interrupted; run the same command again to resume\n".utf8))
             throw ExitCode(1)
         }
     }

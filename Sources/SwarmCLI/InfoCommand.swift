@@ -1,38 +1,98 @@
 import ArgumentParser
+import Logging
 import SwarmMetainfo
+import SwarmSession
+import SwarmStorage
 
-/// `swarmfs info [--json] FILE.torrent`: what `transmission-show` prints, or one JSON object.
-struct InfoCommand: ParsableCommand {
+/// `swarmfs info [--json] FILE.torrent|MAGNET`: what `transmission-show` prints, or one JSON
+/// object. A magnet link's metadata comes from its cache folder, or from the swarm (and is then
+/// kept there, so a mount of the same link starts at once).
+struct InfoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
-        abstract: "Show what a .torrent file contains.",
+        abstract: "Show what a .torrent file or a magnet link's torrent contains.",
         discussion: """
             Prints the name, info-hash, sizes, piece geometry, private flag, trackers by tier, \
             web seeds and the files. With --json, prints one JSON object with the keys name, \
             infoHash, totalLength, pieceLength, pieceCount, private, trackers, webSeeds and \
             files ({path, length}; padding files left out), plus comment, createdBy, \
-            creationDate and magnet.
+            creationDate and magnet. Given a magnet link, fetches the metadata from the peers the \
+            link names (x.pe), its trackers and --peer, waiting at most --timeout seconds.
             """
     )
 
     @Flag(name: .long, help: "Print one JSON object instead of text.")
     var json = false
 
-    @Argument(help: "The .torrent file.")
+    @Argument(help: "The .torrent file, or a magnet link.")
     var torrent: String
 
-    func run() throws {
-        try CLIError.reporting { try execute() }
+    @Option(name: .long, help: "Give up on a magnet link's metadata after this many seconds.")
+    var timeout: Double = 60
+
+    @Option(name: .long, help: "Ask this peer for a magnet link's metadata (HOST:PORT; repeatable).")
+    var peer: [String] = []
+
+    @Option(name: .long, help: "Address to connect from (default: any).")
+    var listenHost: String = "0.0.0.0"
+
+    @OptionGroup var dht: DHTOptions
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
     }
 
-    private func execute() throws {
+    func run() async throws {
+        try await CLIError.reporting { try await execute() }
+    }
+
+    private func execute() async throws {
         let metainfo: Metainfo
-        do throws(MetainfoError) {
-            metainfo = try Metainfo(contentsOf: torrent)
-        } catch {
-            throw CLIError.badInput(error.description)
+        switch try TorrentReference.parse(torrent) {
+        case let .file(path):
+            do throws(MetainfoError) {
+                metainfo = try Metainfo(contentsOf: path)
+            } catch {
+                throw CLIError.badInput(error.description)
+            }
+        case let .magnet(magnet):
+            metainfo = try await resolve(magnet)
         }
         print(json ? Self.json(metainfo) : Self.text(metainfo, file: torrent), terminator: "")
+    }
+
+    private func resolve(_ magnet: MagnetLink) async throws(CLIError) -> Metainfo {
+        let directory = CacheRoot.directory(root: CacheRoot.defaultPath(), infoHash: magnet.infoHash)
+        if let cached = MagnetResolver.cached(magnet, directory: directory) { return cached }
+        let logger: Logger
+        do {
+            logger = try logging.bootstrap()
+        } catch {
+            throw .badInput("\(error)")
+        }
+        var configuration = EngineConfiguration()
+        configuration.listens = false
+        configuration.listenHost = listenHost
+        dht.apply(to: &configuration, stateRoot: CacheRoot.defaultPath())
+        let engine: SwarmEngine
+        do {
+            engine = try await SwarmEngine.start(configuration: configuration, logger: logger)
+        } catch {
+            throw .runtime("\(error)")
+        }
+        let outcome: Result<FetchedMetadata, CLIError>
+        do throws(CLIError) {
+            outcome = .success(try await MagnetResolver.fetch(magnet, engine: engine, peers: peer, useTrackers: true,
+                                                              timeout: .milliseconds(Int64(timeout * 1000)), logger: logger))
+        } catch {
+            outcome = .failure(error)
+        }
+        await engine.shutdown()
+        let metainfo = try outcome.get().metainfo
+        MagnetResolver.store(metainfo, directory: directory, logger: logger)
+        return metainfo
     }
 
     /// The human-readable report, modelled on `transmission-show`.

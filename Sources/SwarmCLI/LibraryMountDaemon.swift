@@ -33,17 +33,7 @@ struct LibraryMountDaemon {
 
     func serve() throws {
         try refuseSingleTorrentOptions()
-        do {
-            if try MountpointCheck.prepare(settings.mountpoint) {
-                logger.notice("cleared a stale mount", metadata: ["mountpoint": "\(settings.mountpoint)"])
-            }
-        } catch {
-            let badInput: Bool = switch error {
-            case .missing, .notDirectory, .notEmpty, .alreadyMounted: true
-            default: false
-            }
-            throw MountFailure(exitCode: badInput ? 2 : 1, message: error.description)
-        }
+        try MountDaemon.prepareMountpoint(settings.mountpoint, logger: logger)
         let cacheRoot = settings.cacheDirectory ?? CacheRoot.defaultPath()
         let engine = try startEngine()
         let fileSystem = LibraryFileSystem(
@@ -52,7 +42,7 @@ struct LibraryMountDaemon {
                            ("pid", String(getpid())), ("download", settings.download), ("cacheRoot", cacheRoot)])
         let library = Library(directory: settings.torrent, cacheRoot: cacheRoot, fileSystem: fileSystem,
                               logger: logger, starter: makeStarter(engine: engine))
-        if let failure = Self.wait({ () async -> LibraryError? in
+        if let failure = Blocking.wait({ () async -> LibraryError? in
             do throws(LibraryError) {
                 try await library.open()
                 return nil
@@ -60,7 +50,7 @@ struct LibraryMountDaemon {
                 return error
             }
         }) ?? nil {
-            _ = Self.wait(within: Self.stopLimit) { await engine.shutdown() }
+            _ = Blocking.wait(within: Self.stopLimit) { await engine.shutdown() }
             throw MountFailure(exitCode: 1, message: failure.description)
         }
 
@@ -71,7 +61,7 @@ struct LibraryMountDaemon {
         do {
             mount = try FuseMount(fileSystem: fileSystem, options: mountOptions, logger: logger)
         } catch {
-            _ = Self.wait(within: Self.stopLimit) {
+            _ = Blocking.wait(within: Self.stopLimit) {
                 await library.close()
                 await engine.shutdown()
             }
@@ -84,7 +74,7 @@ struct LibraryMountDaemon {
                                                   logger: logger)
         } catch {
             mount.close()
-            _ = Self.wait(within: Self.stopLimit) {
+            _ = Blocking.wait(within: Self.stopLimit) {
                 await library.close()
                 await engine.shutdown()
             }
@@ -92,24 +82,13 @@ struct LibraryMountDaemon {
         }
         defer { http?.stop() }
 
-        let readyFd = self.readyFd
         let mountpoint = settings.mountpoint
-        let logger = self.logger
         let signal: Int32
         do {
-            signal = try mount.run { result in
-                switch result {
-                case let .success(device):
-                    logger.info("library mounted", metadata: ["mountpoint": "\(mountpoint)", "device": "\(device)"])
-                    if let readyFd { ReadyPipe.reportMounted(readyFd) }
-                case let .failure(error):
-                    if let readyFd { ReadyPipe.reportFailure(readyFd, exitCode: 1, message: error.description) }
-                    kill(getpid(), SIGTERM)
-                }
-            }
+            signal = try Blocking.runMounted(mount, readyFd: readyFd, logger: logger, message: "library mounted")
         } catch {
             mount.close()
-            _ = Self.wait(within: Self.stopLimit) {
+            _ = Blocking.wait(within: Self.stopLimit) {
                 await library.close()
                 await engine.shutdown()
             }
@@ -119,7 +98,7 @@ struct LibraryMountDaemon {
         http?.stop()
         mount.close()
         fileSystem.setNotifier(nil)
-        let stoppedInTime = Self.wait(within: Self.stopLimit) { () async -> Bool in
+        let stoppedInTime = Blocking.wait(within: Self.stopLimit) { () async -> Bool in
             await library.close()
             await engine.shutdown()
             return true
@@ -144,7 +123,7 @@ struct LibraryMountDaemon {
     private func startEngine() throws -> SwarmEngine {
         let configuration = settings.engineConfiguration(listensFor: settings.sessionConfiguration(cacheDirectory: ""))
         let logger = self.logger
-        let outcome = Self.wait { () async -> Result<SwarmEngine, SessionError> in
+        let outcome = Blocking.wait { () async -> Result<SwarmEngine, SessionError> in
             do throws(SessionError) {
                 return .success(try await SwarmEngine.start(configuration: configuration, logger: logger))
             } catch {
@@ -161,7 +140,31 @@ struct LibraryMountDaemon {
     private func makeStarter(engine: SwarmEngine) -> LibraryTorrentStarter {
         let settings = self.settings
         let logger = self.logger
-        return { metainfo, directory async throws(LibraryError) -> LibrarySource in
+        return { origin, directory async throws(LibraryError) -> LibrarySource in
+            var extraPeers: [String] = []
+            let metainfo: Metainfo
+            switch origin {
+            case let .metainfo(known):
+                metainfo = known
+            case let .magnet(magnet):
+                if let cached = MagnetResolver.cached(magnet, directory: directory) {
+                    metainfo = cached
+                } else if settings.download == "none" {
+                    throw .startFailed(infoHash: magnet.infoHash.hex, name: magnet.displayName ?? magnet.infoHash.hex,
+                                       detail: "--download none needs the metadata in \(directory)")
+                } else {
+                    do throws(SessionError) {
+                        let fetched = try await engine.fetchMetadata(magnet, peers: settings.peers + magnet.peerAddresses.map(\.description),
+                                                                     useTrackers: !settings.noTrackers, logger: logger)
+                        metainfo = fetched.metainfo
+                        extraPeers = fetched.peers.map(\.description)
+                    } catch {
+                        throw .startFailed(infoHash: magnet.infoHash.hex, name: magnet.displayName ?? magnet.infoHash.hex,
+                                           detail: error.description)
+                    }
+                }
+                extraPeers += magnet.peerAddresses.map(\.description)
+            }
             if settings.download == "none" {
                 var isDirectory: ObjCBool = false
                 guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -171,7 +174,8 @@ struct LibraryMountDaemon {
                 let source = DirectoryContentSource(metainfo: metainfo, directory: directory)
                 return LibrarySource(content: source, stop: { source.shutdown() })
             }
-            let configuration = settings.sessionConfiguration(cacheDirectory: directory)
+            var configuration = settings.sessionConfiguration(cacheDirectory: directory)
+            configuration.peers = extraPeers + configuration.peers
             do throws(SessionError) {
                 let session = try await engine.add(metainfo, configuration: configuration, logger: logger)
                 let infoHash = metainfo.infoHash
@@ -181,24 +185,4 @@ struct LibraryMountDaemon {
             }
         }
     }
-
-    /// Runs `work` from this synchronous code and waits for it (at most `limit`); nil if it did not finish.
-    private static func wait<T: Sendable>(within limit: DispatchTimeInterval = .never,
-                                          _ work: @escaping @Sendable () async -> T) -> T? {
-        let box = ResultBox<T>()
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            box.set(await work())
-            done.signal()
-        }
-        guard done.wait(timeout: limit == .never ? .distantFuture : .now() + limit) == .success else { return nil }
-        return box.value
-    }
-}
-
-/// A value handed from a task to the thread waiting for it.
-private final class ResultBox<T: Sendable>: Sendable {
-    private let stored = Mutex<T?>(nil)
-    func set(_ value: T) { stored.withLock { $0 = value } }
-    var value: T? { stored.withLock { $0 } }
 }

@@ -72,7 +72,12 @@ struct MountCommand: ParsableCommand {
     @Flag(name: .long, help: "Never upload to other peers.")
     var noUpload = false
 
+    @Flag(name: .long, help: "Do not look for peers on the local network (BEP 14 multicast).")
+    var noLsd = false
+
     @OptionGroup var rates: RateOptions
+
+    @OptionGroup var dht: DHTOptions
 
     @Option(name: .long, help: ArgumentHelp(HTTPAddress.help, valueName: "[HOST:]PORT"))
     var http: String?
@@ -123,7 +128,9 @@ struct MountSettings {
     var noTrackers: Bool
     var keep: Bool
     var noUpload: Bool
+    var noLsd: Bool
     var rates: RateOptions
+    var dht: DHTOptions
     var foreground: Bool
     var fuseOptions: [String]
     var logging: LoggingOptions
@@ -138,7 +145,7 @@ struct MountSettings {
         } catch {
             throw ValidationError(error.description)
         }
-        torrent = PathTools.absolute(command.torrent)
+        torrent = TorrentReference.isMagnet(command.torrent) ? command.torrent : PathTools.absolute(command.torrent)
         mountpoint = PathTools.absolute(command.mountpoint)
         cacheDirectory = (command.cacheDir ?? parsed.cacheDirectory).map(PathTools.absolute)
         download = command.download ?? parsed.download ?? DownloadMode.all.rawValue
@@ -172,7 +179,9 @@ struct MountSettings {
         noTrackers = command.noTrackers
         keep = command.keep
         noUpload = command.noUpload
+        noLsd = command.noLsd
         rates = command.rates
+        dht = command.dht
         foreground = command.foreground || parsed.foreground
         fuseOptions = parsed.fuseOptions
         logging = command.logging
@@ -205,7 +214,9 @@ struct MountSettings {
         if noTrackers { arguments.append("--no-trackers") }
         if !keep { arguments.append("--no-keep") }
         if noUpload { arguments.append("--no-upload") }
+        if noLsd { arguments.append("--no-lsd") }
         arguments += rates.arguments
+        arguments += dht.arguments
         if let file = logging.logFile { arguments += ["--log-file", file] }
         if let holdReadsWhile { arguments += ["--debug-hold-reads-while", holdReadsWhile] }
         if fuseDebug { arguments.append("--fuse-debug") }
@@ -240,7 +251,11 @@ extension MountSettings {
         // A mount that neither uploads nor was given a port has no use for a listening socket.
         engine.listens = configuration.uploadEnabled || listenPort != nil
         engine.cacheSizeLimit = cacheSize
+        engine.localDiscovery = !noLsd
         rates.apply(to: &engine)
+        // A library's cache root is --cache-dir; a single torrent's folder sits in the default root.
+        let isLibrary = LibraryMountDaemon.isLibrary(torrent)
+        dht.apply(to: &engine, stateRoot: (isLibrary ? cacheDirectory : nil) ?? CacheRoot.defaultPath())
         return engine
     }
 }
@@ -307,28 +322,38 @@ struct MountDaemon {
             return
         }
 
+        var settings = self.settings
         let metainfo: Metainfo
-        do {
-            metainfo = try Metainfo(contentsOf: settings.torrent)
-        } catch {
-            throw MountFailure(exitCode: 2, message: "cannot read torrent \(settings.torrent): \(error)")
-        }
-
-        do {
-            if try MountpointCheck.prepare(settings.mountpoint) {
-                logger.notice("cleared a stale mount", metadata: ["mountpoint": "\(settings.mountpoint)"])
+        switch try Self.reference(settings.torrent) {
+        case let .file(path):
+            do {
+                metainfo = try Metainfo(contentsOf: path)
+            } catch {
+                throw MountFailure(exitCode: 2, message: "cannot read torrent \(path): \(error)")
             }
-        } catch {
-            let badInput: Bool = switch error {
-            case .missing, .notDirectory, .notEmpty, .alreadyMounted: true
-            default: false
+        case let .magnet(magnet):
+            let directory = settings.cacheDirectory ?? CacheRoot.directory(root: CacheRoot.defaultPath(), infoHash: magnet.infoHash)
+            settings.peers += magnet.peerAddresses.map(\.description)
+            if let cached = MagnetResolver.cached(magnet, directory: directory) {
+                // An earlier mount fetched the metadata: this one starts at once, with no network.
+                metainfo = cached
+                settings.cacheDirectory = directory
+            } else {
+                // Not wired yet: the HTTP catalog needs the metadata; refused rather than ignored.
+                if settings.http != nil {
+                    throw MountFailure(exitCode: 2, message: "--http is not supported yet for a magnet link whose metadata is not cached; mount it once without --http first")
+                }
+                try Self.prepareMountpoint(settings.mountpoint, logger: logger)
+                try MagnetMountDaemon(settings: settings, readyFd: readyFd, logger: logger, magnet: magnet,
+                                      cacheDirectory: directory).serve()
+                return
             }
-            throw MountFailure(exitCode: badInput ? 2 : 1, message: error.description)
         }
+        try Self.prepareMountpoint(settings.mountpoint, logger: logger)
 
         let cacheDirectory = settings.cacheDirectory
             ?? CacheRoot.directory(root: CacheRoot.defaultPath(), infoHash: metainfo.infoHash)
-        let source = try startSource(metainfo: metainfo, cacheDirectory: cacheDirectory, logger: logger)
+        let source = try startSource(metainfo: metainfo, cacheDirectory: cacheDirectory, settings: settings, logger: logger)
         // Pinned now, while the folder is surely the one this mount uses (`--no-keep`).
         let removal = settings.keep ? nil : TorrentDataRemoval.pin(directory: cacheDirectory)
 
@@ -336,7 +361,9 @@ struct MountDaemon {
             source: source.content, uid: getuid(), gid: getgid(), mountTime: Int64(time(nil)),
             statusExtras: [("mountpoint", settings.mountpoint), ("pid", String(getpid())),
                            ("download", settings.download), ("cacheDirectory", cacheDirectory)])
-        var mountOptions = FuseMountOptions(mountpoint: settings.mountpoint, fsName: settings.torrent)
+        // A magnet link is no name for /proc/mounts (its `&` and `,` would need escaping).
+        let fsName = TorrentReference.isMagnet(settings.torrent) ? "magnet:?xt=urn:btih:\(metainfo.infoHash.hex)" : settings.torrent
+        var mountOptions = FuseMountOptions(mountpoint: settings.mountpoint, fsName: fsName)
         mountOptions.fuseOptions = settings.fuseOptions
         mountOptions.debug = settings.fuseDebug
         let mount: FuseMount
@@ -360,22 +387,11 @@ struct MountDaemon {
         }
         defer { http?.stop() }
 
-        let readyFd = self.readyFd
         let mountpoint = settings.mountpoint
         let reporter = foregroundProgress(source.content)
         let signal: Int32
         do {
-            signal = try mount.run { result in
-                switch result {
-                case let .success(device):
-                    logger.info("mounted", metadata: ["mountpoint": "\(mountpoint)", "device": "\(device)"])
-                    if let readyFd { ReadyPipe.reportMounted(readyFd) }
-                case let .failure(error):
-                    if let readyFd { ReadyPipe.reportFailure(readyFd, exitCode: 1, message: error.description) }
-                    // Leave nothing mounted: end our own loop.
-                    kill(getpid(), SIGTERM)
-                }
-            }
+            signal = try Blocking.runMounted(mount, readyFd: readyFd, logger: logger, message: "mounted")
         } catch {
             mount.close()
             source.shutdown()
@@ -395,7 +411,7 @@ struct MountDaemon {
     /// `--no-keep`: deletes what this torrent put in the cache directory — its own files and
     /// `.swarmfs/` — and the directory itself if that leaves it empty. Anything else a user keeps
     /// there (`--cache-dir` may be a shared download folder) is never touched (`TorrentDataRemoval`).
-    private static func removeTorrentData(metainfo: Metainfo, removal: TorrentDataRemoval?,
+    static func removeTorrentData(metainfo: Metainfo, removal: TorrentDataRemoval?,
                                           directory: String, logger: Logger) {
         guard let removal else {
             logger.warning("cache folder could not be opened; not removing it", metadata: ["directory": "\(directory)"])
@@ -419,7 +435,32 @@ struct MountDaemon {
         let shutdown: () -> Void
     }
 
-    private func startSource(metainfo: Metainfo, cacheDirectory: String, logger: Logger) throws -> Source {
+    /// The .torrent file or magnet link to mount; a malformed link is bad input.
+    private static func reference(_ text: String) throws -> TorrentReference {
+        do {
+            return try TorrentReference.parse(text)
+        } catch {
+            throw MountFailure(exitCode: 2, message: error.description)
+        }
+    }
+
+    /// Checks MOUNTPOINT (an existing empty directory) and clears a stale mount left on it.
+    static func prepareMountpoint(_ mountpoint: String, logger: Logger) throws {
+        do {
+            if try MountpointCheck.prepare(mountpoint) {
+                logger.notice("cleared a stale mount", metadata: ["mountpoint": "\(mountpoint)"])
+            }
+        } catch {
+            let badInput: Bool = switch error {
+            case .missing, .notDirectory, .notEmpty, .alreadyMounted: true
+            default: false
+            }
+            throw MountFailure(exitCode: badInput ? 2 : 1, message: error.description)
+        }
+    }
+
+    private func startSource(metainfo: Metainfo, cacheDirectory: String, settings: MountSettings,
+                             logger: Logger) throws -> Source {
         if settings.download == "none" {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: cacheDirectory, isDirectory: &isDirectory),

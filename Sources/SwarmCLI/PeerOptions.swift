@@ -1,5 +1,6 @@
 import ArgumentParser
 import SwarmSession
+import SwarmStorage
 
 /// How a command that runs the engine finds and accepts peers (download, seed).
 struct PeerOptions: ParsableArguments {
@@ -18,7 +19,12 @@ struct PeerOptions: ParsableArguments {
     @Flag(name: .long, help: "Do not contact the torrent's trackers (use --peer).")
     var noTrackers = false
 
+    @Flag(name: .long, help: "Do not look for peers on the local network (BEP 14 multicast).")
+    var noLsd = false
+
     @OptionGroup var rates: RateOptions
+
+    @OptionGroup var dht: DHTOptions
 
     func validate() throws {
         guard maxPeers > 0 else { throw ValidationError("--max-peers must be at least 1") }
@@ -30,6 +36,8 @@ struct PeerOptions: ParsableArguments {
         configuration.useTrackers = !noTrackers
         engine.listenPort = listenPort
         engine.listenHost = listenHost
+        engine.localDiscovery = !noLsd
         rates.apply(to: &engine)
+        dht.apply(to: &engine, stateRoot: CacheRoot.defaultPath())
     }
 }

@@ -10,7 +10,7 @@ import SwarmMetainfo
 import SwarmSession
 import SwarmStorage
 
-/// `swarmfs serve TORRENT|DIR --http [HOST:]PORT`: the HTTP server without a mount, until
+/// `swarmfs serve TORRENT|MAGNET|DIR --http [HOST:]PORT`: the HTTP server without a mount, until
 /// SIGINT or SIGTERM. A folder is served as a library (every *.torrent and *.magnet in it,
 /// followed as it changes), exactly as `mount DIR` would show it.
 struct ServeCommand: AsyncParsableCommand {
@@ -24,7 +24,7 @@ struct ServeCommand: AsyncParsableCommand {
             Runs until interrupted (Ctrl+C or SIGTERM).
             """)
 
-    @Argument(help: "The .torrent file, or a folder of .torrent and .magnet files (a library).")
+    @Argument(help: "The .torrent file, a magnet link, or a folder of .torrent and .magnet files (a library).")
     var source: String
 
     @Option(name: .long, help: ArgumentHelp(HTTPAddress.help, valueName: "[HOST:]PORT"))
@@ -68,10 +68,15 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw .badInput("\(error)")
         }
-        let path = PathTools.absolute(source)
-        let served = LibraryMountDaemon.isLibrary(path)
-            ? try await startLibrary(path, logger: logger)
-            : try await startTorrent(path, logger: logger)
+        let served: Served
+        if TorrentReference.isMagnet(source) {
+            served = try await startTorrent(source, logger: logger)
+        } else {
+            let path = PathTools.absolute(source)
+            served = LibraryMountDaemon.isLibrary(path)
+                ? try await startLibrary(path, logger: logger)
+                : try await startTorrent(path, logger: logger)
+        }
         let interrupted = SignalWatcher.watchTermination()
         let server: HTTPServer
         do throws(HTTPServerError) {
@@ -95,11 +100,6 @@ struct ServeCommand: AsyncParsableCommand {
         let stop: @Sendable () async -> Void
     }
 
-    /// Where a single torrent's metadata comes from: the one place a magnet link will plug in
-    /// (resolve it here and return its metainfo).
-    private func loadServedTorrent(_ path: String) throws(CLIError) -> Metainfo {
-        try loadTorrent(path)
-    }
 
     private func sessionConfiguration(cacheDirectory: String) -> (SessionConfiguration, EngineConfiguration) {
         var configuration = SessionConfiguration(cacheDirectory: cacheDirectory)
@@ -111,11 +111,30 @@ struct ServeCommand: AsyncParsableCommand {
         return (configuration, engine)
     }
 
-    private func startTorrent(_ path: String, logger: Logger) async throws(CLIError) -> Served {
-        let metainfo = try loadServedTorrent(path)
+    /// One torrent, from a .torrent file or a magnet link (its metadata fetched from peers
+    /// first, or read from the cache when an earlier run stored it).
+    private func startTorrent(_ reference: String, logger: Logger) async throws(CLIError) -> Served {
+        let loaded = try LoadedTorrent.load(reference)
         let cacheDirectory = cacheDir.map(PathTools.absolute)
-            ?? CacheRoot.directory(root: CacheRoot.defaultPath(), infoHash: metainfo.infoHash)
+            ?? CacheRoot.directory(root: CacheRoot.defaultPath(), infoHash: loaded.infoHash)
         let startTime = Int64(time(nil))
+        let metainfo: Metainfo
+        switch loaded {
+        case let .metainfo(known):
+            metainfo = known
+        case let .magnet(magnet):
+            if let cached = MagnetResolver.cached(magnet, directory: cacheDirectory) {
+                metainfo = cached
+            } else if download == "none" {
+                throw .badInput("--download none needs the metadata of \(magnet.infoHash.hex) in \(cacheDirectory)")
+            } else {
+                let (configuration, engine) = sessionConfiguration(cacheDirectory: cacheDirectory)
+                let session = try await startMagnetSession(magnet, configuration: configuration, engine: engine, logger: logger)
+                return Served(catalog: SingleTorrentCatalog(content: session, startTime: startTime,
+                                                            extras: [("pid", String(getpid())), ("cacheDirectory", cacheDirectory)]),
+                              stop: { await session.shutdown() })
+            }
+        }
         if download == "none" {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: cacheDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -127,7 +146,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let (configuration, engine) = sessionConfiguration(cacheDirectory: cacheDirectory)
         let session = try await startSession(metainfo, configuration: configuration, engine: engine, logger: logger,
-                                             torrentPath: path)
+                                             torrentPath: reference)
         return Served(catalog: SingleTorrentCatalog(content: session, startTime: startTime,
                                                     extras: [("pid", String(getpid())), ("cacheDirectory", cacheDirectory)]),
                       stop: { await session.shutdown() })
@@ -149,13 +168,40 @@ struct ServeCommand: AsyncParsableCommand {
             ownership: FSOwnership(uid: getuid(), gid: getgid(), time: startTime),
             statusExtras: [("library", path), ("pid", String(getpid())), ("download", download), ("cacheRoot", cacheRoot)])
         let mode = download
-        let starter: LibraryTorrentStarter = { metainfo, directory async throws(LibraryError) -> LibrarySource in
+        // As `mount DIR` starts each torrent (LibraryMountDaemon), a magnet link's metadata included.
+        let starter: LibraryTorrentStarter = { origin, directory async throws(LibraryError) -> LibrarySource in
+            var extraPeers: [String] = []
+            let metainfo: Metainfo
+            switch origin {
+            case let .metainfo(known):
+                metainfo = known
+            case let .magnet(magnet):
+                if let cached = MagnetResolver.cached(magnet, directory: directory) {
+                    metainfo = cached
+                } else if mode == "none" {
+                    throw .startFailed(infoHash: magnet.infoHash.hex, name: magnet.displayName ?? magnet.infoHash.hex,
+                                       detail: "--download none needs the metadata in \(directory)")
+                } else {
+                    do throws(SessionError) {
+                        let fetched = try await engine.fetchMetadata(
+                            magnet, peers: configuration.peers + magnet.peerAddresses.map(\.description),
+                            useTrackers: configuration.useTrackers, logger: logger)
+                        metainfo = fetched.metainfo
+                        extraPeers = fetched.peers.map(\.description)
+                    } catch {
+                        throw .startFailed(infoHash: magnet.infoHash.hex, name: magnet.displayName ?? magnet.infoHash.hex,
+                                           detail: error.description)
+                    }
+                }
+                extraPeers += magnet.peerAddresses.map(\.description)
+            }
             if mode == "none" {
                 let source = DirectoryContentSource(metainfo: metainfo, directory: directory)
                 return LibrarySource(content: source, stop: { source.shutdown() })
             }
             var torrentConfiguration = configuration
             torrentConfiguration.cacheDirectory = directory
+            torrentConfiguration.peers = extraPeers + configuration.peers
             do throws(SessionError) {
                 let session = try await engine.add(metainfo, configuration: torrentConfiguration, logger: logger)
                 let infoHash = metainfo.infoHash

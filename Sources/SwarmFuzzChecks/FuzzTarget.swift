@@ -18,6 +18,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case pex
     case krpc
     case dhtTableState = "dht-table-state"
+    case lsd
+    case dhtNode = "dht-node"
     case httpRequest = "http-request"
 
     /// Runs `input` through this target's parser and checks its invariants.
@@ -35,6 +37,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .pex: try PexFuzzCheck.run(input)
         case .krpc: try KRPCFuzzCheck.run(input)
         case .dhtTableState: try DHTTableStateFuzzCheck.run(input)
+        case .lsd: try LocalDiscoveryFuzzCheck.run(input)
+        case .dhtNode: try DHTNodeFuzzCheck.run(input)
         case .httpRequest: try HTTPRequestFuzzCheck.run(input)
         }
     }

@@ -17,10 +17,12 @@ public struct LibrarySource: Sendable {
     }
 }
 
-/// Starts one torrent of the library from its metadata and cache folder. Today each torrent is
-/// a `TorrentSession` of its own; the shared engine plugs in here.
+/// Starts one torrent of the library from its .torrent file's metadata, or from a magnet link
+/// (whose metadata the starter finds: in the cache folder, or from the swarm — for as long as it
+/// takes, until the task is cancelled), in its cache folder. The source's content names the
+/// torrent's metadata.
 public typealias LibraryTorrentStarter =
-    @Sendable (_ metainfo: Metainfo, _ cacheDirectory: String) async throws(LibraryError) -> LibrarySource
+    @Sendable (_ origin: LibraryTorrent.Origin, _ cacheDirectory: String) async throws(LibraryError) -> LibrarySource
 
 /// A library mount's moving part: follows the library folder (`DirectoryWatcher`), keeps the
 /// books (`LibraryCatalog`), starts and stops torrents (through the starter) and changes the

@@ -23,6 +23,11 @@ public struct EngineConfiguration: Sendable {
     /// Connections that have not yet said which torrent they want, all torrents together; more are
     /// refused at once (a flood of idle sockets must not exhaust descriptors).
     public var maxHalfOpenIncoming: Int = 128
+    /// BEP 14 local service discovery: announce public torrents to the LAN's multicast group and
+    /// dial the peers announced there (only while listening: a port is what is announced).
+    public var localDiscovery: Bool = true
+    /// The DHT node (BEP 5) on the engine's UDP socket; off unless enabled.
+    public var dht = DHTConfiguration()
 
     public init() {}
 }

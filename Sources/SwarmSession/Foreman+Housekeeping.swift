@@ -52,7 +52,10 @@ extension Foreman {
         picker.maxPiecesInProgress = pieceMemory.allowedPieces
         uploader.tick(seconds: seconds)
         if tickCount % 40 == 0 { uploader.runChoker(rotateOptimistic: tickCount % 120 == 0) }
-        if tickCount % 4 == 0 { roster.checkTimeouts(now: now) }
+        if tickCount % 4 == 0 {
+            roster.checkTimeouts(now: now)
+            exchangePeers(now: now)
+        }
         for peer in peers.values {
             peer.download.tick(seconds: seconds)
             peer.upload.tick(seconds: seconds)

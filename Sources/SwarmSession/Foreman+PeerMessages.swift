@@ -13,8 +13,10 @@ extension Foreman {
     func peer(_ peer: PeerConnection, sent message: PeerMessage) {
         guard peer.handshakeDone else { return }
         switch message {
-        case .keepAlive, .port, .suggest:
+        case .keepAlive, .suggest:
             break
+        case let .port(port):
+            if port != 0 { dhtNodeHeard?(peer.host, port) }
         case let .allowedFast(index):
             let piece = Int(index)
             guard peer.supportsFast else { return roster.misbehaved(peer, "allowed-fast without the fast extension") }
@@ -72,9 +74,7 @@ extension Foreman {
         case let .piece(index, begin, block):
             blockArrived(from: peer, piece: Int(index), begin: Int(begin), block: block)
         case let .extended(id, payload):
-            if id == 0, let theirs = try? ExtensionHandshake(decoding: payload), let reqq = theirs.reqq {
-                peer.peerRequestQueueLimit = max(1, min(reqq, 2048))
-            }
+            self.peer(peer, sentExtended: id, payload: payload)
         }
     }
 

@@ -87,6 +87,11 @@ final class Foreman {
 
     /// The engine's listening port, told to peers in our extension handshake (0: none).
     var listenPort: UInt16 = 0
+    /// The engine's DHT port, sent to peers that set the DHT bit (BEP 5 `port`); nil: DHT off
+    /// for this torrent. See `Foreman+DHT.swift`.
+    var dhtPort: UInt16?
+    /// Hears the DHT node a peer named in its `port` message (host, port).
+    var dhtNodeHeard: ((String, UInt16) -> Void)?
     /// Housekeeping (see `Foreman+Housekeeping.swift`): the next tick, how many ran, the last.
     var tickTask: Scheduled<Void>?
     var nextTickAt = NIODeadline.distantFuture
@@ -294,9 +299,9 @@ final class Foreman {
     func peer(_ peer: PeerConnection, sentHandshake handshake: Handshake) {
         guard roster.admit(peer, handshake: handshake) else { return }
         if peer.supportsExtensions {
-            let ours = ExtensionHandshake(clientName: "swarmfs", reqq: 500, listenPort: listenPort == 0 ? nil : listenPort)
-            peer.send(.extended(id: 0, payload: ours.encoded()))
+            peer.send(.extended(id: 0, payload: ourExtensionHandshake().encoded()))
         }
+        if let dhtPort, handshake.supportsDHT { peer.send(.port(dhtPort)) }
         let have = verified.snapshot
         if peer.supportsFast && have.isComplete {
             peer.send(.haveAll)

@@ -16,6 +16,8 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
     let host: String
     /// `host:port`, as logged and as the peer directory knows outbound peers.
     let address: String
+    /// The port we dialled (nil for an incoming peer, whose port is not where it listens).
+    let port: UInt16?
     let isOutbound: Bool
     private unowned let foreman: Foreman
     private var context: ChannelHandlerContext?
@@ -36,6 +38,16 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
     var allowedFast: Set<Int> = []
     /// The most requests the peer says it queues (BEP 10 `reqq`).
     var peerRequestQueueLimit = 250
+    /// The ids the peer's extension handshake gave `ut_metadata` and `ut_pex` (nil: it has not
+    /// offered them), and the port it says it listens on.
+    var theirMetadataID: UInt8?
+    var theirPexID: UInt8?
+    var theirListenPort: UInt16?
+    /// Peer exchange: when the next message to it is due (nil until its extension handshake),
+    /// and the addresses it heard of from us (a subset of our peers: bounded by `--max-peers`
+    /// plus the last message's drops).
+    var pexNextAt: NIODeadline?
+    var pexSent: Set<PeerAddress> = []
     /// Requests we sent that are not answered yet, with when they were sent.
     var outstanding: [BlockSpec: NIODeadline] = [:]
     /// Requests we cancelled, with when: a block the peer had already sent is still welcome if
@@ -65,6 +77,7 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
         self.host = PeerDirectory.canonicalHost(host)
         self.address = address
         self.isOutbound = isOutbound
+        port = isOutbound ? PeerAddress(parsing: address)?.port : nil
         self.foreman = foreman
         pieces = Bitfield(count: pieceCount)
         clock = foreman.clock

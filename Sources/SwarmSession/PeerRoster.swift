@@ -32,7 +32,8 @@ final class PeerRoster {
     /// Which misbehaving hosts were warned about lately: one warning per host, not one per reconnection.
     private var warnings = RepeatedWarnings()
     private let maxPeers: Int
-    private let ourHandshake: Handshake
+    /// Our handshake; `Foreman.enableDHT` sets its DHT bit.
+    var ourHandshake: Handshake
     /// The address outbound connections leave from ("0.0.0.0": any).
     private let connectFromHost: String
 

@@ -22,6 +22,9 @@ public struct SessionConfiguration: Sendable {
     public var uploadEnabled: Bool = true
     /// Whether to contact the torrent's trackers.
     public var useTrackers: Bool = true
+    /// Whether to look the torrent up in the engine's DHT (when it runs one; never for a
+    /// private torrent).
+    public var useDHT: Bool = true
     /// How often verified pieces are made durable and recorded for resume.
     public var checkpointInterval: Duration = .seconds(5)
 

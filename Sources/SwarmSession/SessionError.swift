@@ -14,6 +14,8 @@ public enum SessionError: Error, Sendable, CustomStringConvertible {
     case storage(detail: String)
     /// The engine already runs this torrent.
     case duplicate(infoHash: String, name: String)
+    /// The info dictionary a magnet link named arrived (its hash matched) but is not a valid torrent.
+    case badMetadata(infoHash: String, detail: String)
 
     public var description: String {
         switch self {
@@ -25,6 +27,7 @@ public enum SessionError: Error, Sendable, CustomStringConvertible {
         case .shutDown: "the session was shut down"
         case let .storage(detail): "cache storage failed: \(detail)"
         case let .duplicate(infoHash, name): "torrent \(name) (\(infoHash)) is already running"
+        case let .badMetadata(infoHash, detail): "the metadata of \(infoHash) is not a valid torrent: \(detail)"
         }
     }
 }

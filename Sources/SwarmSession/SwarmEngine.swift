@@ -30,7 +30,11 @@ public final class SwarmEngine: Sendable {
     let rateLimits: NIOLoopBound<RateLimits>
     let memoryBudget: NIOLoopBound<PieceMemoryBudget>
     let cacheSpace: NIOLoopBound<CacheSpace>
+    /// BEP 14, when on and listening (see `LocalDiscovery`).
+    let localDiscovery: NIOLoopBound<LocalDiscovery>?
     private let serverChannel: Channel?
+    /// The DHT node on the engine's UDP socket (nil when DHT is off).
+    private let dht: DHTService?
     private let logger: Logger
     private let sessions = Mutex<[InfoHash: TorrentSession]>([:])
     private let isShutDown = Atomic<Bool>(false)
@@ -38,7 +42,8 @@ public final class SwarmEngine: Sendable {
     private init(configuration: EngineConfiguration, peerID: PeerID, listenPort: UInt16,
                  group: MultiThreadedEventLoopGroup, threadPool: NIOThreadPool, torrents: NIOLoopBound<TorrentTable>,
                  rateLimits: NIOLoopBound<RateLimits>, memoryBudget: NIOLoopBound<PieceMemoryBudget>,
-                 cacheSpace: NIOLoopBound<CacheSpace>, serverChannel: Channel?, logger: Logger) {
+                 cacheSpace: NIOLoopBound<CacheSpace>, localDiscovery: NIOLoopBound<LocalDiscovery>?,
+                 serverChannel: Channel?, dht: DHTService?, logger: Logger) {
         self.configuration = configuration
         self.peerID = peerID
         self.listenPort = listenPort
@@ -49,7 +54,9 @@ public final class SwarmEngine: Sendable {
         self.rateLimits = rateLimits
         self.memoryBudget = memoryBudget
         self.cacheSpace = cacheSpace
+        self.localDiscovery = localDiscovery
         self.serverChannel = serverChannel
+        self.dht = dht
         self.logger = logger
     }
 
@@ -86,9 +93,27 @@ public final class SwarmEngine: Sendable {
                 throw error
             }
         }
+        var dht: DHTService?
+        if configuration.dht.enabled {
+            do {
+                dht = try await DHTService.start(configuration: configuration.dht, host: configuration.listenHost,
+                                                 preferredPort: listenPort == 0 ? configuration.listenPort ?? 0 : listenPort,
+                                                 eventLoop: eventLoop, threadPool: threadPool, logger: logger)
+            } catch {
+                try? await serverChannel?.close()
+                try? await threadPool.shutdownGracefully()
+                try? await group.shutdownGracefully()
+                throw error
+            }
+        }
+        var localDiscovery: NIOLoopBound<LocalDiscovery>?
+        if configuration.localDiscovery, serverChannel != nil {
+            localDiscovery = await LocalDiscovery.start(on: eventLoop, host: configuration.listenHost, logger: logger)
+        }
         return SwarmEngine(configuration: configuration, peerID: PeerID.generate(), listenPort: listenPort, group: group,
                            threadPool: threadPool, torrents: shared.0, rateLimits: shared.1, memoryBudget: shared.2,
-                           cacheSpace: shared.3, serverChannel: serverChannel, logger: logger)
+                           cacheSpace: shared.3, localDiscovery: localDiscovery, serverChannel: serverChannel,
+                           dht: dht, logger: logger)
     }
 
     private static func listen(configuration: EngineConfiguration, torrents: NIOLoopBound<TorrentTable>,
@@ -128,19 +153,45 @@ public final class SwarmEngine: Sendable {
         throw .listen(host: configuration.listenHost, port: configuration.listenPort, detail: lastError)
     }
 
+    // MARK: - DHT
+
+    /// The UDP port the engine's DHT node answers on; nil when DHT is off.
+    public var dhtPort: UInt16? { dht?.port }
+
+    /// The nodes in the DHT routing table (a status figure); nil when DHT is off.
+    public var dhtNodeCount: Int? { dht?.nodeCount }
+
+    /// Looks `infoHash` up in the DHT: `found` hears each batch of new peers as they arrive (on
+    /// the engine's loop); when the lookup ends we announce ourselves on `announcePort` (if
+    /// given) to the closest nodes. Returns when the lookup finished (at most ~20 s, at once when
+    /// the task is cancelled); a no-op when DHT is off.
+    public func dhtLookup(_ infoHash: InfoHash, announcePort: UInt16?,
+                          found: @escaping @Sendable ([PeerAddress]) -> Void) async {
+        guard let dht, !isShutDown.load(ordering: .acquiring) else { return }
+        await dht.lookup(infoHash, announcePort: announcePort, found: found)
+    }
+
+    /// A peer said its DHT node is at `host`:`port` (BEP 5 `port` message): we ping it, and it
+    /// joins the routing table if it answers. A no-op when DHT is off.
+    public func dhtAddNode(host: String, port: UInt16) {
+        guard port != 0, !isShutDown.load(ordering: .acquiring) else { return }
+        dht?.addNode(host: host, port: port)
+    }
+
     // MARK: - Torrents
 
     /// Opens (or adopts) the torrent's cache, checks it, and starts fetching and serving it on
     /// this engine. Returns once the torrent serves reads. A torrent already running here is
-    /// refused (`.duplicate`).
-    public func add(_ metainfo: Metainfo, configuration: SessionConfiguration,
-                    logger: Logger) async throws(SessionError) -> TorrentSession {
+    /// refused (`.duplicate`). With `stopsEngine`, shutting the torrent down stops the engine
+    /// too (a command that runs one torrent, found from a magnet link on this engine).
+    public func add(_ metainfo: Metainfo, configuration: SessionConfiguration, logger: Logger,
+                    stopsEngine: Bool = false) async throws(SessionError) -> TorrentSession {
         guard !isShutDown.load(ordering: .acquiring) else { throw .shutDown }
         let infoHash = metainfo.infoHash
         let claimed = sessions.withLock { running in running[infoHash] == nil }
         guard claimed else { throw .duplicate(infoHash: infoHash.hex, name: metainfo.name) }
         let session = try await TorrentSession.start(in: self, metainfo: metainfo, configuration: configuration,
-                                                     logger: logger)
+                                                     logger: logger, ownsEngine: stopsEngine)
         let added = sessions.withLock { running -> Bool in
             guard running[infoHash] == nil else { return false }
             running[infoHash] = session
@@ -178,9 +229,13 @@ public final class SwarmEngine: Sendable {
             return Array(running.values)
         }
         try? await serverChannel?.close()
+        if let localDiscovery {
+            try? await eventLoop.submit { localDiscovery.value.close() }.get()
+        }
         await withTaskGroup(of: Void.self) { group in
             for session in running { group.addTask { await session.shutdown() } }
         }
+        await dht?.stop()
         // The pool first: a job finishing late completes its promise on the still-running loop.
         try? await threadPool.shutdownGracefully()
         try? await group.shutdownGracefully()

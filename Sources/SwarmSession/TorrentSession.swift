@@ -35,6 +35,7 @@ public final class TorrentSession: TorrentContentSource {
     let verified: VerifiedPieces
     private let statusBoard: StatusBoard
     private let announcer: Announcer?
+    private let dhtAnnouncer: DHTAnnouncer?
     private let logger: Logger
     private let nextID = Atomic<UInt64>(1)
     private let isShutDown = Atomic<Bool>(false)
@@ -42,7 +43,7 @@ public final class TorrentSession: TorrentContentSource {
     private init(metainfo: Metainfo, configuration: SessionConfiguration, engine: SwarmEngine, ownsEngine: Bool,
                  store: PieceStore, lock: CacheLock,
                  foreman: NIOLoopBound<Foreman>, verified: VerifiedPieces, statusBoard: StatusBoard,
-                 announcer: Announcer?, logger: Logger) {
+                 announcer: Announcer?, dhtAnnouncer: DHTAnnouncer?, logger: Logger) {
         self.metainfo = metainfo
         self.configuration = configuration
         self.engine = engine
@@ -55,6 +56,7 @@ public final class TorrentSession: TorrentContentSource {
         self.verified = verified
         self.statusBoard = statusBoard
         self.announcer = announcer
+        self.dhtAnnouncer = dhtAnnouncer
         self.logger = logger
     }
 
@@ -153,14 +155,22 @@ public final class TorrentSession: TorrentContentSource {
 
         let port = engine.listenPort
         let upload = configuration.uploadEnabled
+        // BEP 27: a private torrent's peers come from its tracker alone.
+        let discovery = metainfo.isPrivate || !upload ? nil : engine.localDiscovery
+        // The DHT (BEP 5) never for a private torrent (BEP 27); on before the first handshake.
+        let dhtPort = metainfo.isPrivate || !configuration.useDHT ? nil : engine.dhtPort
         do {
             try await eventLoop.submit {
                 foreman.value.listenPort = port
+                if let dhtPort { foreman.value.enableDHT(port: dhtPort) { engine.dhtAddNode(host: $0, port: $1) } }
                 foreman.value.start()
                 // Only a torrent that uploads is found by the router: one that does not never
                 // accepted incoming peers.
                 if upload { torrents.value.add(foreman.value) }
                 foreman.value.addPeerAddresses(peerAddresses)
+                discovery?.value.add(metainfo.infoHash, port: port) { found in
+                    foreman.value.addPeerAddresses([(host: found.host, port: found.port)])
+                }
             }.get()
         } catch {
             store.close()
@@ -170,18 +180,33 @@ public final class TorrentSession: TorrentContentSource {
 
         var announcer: Announcer?
         if configuration.useTrackers, metainfo.trackers.contains(where: { !$0.isEmpty }) {
-            announcer = Announcer(metainfo: metainfo, peerID: peerID, port: port, group: engine.group,
-                                  foreman: foreman, eventLoop: eventLoop, logger: logger)
+            announcer = Announcer(infoHash: metainfo.infoHash, trackers: metainfo.trackers, peerID: peerID, port: port,
+                                  group: engine.group, subject: ForemanAnnounceSubject(foreman: foreman, eventLoop: eventLoop),
+                                  logger: logger)
             announcer?.start()
         }
+        let dhtAnnouncer = dhtPort == nil ? nil : startDHT(engine: engine, metainfo: metainfo,
+                                                            configuration: configuration, foreman: foreman, logger: logger)
         // Incoming peers are routed to it from here on (tests wait for this line).
         logger.info("torrent running", metadata: ["listenPort": "\(port)", "upload": "\(upload)"])
         return TorrentSession(metainfo: metainfo, configuration: configuration, engine: engine, ownsEngine: ownsEngine,
                               store: store, lock: lock, foreman: foreman,
-                              verified: verified, statusBoard: statusBoard, announcer: announcer, logger: logger)
+                              verified: verified, statusBoard: statusBoard, announcer: announcer,
+                              dhtAnnouncer: dhtAnnouncer, logger: logger)
     }
 
-    private static func parsePeers(_ values: [String]) throws(SessionError) -> [(host: String, port: UInt16)] {
+    /// Starts the torrent's DHT lookups (the engine runs a DHT node, the torrent is not private).
+    private static func startDHT(engine: SwarmEngine, metainfo: Metainfo, configuration: SessionConfiguration,
+                                 foreman: NIOLoopBound<Foreman>, logger: Logger) -> DHTAnnouncer {
+        let loop = engine.eventLoop
+        let announcePort = configuration.uploadEnabled && engine.listenPort != 0 ? engine.listenPort : nil
+        let announcer = DHTAnnouncer(engine: engine, infoHash: metainfo.infoHash, announcePort: announcePort,
+                                     foreman: foreman, eventLoop: loop, logger: logger)
+        announcer.start()
+        return announcer
+    }
+
+    static func parsePeers(_ values: [String]) throws(SessionError) -> [(host: String, port: UInt16)] {
         var result: [(host: String, port: UInt16)] = []
         for value in values {
             guard let colon = value.lastIndex(of: ":"), let port = UInt16(value[value.index(after: colon)...]), port > 0 else {
@@ -216,9 +241,12 @@ public final class TorrentSession: TorrentContentSource {
         let torrents = engine.torrents
         let infoHash = metainfo.infoHash
         engine.sessionStopped(infoHash)
+        dhtAnnouncer?.stop()
         async let stopped: Void = announcer?.stop() ?? ()
+        let discovery = engine.localDiscovery
         try? await eventLoop.flatSubmit {
             torrents.value.remove(infoHash)
+            discovery?.value.remove(infoHash)
             return foreman.value.shutdown()
         }.get()
         await stopped

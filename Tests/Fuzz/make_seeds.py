@@ -50,6 +50,9 @@ def put(target: str, name: str, data: bytes) -> None:
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "seed-" + name), "wb") as f:
         f.write(data)
+    if target == "krpc":
+        # The DHT node is fed the same datagrams (as a stranger's, and as an answer of its own query).
+        put("dht-node", name, data)
 
 
 def torrents(work: str, tracker_url: str) -> list:

@@ -36,6 +36,7 @@ from swarmkit import (AdversarialPeer, AddressPool, Aria2Seeder, LibtorrentLeech
                       fusermount, is_mounted, make_multi_payload, make_single_payload, mounted,
                       port_open, run_swarmfs, wait_until)
 from swarmkit.libtorrent_peers import python_has_libtorrent  # noqa: E402
+from swarmkit.dht import no_dht_wrapper  # noqa: E402
 from swarmkit.mount import cleanup_below  # noqa: E402
 
 DEFAULT_TIMEOUT = float(os.environ.get("SWARMKIT_TEST_TIMEOUT", "180"))
@@ -124,13 +125,23 @@ def pytest_runtest_makereport(item, call):
 # -- basic fixtures ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def swarmfs_bin() -> str:
+def swarmfs_real_bin() -> str:
     """Path of the swarmfs binary: $SWARMFS_BIN, else <repo>/.build/debug/swarmfs."""
     path = default_swarmfs_bin()
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         pytest.fail(f"swarmfs binary not found at {path}: build it (swift build --product "
                     "swarmfs) or set SWARMFS_BIN", pytrace=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def swarmfs_bin(swarmfs_real_bin, tmp_path_factory) -> str:
+    """swarmfs as tests run it: mount/download/seed/info get --no-dht unless the command names
+    --dht-bootstrap (or --no-dht) itself, so that no test reaches for the public DHT routers
+    (swarmkit/dht.py). $SWARMFS_BIN points at it too, for the mount(8) helper."""
+    wrapper = no_dht_wrapper(swarmfs_real_bin, str(tmp_path_factory.mktemp("bin")))
+    os.environ["SWARMFS_BIN"] = wrapper
+    return wrapper
 
 
 @pytest.fixture

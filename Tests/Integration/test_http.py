@@ -225,6 +225,16 @@ def test_a_torrent_still_downloading_streams_over_http(serve, lt_seeder, workdir
     assert hashlib.sha256(got).hexdigest() == big.files[0].sha256
 
 
+def test_a_magnet_link_is_served_once_its_metadata_arrives(serve, lt_seeder, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=1 * MiB + 5, name="m.mp4")
+    t = make_torrent(payload, 32 * 1024, [], out_path=os.path.join(workdir, "m.torrent"))
+    seeder = lt_seeder(t, payload.save_path, use_tracker=False)
+    s = serve(f"magnet:?xt=urn:btih:{t.info_hash}&dn=m.mp4", "--cache-dir", os.path.join(workdir, "cache"),
+              "--peer", seeder.endpoint, "--no-trackers")
+    assert curl(s.base + file_url(t, "m.mp4")) == payload.read(payload.files[0])
+    assert s.status()["torrents"][0]["name"] == "m.mp4"
+
+
 def test_a_dropped_request_cancels_its_waiting_read(serve, workdir):
     payload = make_single_payload(os.path.join(workdir, "seed"), size=2 * MiB, name="a.bin")
     t = make_torrent(payload, 64 * 1024, [], out_path=os.path.join(workdir, "a.torrent"))

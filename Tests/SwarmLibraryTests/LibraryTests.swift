@@ -49,7 +49,12 @@ final class FakeStarter: Sendable {
     var runningCount: Int { state.withLock { $0.running.values.reduce(0, +) } }
 
     var starter: LibraryTorrentStarter {
-        { [self] metainfo, _ async throws(LibraryError) -> LibrarySource in
+        { [self] origin, _ async throws(LibraryError) -> LibrarySource in
+            guard case let .metainfo(metainfo) = origin else {
+                // A magnet link: this fake knows no swarm, so it looks until it is cancelled.
+                while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(2)) }
+                throw .startFailed(infoHash: "", name: "magnet", detail: "cancelled")
+            }
             let name = metainfo.name
             state.withLock { $0.starts.append(name) }
             while state.withLock({ $0.held.contains(name) }) { try? await Task.sleep(for: .milliseconds(2)) }

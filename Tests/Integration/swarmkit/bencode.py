@@ -53,6 +53,12 @@ def bdecode(data: bytes) -> Value:
     return value
 
 
+def bdecode_prefix(data: bytes) -> tuple[Value, int]:
+    """Decode the value at the start of `data`; returns it and where it ended (BEP 9 messages
+    carry a block after their dictionary)."""
+    return _decode(data, 0, 0)
+
+
 def _decode(data: bytes, i: int, depth: int) -> tuple[Value, int]:
     if depth > 100:
         raise BencodeError("nesting too deep")
