@@ -3,7 +3,7 @@ import PackageDescription
 
 // Dependencies point one way:
 // Bencode <- Metainfo <- {Wire, Tracker, Pieces, Storage, DHT}; Storage <- Content (the read API)
-// {Wire, Tracker, Pieces, Content, DHT} <- Session;  Content <- FS <- {FUSE, Library};  {Session, FUSE, Library} <- CLI
+// {Wire, Tracker, Pieces, Content, DHT} <- Session;  Content <- FS <- {FUSE, Library, HTTP};  {Session, FUSE, Library, HTTP} <- CLI
 let package = Package(
     name: "swarmfs",
     platforms: [.macOS(.v15)],
@@ -68,6 +68,15 @@ let package = Package(
             "SwarmMetainfo", "SwarmStorage", "SwarmContent", "SwarmFS",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The HTTP server (`--http`, `swarmfs serve`): Range streaming over the same read API the
+        // filesystem uses, playlists, status and a small web page (embedded, see Web/).
+        .target(name: "SwarmHTTP", dependencies: [
+            "SwarmMetainfo", "SwarmContent", "SwarmFS",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], resources: [.embedInCode("Web/index.html"), .embedInCode("Web/app.js"), .embedInCode("Web/style.css")]),
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3",
                        providers: [.apt(["libfuse3-dev"])]),
         .target(name: "SwarmFUSE", dependencies: [
@@ -76,7 +85,7 @@ let package = Package(
         ]),
         .target(name: "SwarmCLI", dependencies: [
             "SwarmBencode", "SwarmMetainfo", "SwarmTracker", "SwarmStorage", "SwarmSession",
-            "SwarmContent", "SwarmFS", "SwarmFUSE", "SwarmLibrary",
+            "SwarmContent", "SwarmFS", "SwarmFUSE", "SwarmLibrary", "SwarmHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -84,7 +93,7 @@ let package = Package(
         .executableTarget(name: "swarmfs", dependencies: ["SwarmCLI", "CMallocTuning"]),
         // The parser invariants that the fuzz targets (Tests/Fuzz) and the corpus replay test share.
         .target(name: "SwarmFuzzChecks", dependencies: [
-            "SwarmBencode", "SwarmMetainfo", "SwarmWire", "SwarmTracker", "SwarmStorage", "SwarmDHT",
+            "SwarmBencode", "SwarmMetainfo", "SwarmWire", "SwarmTracker", "SwarmStorage", "SwarmDHT", "SwarmHTTP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -116,6 +125,11 @@ let package = Package(
         .testTarget(name: "SwarmLibraryTests", dependencies: [
             "SwarmLibrary", "SwarmFS", "SwarmContent", "SwarmMetainfo",
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "SwarmHTTPTests", dependencies: [
+            "SwarmHTTP", "SwarmContent", "SwarmFS", "SwarmMetainfo",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "SwarmFSTests", dependencies: [
             "SwarmFS", "SwarmFUSE", "SwarmContent", "SwarmMetainfo", "SwarmStorage",

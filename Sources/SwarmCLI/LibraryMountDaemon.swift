@@ -4,6 +4,7 @@ import Logging
 import SwarmContent
 import SwarmFS
 import SwarmFUSE
+import SwarmHTTP
 import SwarmLibrary
 import SwarmMetainfo
 import SwarmSession
@@ -67,6 +68,19 @@ struct LibraryMountDaemon {
             throw MountFailure(exitCode: 1, message: error.description)
         }
         fileSystem.setNotifier(mount.changeNotifier)
+        let http: HTTPServer?
+        do {
+            http = try settings.http?.startServer(LibraryCatalog(fileSystem: fileSystem, startTime: Int64(time(nil))),
+                                                  logger: logger)
+        } catch {
+            mount.close()
+            _ = Blocking.wait(within: Self.stopLimit) {
+                await library.close()
+                await engine.shutdown()
+            }
+            throw MountFailure(exitCode: 1, message: error.description)
+        }
+        defer { http?.stop() }
 
         let mountpoint = settings.mountpoint
         let signal: Int32
@@ -81,6 +95,7 @@ struct LibraryMountDaemon {
             throw MountFailure(exitCode: 1, message: error.description)
         }
         logger.info("unmounting", metadata: ["signal": "\(signal)", "pendingReads": "\(mount.pendingReadCount)"])
+        http?.stop()
         mount.close()
         fileSystem.setNotifier(nil)
         let stoppedInTime = Blocking.wait(within: Self.stopLimit) { () async -> Bool in

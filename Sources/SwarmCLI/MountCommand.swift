@@ -5,6 +5,7 @@ import Logging
 import SwarmContent
 import SwarmFS
 import SwarmFUSE
+import SwarmHTTP
 import SwarmMetainfo
 import SwarmSession
 import SwarmStorage
@@ -78,6 +79,9 @@ struct MountCommand: ParsableCommand {
 
     @OptionGroup var dht: DHTOptions
 
+    @Option(name: .long, help: ArgumentHelp(HTTPAddress.help, valueName: "[HOST:]PORT"))
+    var http: String?
+
     @Flag(name: [.customShort("f"), .long], help: "Stay in the foreground.")
     var foreground = false
 
@@ -132,6 +136,7 @@ struct MountSettings {
     var logging: LoggingOptions
     var holdReadsWhile: String?
     var fuseDebug: Bool
+    var http: HTTPAddress?
 
     init(command: MountCommand) throws {
         let parsed: SwarmMountOptions
@@ -188,6 +193,10 @@ struct MountSettings {
         if let file = logging.logFile { logging.logFile = PathTools.absolute(file) }
         holdReadsWhile = command.debugHoldReadsWhile
         fuseDebug = command.fuseDebug
+        http = try command.http.map { text in
+            guard let address = HTTPAddress.parse(text) else { throw ValidationError("--http '\(text)' is not [HOST:]PORT") }
+            return address
+        }
     }
 
     /// The daemon's arguments (after the executable): everything explicit, so that the daemon
@@ -211,6 +220,7 @@ struct MountSettings {
         if let file = logging.logFile { arguments += ["--log-file", file] }
         if let holdReadsWhile { arguments += ["--debug-hold-reads-while", holdReadsWhile] }
         if fuseDebug { arguments.append("--fuse-debug") }
+        if let http { arguments += ["--http", "[\(http.host)]:\(http.port)"] }
         if !fuseOptions.isEmpty {
             let escaped = fuseOptions.map { $0.replacingOccurrences(of: ",", with: "\\,") }
             arguments += ["-o", escaped.joined(separator: ",")]
@@ -329,6 +339,10 @@ struct MountDaemon {
                 metainfo = cached
                 settings.cacheDirectory = directory
             } else {
+                // Not wired yet: the HTTP catalog needs the metadata; refused rather than ignored.
+                if settings.http != nil {
+                    throw MountFailure(exitCode: 2, message: "--http is not supported yet for a magnet link whose metadata is not cached; mount it once without --http first")
+                }
                 try Self.prepareMountpoint(settings.mountpoint, logger: logger)
                 try MagnetMountDaemon(settings: settings, readyFd: readyFd, logger: logger, magnet: magnet,
                                       cacheDirectory: directory).serve()
@@ -360,6 +374,19 @@ struct MountDaemon {
             throw MountFailure(exitCode: 1, message: error.description)
         }
 
+        let http: HTTPServer?
+        do {
+            http = try settings.http?.startServer(
+                SingleTorrentCatalog(content: source.content, startTime: Int64(time(nil)),
+                                     extras: [("mountpoint", settings.mountpoint), ("pid", String(getpid()))]),
+                logger: logger)
+        } catch {
+            mount.close()
+            source.shutdown()
+            throw MountFailure(exitCode: 1, message: error.description)
+        }
+        defer { http?.stop() }
+
         let mountpoint = settings.mountpoint
         let reporter = foregroundProgress(source.content)
         let signal: Int32
@@ -371,6 +398,7 @@ struct MountDaemon {
             throw MountFailure(exitCode: 1, message: error.description)
         }
         logger.info("unmounting", metadata: ["signal": "\(signal)", "pendingReads": "\(mount.pendingReadCount)"])
+        http?.stop()
         mount.close()
         reporter?.stop(final: false)
         source.shutdown()

@@ -11,7 +11,7 @@ public struct SwarmCommand: AsyncParsableCommand {
         version: SwarmVersion.string,
         subcommands: [
             InfoCommand.self, CreateCommand.self, DownloadCommand.self,
-            MountCommand.self, UnmountCommand.self, StatusCommand.self,
+            MountCommand.self, UnmountCommand.self, StatusCommand.self, ServeCommand.self,
             SeedCommand.self, VerifyCommand.self, CacheCommand.self,
         ]
     )

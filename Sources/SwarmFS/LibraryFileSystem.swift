@@ -143,6 +143,17 @@ public final class LibraryFileSystem: MountedFileSystem {
         }
     }
 
+    /// The running torrents, in listing order, for an HTTP server beside (or instead of) the mount.
+    public func servedTorrents() -> [LibraryServedTorrent] {
+        let folders = state.withLock { state in state.volumes.map { ($0, state.names[$0.base] ?? "") } }
+        let extras = statusExtras
+        return folders.compactMap { volume, name in
+            guard let gate = volume.gate else { return nil }
+            return LibraryServedTorrent(folder: name, infoHash: volume.infoHash, content: GatedContentSource(gate),
+                                        statusJSON: { LibraryStatusJSON.folder(volume, name: name, extra: extras) })
+        }
+    }
+
     private func makeVolume(_ folder: LibraryFolder, base: UInt64) -> LibraryVolume {
         switch folder.content {
         case let .torrent(metainfo, source):

@@ -20,6 +20,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case dhtTableState = "dht-table-state"
     case lsd
     case dhtNode = "dht-node"
+    case httpRequest = "http-request"
 
     /// Runs `input` through this target's parser and checks its invariants.
     public func check(_ input: [UInt8]) throws(FuzzInvariantViolation) {
@@ -38,6 +39,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .dhtTableState: try DHTTableStateFuzzCheck.run(input)
         case .lsd: try LocalDiscoveryFuzzCheck.run(input)
         case .dhtNode: try DHTNodeFuzzCheck.run(input)
+        case .httpRequest: try HTTPRequestFuzzCheck.run(input)
         }
     }
 

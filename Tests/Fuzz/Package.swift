@@ -8,7 +8,8 @@ import PackageDescription
 // defines that symbol (with -parse-as-library, so Swift emits no main of its own) and hands over to
 // libFuzzer's LLVMFuzzerRunDriver.
 let targetNames = ["bencode", "metainfo", "peer-wire", "http-tracker", "udp-tracker", "resume-record", "magnet",
-                   "extension-handshake", "ut-metadata", "pex", "krpc", "dht-table-state", "lsd", "dht-node"]
+                   "extension-handshake", "ut-metadata", "pex", "krpc", "dht-table-state", "lsd", "dht-node",
+                   "http-request"]
 
 let package = Package(
     name: "swarmfs-fuzz",

@@ -413,7 +413,21 @@ def dht_table_states() -> None:
     put("dht-table-state", "repeats-and-own-id", state(many[:26 * 3] * 2 + own + bytes([10, 9, 9, 9, 0, 1])))
 
 
-GROUPS = ("torrents", "trackers", "wire", "resume", "magnets", "extensions", "dht")
+def http_requests() -> None:
+    """Request targets (first line) with a Range header (the rest), as the HTTP server sees them."""
+    h = "0123456789abcdef0123456789abcdef01234567"
+    for name, text in [
+        ("file-range", f"/t/{h}/dir/a.mkv\nbytes=0-1"),
+        ("dotdot", f"/t/{h}/../etc/passwd\nbytes=-5"),
+        ("encoded-slash", f"/t/{h}/a%2Fb\nbytes=5-"),
+        ("nul", f"/t/{h}/a%00b\nbytes=0-1,3-4"),
+        ("playlist", f"/t/{h}.m3u\nbytes=99999999999999999999-"),
+        ("status", "/status.json?x=1"),
+    ]:
+        put("http-request", name, text.encode())
+
+
+GROUPS = ("torrents", "trackers", "wire", "resume", "magnets", "extensions", "dht", "http")
 
 
 def main() -> None:
@@ -445,6 +459,8 @@ def main() -> None:
         if "dht" in groups:
             dht_messages()
             dht_table_states()
+        if "http" in groups:
+            http_requests()
     finally:
         procs.stop_all()
         shutil.rmtree(work, ignore_errors=True)
