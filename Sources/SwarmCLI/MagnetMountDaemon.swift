@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SwarmFS
 import SwarmFUSE
+import SwarmHTTP
 import SwarmMetainfo
 import SwarmSession
 import SwarmStorage
@@ -52,9 +53,21 @@ struct MagnetMountDaemon {
         }
         fileSystem.setNotifier(mount.changeNotifier)
 
+        // HTTP answers at once; the torrent is listed once its metadata arrived.
+        let catalog = DeferredCatalog()
+        let http: HTTPServer?
+        do {
+            http = try settings.http?.startServer(catalog, logger: logger)
+        } catch {
+            mount.close()
+            _ = Blocking.wait(within: Self.stopLimit) { await engine.shutdown() }
+            throw MountFailure(exitCode: 1, message: error.description)
+        }
+        defer { http?.stop() }
+
         let session = SessionSlot()
         let resolver = startResolving(engine: engine, configuration: configuration, fileSystem: fileSystem,
-                                      extras: extras, session: session)
+                                      extras: extras, session: session, catalog: catalog)
         let signal: Int32
         do {
             signal = try Blocking.runMounted(mount, readyFd: readyFd, logger: logger, message: "mounted")
@@ -78,7 +91,7 @@ struct MagnetMountDaemon {
     /// leaves the mount empty (its status says why).
     private func startResolving(engine: SwarmEngine, configuration: SessionConfiguration,
                                 fileSystem: PendingTorrentFileSystem, extras: [(String, String)],
-                                session: SessionSlot) -> Task<Void, Never> {
+                                session: SessionSlot, catalog: DeferredCatalog) -> Task<Void, Never> {
         let (magnet, logger) = (self.magnet, self.logger)
         return Task {
             var configuration = configuration
@@ -92,6 +105,7 @@ struct MagnetMountDaemon {
                 session.value.withLock { $0 = started }
                 fileSystem.attach(SwarmFileSystem(source: started, uid: getuid(), gid: getgid(),
                                                   mountTime: Int64(time(nil)), statusExtras: extras))
+                catalog.fill(with: SingleTorrentCatalog(content: started, startTime: Int64(time(nil)), extras: extras))
                 logger.info("torrent tree shown", metadata: ["name": "\(metainfo.name)", "files": "\(metainfo.layout.files.count)"])
             } catch {
                 if !Task.isCancelled {

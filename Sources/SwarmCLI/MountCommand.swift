@@ -339,10 +339,6 @@ struct MountDaemon {
                 metainfo = cached
                 settings.cacheDirectory = directory
             } else {
-                // Not wired yet: the HTTP catalog needs the metadata; refused rather than ignored.
-                if settings.http != nil {
-                    throw MountFailure(exitCode: 2, message: "--http is not supported yet for a magnet link whose metadata is not cached; mount it once without --http first")
-                }
                 try Self.prepareMountpoint(settings.mountpoint, logger: logger)
                 try MagnetMountDaemon(settings: settings, readyFd: readyFd, logger: logger, magnet: magnet,
                                       cacheDirectory: directory).serve()

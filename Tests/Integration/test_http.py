@@ -267,6 +267,21 @@ def test_mount_with_http_serves_the_same_bytes(swarmfs_mount, pool, workdir):
         assert f.read() == via_http == payload.read(payload.files[0])
 
 
+def test_a_magnet_mount_with_http_serves_once_the_metadata_arrives(swarmfs_mount, lt_seeder, pool, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=1 * MiB + 9, name="clip.mp4")
+    t = make_torrent(payload, 32 * 1024, [], out_path=os.path.join(workdir, "clip.torrent"))
+    seeder = lt_seeder(t, payload.save_path, use_tracker=False)
+    host, port = pool.ip(), pool.port()
+    link = f"magnet:?xt=urn:btih:{t.info_hash}&dn=clip.mp4&x.pe={seeder.endpoint}"
+    m = swarmfs_mount(link, "--no-trackers", "--listen-host", pool.ip(), "--http", f"{host}:{port}")
+    base = f"http://{host}:{port}"
+    wait_until(lambda: len(json.loads(urllib.request.urlopen(base + "/status.json", timeout=10).read())["torrents"]) == 1,
+               30, message="the torrent never appeared over HTTP")
+    assert curl(base + file_url(t, "clip.mp4")) == payload.read(payload.files[0])
+    with open(m.join("clip.mp4"), "rb") as f:
+        assert f.read() == payload.read(payload.files[0])
+
+
 def test_a_library_is_served_with_every_torrent(serve, workdir):
     lib = os.path.join(workdir, "lib")
     os.makedirs(lib)
