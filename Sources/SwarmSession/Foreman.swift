@@ -289,6 +289,11 @@ final class Foreman {
     }
 
     /// A TCP connection is up: it waits for its handshake (see `PeerRoster.opened`).
+    ///
+    /// Nothing follows our handshake until the peer's arrives, though `interested` sent with it
+    /// would let a peer unchoke us in its answer, a round trip sooner (80 ms at 40 ms one way):
+    /// aria2 refuses any byte after a handshake it has not answered yet ("More than
+    /// BtHandshakeMessage::MESSAGE_LENGTH bytes are buffered") and bans the sender.
     func connectionOpened(_ peer: PeerConnection) {
         wake()
         roster.opened(peer)
