@@ -1,6 +1,7 @@
 import Dispatch
 import Logging
 import SwarmFUSE
+import SwarmSession
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -20,6 +21,23 @@ enum Blocking {
         }
         guard done.wait(timeout: limit == .never ? .distantFuture : .now() + limit) == .success else { return nil }
         return box.value
+    }
+
+    /// Starts an engine for a mount daemon; a failure (a port that cannot be opened) is a mount
+    /// failure with exit code 1, before anything is mounted.
+    static func startEngine(_ configuration: EngineConfiguration, logger: Logger) throws -> SwarmEngine {
+        let outcome = wait { () async -> Result<SwarmEngine, SessionError> in
+            do throws(SessionError) {
+                return .success(try await SwarmEngine.start(configuration: configuration, logger: logger))
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch outcome {
+        case let .success(engine)?: return engine
+        case let .failure(error)?: throw MountFailure(exitCode: 1, message: error.description)
+        case nil: throw MountFailure(exitCode: 1, message: "the engine did not start")
+        }
     }
 
     /// Serves `mount` until it is unmounted or a signal ends it; returns the signal. Once the

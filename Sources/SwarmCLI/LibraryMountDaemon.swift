@@ -54,9 +54,7 @@ struct LibraryMountDaemon {
             throw MountFailure(exitCode: 1, message: failure.description)
         }
 
-        var mountOptions = FuseMountOptions(mountpoint: settings.mountpoint, fsName: settings.torrent)
-        mountOptions.fuseOptions = settings.fuseOptions
-        mountOptions.debug = settings.fuseDebug
+        let mountOptions = settings.fuseMountOptions(fsName: settings.torrent)
         let mount: FuseMount
         do {
             mount = try FuseMount(fileSystem: fileSystem, options: mountOptions, logger: logger)
@@ -116,73 +114,16 @@ struct LibraryMountDaemon {
         }
     }
 
-    /// Starts one torrent: a session on its own loop (or, with `--download none`, its complete
-    /// cache folder served as is).
     /// The engine every torrent of the library runs on; a port that cannot be opened fails the
     /// mount (exit 1) before anything is mounted.
     private func startEngine() throws -> SwarmEngine {
-        let configuration = settings.engineConfiguration(listensFor: settings.sessionConfiguration(cacheDirectory: ""))
-        let logger = self.logger
-        let outcome = Blocking.wait { () async -> Result<SwarmEngine, SessionError> in
-            do throws(SessionError) {
-                return .success(try await SwarmEngine.start(configuration: configuration, logger: logger))
-            } catch {
-                return .failure(error)
-            }
-        }
-        switch outcome {
-        case let .success(engine)?: return engine
-        case let .failure(error)?: throw MountFailure(exitCode: 1, message: error.description)
-        case nil: throw MountFailure(exitCode: 1, message: "the engine did not start")
-        }
+        try Blocking.startEngine(settings.engineConfiguration(listensFor: settings.sessionConfiguration(cacheDirectory: "")),
+                                 logger: logger)
     }
 
     private func makeStarter(engine: SwarmEngine) -> LibraryTorrentStarter {
         let settings = self.settings
-        let logger = self.logger
-        return { origin, directory async throws(LibraryError) -> LibrarySource in
-            var extraPeers: [String] = []
-            let metainfo: Metainfo
-            switch origin {
-            case let .metainfo(known):
-                metainfo = known
-            case let .magnet(magnet):
-                if let cached = MagnetResolver.cached(magnet, directory: directory) {
-                    metainfo = cached
-                } else if settings.download == "none" {
-                    throw .startFailed(infoHash: magnet.infoHash.hex, name: magnet.displayName ?? magnet.infoHash.hex,
-                                       detail: "--download none needs the metadata in \(directory)")
-                } else {
-                    do throws(SessionError) {
-                        let fetched = try await engine.fetchMetadata(magnet, peers: settings.peers + magnet.peerAddresses.map(\.description),
-                                                                     useTrackers: !settings.noTrackers, logger: logger)
-                        metainfo = fetched.metainfo
-                        extraPeers = fetched.peers.map(\.description)
-                    } catch {
-                        throw .startFailed(infoHash: magnet.infoHash.hex, name: magnet.displayName ?? magnet.infoHash.hex,
-                                           detail: error.description)
-                    }
-                }
-                extraPeers += magnet.peerAddresses.map(\.description)
-            }
-            if settings.download == "none" {
-                var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-                    throw .startFailed(infoHash: metainfo.infoHash.hex, name: metainfo.name,
-                                       detail: "cache directory \(directory) does not exist")
-                }
-                let source = DirectoryContentSource(metainfo: metainfo, directory: directory)
-                return LibrarySource(content: source, stop: { source.shutdown() })
-            }
-            var configuration = settings.sessionConfiguration(cacheDirectory: directory)
-            configuration.peers = extraPeers + configuration.peers
-            do throws(SessionError) {
-                let session = try await engine.add(metainfo, configuration: configuration, logger: logger)
-                let infoHash = metainfo.infoHash
-                return LibrarySource(content: session, stop: { await engine.remove(infoHash) })
-            } catch {
-                throw .startFailed(infoHash: metainfo.infoHash.hex, name: metainfo.name, detail: error.description)
-            }
-        }
+        return LibraryTorrentStarting.starter(engine: engine, serveCompleteCache: settings.download == "none",
+                                              logger: logger) { settings.sessionConfiguration(cacheDirectory: $0) }
     }
 }

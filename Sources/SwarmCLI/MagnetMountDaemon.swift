@@ -41,9 +41,7 @@ struct MagnetMountDaemon {
             lookupWait: settings.readTimeout.map { .milliseconds(DisplayFigures.clampedInt64($0 * 1000)) },
             waitingStatus: { Self.waitingStatus(infoHash: infoHash, name: name, extras: extras) })
 
-        var mountOptions = FuseMountOptions(mountpoint: mountpoint, fsName: "magnet:?xt=urn:btih:\(infoHash.hex)")
-        mountOptions.fuseOptions = settings.fuseOptions
-        mountOptions.debug = settings.fuseDebug
+        let mountOptions = settings.fuseMountOptions(fsName: "magnet:?xt=urn:btih:\(infoHash.hex)")
         let mount: FuseMount
         do {
             mount = try FuseMount(fileSystem: fileSystem, options: mountOptions, logger: logger)
@@ -129,20 +127,7 @@ struct MagnetMountDaemon {
     }
 
     private func startEngine(_ configuration: SessionConfiguration) throws -> SwarmEngine {
-        let engineConfiguration = settings.engineConfiguration(listensFor: configuration)
-        let logger = self.logger
-        let outcome = Blocking.wait { () async -> Result<SwarmEngine, SessionError> in
-            do throws(SessionError) {
-                return .success(try await SwarmEngine.start(configuration: engineConfiguration, logger: logger))
-            } catch {
-                return .failure(error)
-            }
-        }
-        switch outcome {
-        case let .success(engine)?: return engine
-        case let .failure(error)?: throw MountFailure(exitCode: 1, message: error.description)
-        case nil: throw MountFailure(exitCode: 1, message: "the engine did not start")
-        }
+        try Blocking.startEngine(settings.engineConfiguration(listensFor: configuration), logger: logger)
     }
 
     /// The root's status document until the metadata arrives (`swarmfs status` shows the reason).

@@ -212,9 +212,7 @@ struct MountDaemon {
                            ("download", settings.download), ("cacheDirectory", cacheDirectory)])
         // A magnet link is no name for /proc/mounts (its `&` and `,` would need escaping).
         let fsName = TorrentReference.isMagnet(settings.torrent) ? "magnet:?xt=urn:btih:\(metainfo.infoHash.hex)" : settings.torrent
-        var mountOptions = FuseMountOptions(mountpoint: settings.mountpoint, fsName: fsName)
-        mountOptions.fuseOptions = settings.fuseOptions
-        mountOptions.debug = settings.fuseDebug
+        let mountOptions = settings.fuseMountOptions(fsName: fsName)
         let mount: FuseMount
         do {
             mount = try FuseMount(fileSystem: fileSystem, options: mountOptions, logger: logger)

@@ -128,6 +128,14 @@ struct MountSettings {
 }
 
 extension MountSettings {
+    /// The kernel mount's options: MOUNTPOINT, the name /proc/mounts shows, `-o` and `--fuse-debug`.
+    func fuseMountOptions(fsName: String) -> FuseMountOptions {
+        var options = FuseMountOptions(mountpoint: mountpoint, fsName: fsName)
+        options.fuseOptions = fuseOptions
+        options.debug = fuseDebug
+        return options
+    }
+
     /// How each torrent's session runs.
     func sessionConfiguration(cacheDirectory: String) -> SessionConfiguration {
         var configuration = SessionConfiguration(cacheDirectory: cacheDirectory)

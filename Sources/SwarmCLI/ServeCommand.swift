@@ -167,48 +167,12 @@ struct ServeCommand: AsyncParsableCommand {
         let fileSystem = LibraryFileSystem(
             ownership: FSOwnership(uid: getuid(), gid: getgid(), time: startTime),
             statusExtras: [("library", path), ("pid", String(getpid())), ("download", download), ("cacheRoot", cacheRoot)])
-        let mode = download
-        // As `mount DIR` starts each torrent (LibraryMountDaemon), a magnet link's metadata included.
-        let starter: LibraryTorrentStarter = { origin, directory async throws(LibraryError) -> LibrarySource in
-            var extraPeers: [String] = []
-            let metainfo: Metainfo
-            switch origin {
-            case let .metainfo(known):
-                metainfo = known
-            case let .magnet(magnet):
-                if let cached = MagnetResolver.cached(magnet, directory: directory) {
-                    metainfo = cached
-                } else if mode == "none" {
-                    throw .startFailed(infoHash: magnet.infoHash.hex, name: magnet.displayName ?? magnet.infoHash.hex,
-                                       detail: "--download none needs the metadata in \(directory)")
-                } else {
-                    do throws(SessionError) {
-                        let fetched = try await engine.fetchMetadata(
-                            magnet, peers: configuration.peers + magnet.peerAddresses.map(\.description),
-                            useTrackers: configuration.useTrackers, logger: logger)
-                        metainfo = fetched.metainfo
-                        extraPeers = fetched.peers.map(\.description)
-                    } catch {
-                        throw .startFailed(infoHash: magnet.infoHash.hex, name: magnet.displayName ?? magnet.infoHash.hex,
-                                           detail: error.description)
-                    }
-                }
-                extraPeers += magnet.peerAddresses.map(\.description)
-            }
-            if mode == "none" {
-                let source = DirectoryContentSource(metainfo: metainfo, directory: directory)
-                return LibrarySource(content: source, stop: { source.shutdown() })
-            }
+        // As `mount DIR` starts each torrent, a magnet link's metadata included.
+        let starter = LibraryTorrentStarting.starter(engine: engine, serveCompleteCache: download == "none",
+                                                     logger: logger) { directory in
             var torrentConfiguration = configuration
             torrentConfiguration.cacheDirectory = directory
-            torrentConfiguration.peers = extraPeers + configuration.peers
-            do throws(SessionError) {
-                let session = try await engine.add(metainfo, configuration: torrentConfiguration, logger: logger)
-                let infoHash = metainfo.infoHash
-                return LibrarySource(content: session, stop: { await engine.remove(infoHash) })
-            } catch {
-                throw .startFailed(infoHash: metainfo.infoHash.hex, name: metainfo.name, detail: error.description)
-            }
+            return torrentConfiguration
         }
         let library = Library(directory: path, cacheRoot: cacheRoot, fileSystem: fileSystem, logger: logger, starter: starter)
         do throws(LibraryError) {
