@@ -54,15 +54,19 @@ struct LibraryMountDaemon {
             throw MountFailure(exitCode: 1, message: failure.description)
         }
 
+        // Stops every torrent and the engine when the mount cannot go on (within `stopLimit`).
+        func stopAll() {
+            _ = Blocking.wait(within: Self.stopLimit) {
+                await library.close()
+                await engine.shutdown()
+            }
+        }
         let mountOptions = settings.fuseMountOptions(fsName: settings.torrent)
         let mount: FuseMount
         do {
             mount = try FuseMount(fileSystem: fileSystem, options: mountOptions, logger: logger)
         } catch {
-            _ = Blocking.wait(within: Self.stopLimit) {
-                await library.close()
-                await engine.shutdown()
-            }
+            stopAll()
             throw MountFailure(exitCode: 1, message: error.description)
         }
         fileSystem.setNotifier(mount.changeNotifier)
@@ -72,10 +76,7 @@ struct LibraryMountDaemon {
                                                   logger: logger)
         } catch {
             mount.close()
-            _ = Blocking.wait(within: Self.stopLimit) {
-                await library.close()
-                await engine.shutdown()
-            }
+            stopAll()
             throw MountFailure(exitCode: 1, message: error.description)
         }
         defer { http?.stop() }
@@ -86,10 +87,7 @@ struct LibraryMountDaemon {
             signal = try Blocking.runMounted(mount, readyFd: readyFd, logger: logger, message: "library mounted")
         } catch {
             mount.close()
-            _ = Blocking.wait(within: Self.stopLimit) {
-                await library.close()
-                await engine.shutdown()
-            }
+            stopAll()
             throw MountFailure(exitCode: 1, message: error.description)
         }
         logger.info("unmounting", metadata: ["signal": "\(signal)", "pendingReads": "\(mount.pendingReadCount)"])

@@ -112,19 +112,10 @@ final class MetadataFetch {
         let key = nextKey
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let now = clock.now
-        var bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(.seconds(3))
-            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try MetadataPeer.install(on: channel, owner: bound.value, key: key, host: candidate.host,
-                                             address: candidate.address, now: now)
-                }
-            }
-        if connectFromHost != "0.0.0.0", let local = try? SocketAddress(ipAddress: connectFromHost, port: 0) {
-            bootstrap = bootstrap.bind(to: local)
-        }
-        bootstrap.connect(host: candidate.host, port: Int(candidate.port)).whenComplete { result in
+        PeerDialing.connect(on: eventLoop, from: connectFromHost, to: candidate) { channel in
+            try MetadataPeer.install(on: channel, owner: bound.value, key: key, host: candidate.host,
+                                     address: candidate.address, now: now)
+        }.whenComplete { result in
             let fetch = bound.value
             fetch.connecting -= 1
             if case let .failure(error) = result {

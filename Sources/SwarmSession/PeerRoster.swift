@@ -173,20 +173,10 @@ final class PeerRoster {
         let foreman = NIOLoopBound(self.foreman, eventLoop: eventLoop)
         let roster = NIOLoopBound(self, eventLoop: eventLoop)
         let key = makePeerKey()
-        var bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(.seconds(3))
-            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .channelOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try PeerConnection.install(on: channel, foreman: foreman.value, key: key, host: candidate.host,
-                                               address: candidate.address, isOutbound: true)
-                }
-            }
-        if connectFromHost != "0.0.0.0", let local = try? SocketAddress(ipAddress: connectFromHost, port: 0) {
-            bootstrap = bootstrap.bind(to: local)
-        }
-        bootstrap.connect(host: candidate.host, port: Int(candidate.port)).whenComplete { result in
+        PeerDialing.connect(on: eventLoop, from: connectFromHost, to: candidate) { channel in
+            try PeerConnection.install(on: channel, foreman: foreman.value, key: key, host: candidate.host,
+                                       address: candidate.address, isOutbound: true)
+        }.whenComplete { result in
             let roster = roster.value
             roster.connecting -= 1
             if case let .failure(error) = result {
