@@ -6,16 +6,21 @@ import SwarmMetainfo
 import SwarmStorage
 import Synchronization
 
-/// The engine's DHT node on the engine's UDP socket: binds the socket (the TCP listen port's
-/// number when it is free), restores the routing table from the state file, resolves the
-/// bootstrap hosts off the loop, bootstraps, ticks the node, saves the table every few minutes
-/// and at stop. Every call into the node happens on the engine's event loop.
+/// One of the engine's DHT nodes on its UDP socket — one per address family (BEP 32: IPv4 and
+/// IPv6 are two DHTs with two tables; see `DHTFamilies`): binds the socket (the TCP listen
+/// port's number when it is free), restores the family's routing table from its state file,
+/// resolves the bootstrap hosts of that family off the loop, bootstraps, ticks the node, saves
+/// the table every few minutes and at stop. Every call into the node happens on the engine's
+/// event loop.
 ///
 /// Invariants: the node lives in `box` on `eventLoop` from `start` until `stop`; after `stop`
-/// every lookup has finished and the socket is closed.
+/// every lookup has finished and the socket is closed; the node files, asks and names nodes of
+/// `family` only.
 final class DHTService: Sendable {
     /// The UDP port the node answers on.
     let port: UInt16
+    /// The address family of the socket and of every node the table holds.
+    let family: DHTAddressFamily
     private let channel: Channel
     private let box: NIOLoopBound<NodeBox>
     private let eventLoop: EventLoop
@@ -44,9 +49,10 @@ final class DHTService: Sendable {
         var loggedID: NodeID?
     }
 
-    private init(port: UInt16, channel: Channel, box: NIOLoopBound<NodeBox>, eventLoop: EventLoop,
-                 configuration: DHTConfiguration, logger: Logger) {
+    private init(port: UInt16, family: DHTAddressFamily, channel: Channel, box: NIOLoopBound<NodeBox>,
+                 eventLoop: EventLoop, configuration: DHTConfiguration, logger: Logger) {
         self.port = port
+        self.family = family
         self.channel = channel
         self.box = box
         self.eventLoop = eventLoop
@@ -57,12 +63,17 @@ final class DHTService: Sendable {
     /// The nodes in the routing table (updated a few times a second).
     var nodeCount: Int { nodeCountFigure.load(ordering: .relaxed) }
 
-    /// Binds `host`:`preferredPort` (else any port), restores the table and starts bootstrapping.
-    static func start(configuration: DHTConfiguration, host: String, preferredPort: UInt16, eventLoop: EventLoop,
-                      threadPool: NIOThreadPool, logger: Logger) async throws(SessionError) -> DHTService {
+    /// Binds `host`:`preferredPort` (else any port) for a node of `family`, restores the table
+    /// and starts bootstrapping.
+    static func start(configuration: DHTConfiguration, family: DHTAddressFamily, host: String, preferredPort: UInt16,
+                      eventLoop: EventLoop, threadPool: NIOThreadPool, logger: Logger) async throws(SessionError) -> DHTService {
         let box = try await makeBox(eventLoop: eventLoop)
-        let bootstrap = DatagramBootstrap(group: eventLoop)
+        // An IPv6 socket on "any address" takes IPv6 only: IPv4 is the other node's.
+        let v6only = ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only)
+        var bootstrap = DatagramBootstrap(group: eventLoop)
             .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
+        if family == .ipv6 { bootstrap = bootstrap.channelOption(v6only, value: 1) }
+        bootstrap = bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let demultiplexer = DatagramDemultiplexer(krpc: { buffer, source in
@@ -71,24 +82,23 @@ final class DHTService: Sendable {
                     try channel.pipeline.syncOperations.addHandler(demultiplexer)
                 }
             }
-        // IPv4 on "any address": the node speaks BEP 5 `nodes` (IPv4); BEP 32 (IPv6) would need
-        // a second socket or node.
-        let bindHost = host == "0.0.0.0" || host == "::" ? "0.0.0.0" : host
         var channel: Channel?
         var lastError = "no port tried"
         for port in preferredPort == 0 ? [0] : [Int(preferredPort), 0] {
             do {
-                channel = try await bootstrap.bind(host: bindHost, port: port).get()
+                channel = try await bootstrap.bind(host: host, port: port).get()
                 break
             } catch {
                 lastError = "\(error)"
             }
         }
         guard let channel, let boundPort = channel.localAddress?.port.flatMap({ UInt16(exactly: $0) }) else {
-            throw .listen(host: bindHost, port: preferredPort, detail: "DHT UDP socket: \(lastError)")
+            throw .listen(host: host, port: preferredPort, detail: "DHT \(family) UDP socket: \(lastError)")
         }
-        let saved = configuration.stateRoot.flatMap { DHTStateFile.load(root: $0, limit: RoutingTable.maxStateLength) }
-        let service = DHTService(port: boundPort, channel: channel, box: box, eventLoop: eventLoop,
+        let saved = configuration.stateRoot.flatMap {
+            DHTStateFile.load(root: $0, ipv6: family == .ipv6, limit: RoutingTable.maxStateLength)
+        }
+        let service = DHTService(port: boundPort, family: family, channel: channel, box: box, eventLoop: eventLoop,
                                  configuration: configuration, logger: logger)
         do {
             try await eventLoop.submit { service.makeNode(savedState: saved) }.get()
@@ -98,7 +108,7 @@ final class DHTService: Sendable {
         }
         let hosts = configuration.bootstrap
         service.ready.withLock { $0 = Task {
-            let resolved = (try? await threadPool.runIfActive { HostResolution.resolve(hosts) }) ?? []
+            let resolved = (try? await threadPool.runIfActive { HostResolution.resolve(hosts, family: family) }) ?? []
             try? await eventLoop.submit { service.beginBootstrap(hosts: resolved) }.get()
         } }
         return service
@@ -115,18 +125,21 @@ final class DHTService: Sendable {
     /// On the loop: the node (restored when the state is readable) and its ticker.
     private func makeNode(savedState: [UInt8]?) {
         let channel = self.channel
-        let node = DHTNode(configuration: DHTNodeConfiguration(), savedState: savedState, now: .now) { bytes, address in
+        var nodeConfiguration = DHTNodeConfiguration()
+        nodeConfiguration.family = family
+        let node = DHTNode(configuration: nodeConfiguration, savedState: savedState, now: .now) { bytes, address in
             guard let destination = try? SocketAddress(ipAddress: address.host, port: Int(address.port)) else { return }
             var buffer = channel.allocator.buffer(capacity: bytes.count)
             buffer.writeBytes(bytes)
             channel.writeAndFlush(AddressedEnvelope(remoteAddress: destination, data: buffer), promise: nil)
         }
         box.value.node = node
-        logger.info("DHT started", metadata: ["udpPort": "\(port)", "nodeID": "\(node.nodeID)",
+        logger.info("DHT started", metadata: ["family": "\(family)", "udpPort": "\(port)", "nodeID": "\(node.nodeID)",
                                              "savedNodes": "\(node.nodeCount)"])
         // A saved table needs no name resolved: start from it now.
         if node.nodeCount > 0 {
-            logger.info("DHT bootstrap", metadata: ["from": "\(node.bootstrap(now: .now))", "tableNodes": "\(node.nodeCount)"])
+            logger.info("DHT bootstrap", metadata: ["family": "\(family)", "from": "\(node.bootstrap(now: .now))",
+                                                   "tableNodes": "\(node.nodeCount)"])
         }
         let box = self.box
         box.value.ticker = eventLoop.scheduleRepeatedTask(initialDelay: Self.tickInterval, delay: Self.tickInterval) { _ in
@@ -159,7 +172,7 @@ final class DHTService: Sendable {
     /// The node's traffic counters since start, as log metadata.
     private func figures(of node: DHTNode) -> Logger.Metadata {
         let figures = node.statistics
-        return ["nodes": "\(node.nodeCount)", "sentDatagrams": "\(figures.datagramsSent)",
+        return ["family": "\(family)", "nodes": "\(node.nodeCount)", "sentDatagrams": "\(figures.datagramsSent)",
                 "sentBytes": "\(figures.bytesSent)", "receivedDatagrams": "\(figures.datagramsReceived)",
                 "receivedBytes": "\(figures.bytesReceived)", "answered": "\(figures.queriesAnswered)",
                 "refused": "\(figures.queriesRefused)", "dropped": "\(figures.datagramsDropped)"]
@@ -172,15 +185,16 @@ final class DHTService: Sendable {
         node.bootstrapHosts = hosts
         guard node.nodeCount < RoutingTable.bucketSize else { return }
         let source = node.bootstrap(now: .now)
-        logger.info("DHT bootstrap", metadata: ["from": "\(source)", "tableNodes": "\(node.nodeCount)"])
+        logger.info("DHT bootstrap", metadata: ["family": "\(family)", "from": "\(source)", "tableNodes": "\(node.nodeCount)"])
     }
 
     private func save(_ node: DHTNode, now: ContinuousClock.Instant) {
         guard let root = configuration.stateRoot else { return }
         let bytes = node.savedState(now: now)
         do {
-            try DHTStateFile.save(root: root, bytes: bytes)
-            logger.debug("DHT table saved", metadata: ["nodes": "\(node.nodeCount)", "path": "\(DHTStateFile.path(root: root))"])
+            try DHTStateFile.save(root: root, ipv6: family == .ipv6, bytes: bytes)
+            logger.debug("DHT table saved", metadata: ["family": "\(family)", "nodes": "\(node.nodeCount)",
+                                                       "path": "\(DHTStateFile.path(root: root, ipv6: family == .ipv6))"])
         } catch {
             logger.warning("cannot save the DHT table", metadata: ["error": "\(error)"])
         }
@@ -223,7 +237,7 @@ final class DHTService: Sendable {
 
     /// See `SwarmEngine.dhtAddNode`.
     func addNode(host: String, port: UInt16) {
-        guard let ip = IPAddress(text: host) else { return }
+        guard let ip = IPAddress(text: host), family.reaches(ip) else { return }
         let box = self.box
         eventLoop.execute { box.value.node?.addNode(PeerAddress(ip: ip, port: port), now: .now) }
     }

@@ -33,8 +33,9 @@ public final class SwarmEngine: Sendable {
     /// BEP 14, when on and listening (see `LocalDiscovery`).
     let localDiscovery: NIOLoopBound<LocalDiscovery>?
     private let serverChannel: Channel?
-    /// The DHT node on the engine's UDP socket (nil when DHT is off).
-    private let dht: DHTService?
+    /// The DHT nodes, one per address family on a UDP socket of its own (BEP 32), IPv4 first;
+    /// empty when DHT is off.
+    private let dht: [DHTService]
     private let logger: Logger
     private let sessions = Mutex<[InfoHash: TorrentSession]>([:])
     private let isShutDown = Atomic<Bool>(false)
@@ -43,7 +44,7 @@ public final class SwarmEngine: Sendable {
                  group: MultiThreadedEventLoopGroup, threadPool: NIOThreadPool, torrents: NIOLoopBound<TorrentTable>,
                  rateLimits: NIOLoopBound<RateLimits>, memoryBudget: NIOLoopBound<PieceMemoryBudget>,
                  cacheSpace: NIOLoopBound<CacheSpace>, localDiscovery: NIOLoopBound<LocalDiscovery>?,
-                 serverChannel: Channel?, dht: DHTService?, logger: Logger) {
+                 serverChannel: Channel?, dht: [DHTService], logger: Logger) {
         self.configuration = configuration
         self.peerID = peerID
         self.listenPort = listenPort
@@ -93,17 +94,29 @@ public final class SwarmEngine: Sendable {
                 throw error
             }
         }
-        var dht: DHTService?
+        var dht: [DHTService] = []
         if configuration.dht.enabled {
-            do {
-                dht = try await DHTService.start(configuration: configuration.dht, host: configuration.listenHost,
-                                                 preferredPort: listenPort == 0 ? configuration.listenPort ?? 0 : listenPort,
-                                                 eventLoop: eventLoop, threadPool: threadPool, logger: logger)
-            } catch {
-                try? await serverChannel?.close()
-                try? await threadPool.shutdownGracefully()
-                try? await group.shutdownGracefully()
-                throw error
+            // Both families' sockets on one port number (the TCP port's when it is free): the
+            // port message names one UDP port.
+            var port = listenPort == 0 ? configuration.listenPort ?? 0 : listenPort
+            for (family, host) in DHTFamilies.nodes(listenHost: configuration.listenHost,
+                                                    hostHasRoutableIPv6: DHTFamilies.hostHasRoutableIPv6) {
+                do {
+                    let node = try await DHTService.start(configuration: configuration.dht, family: family, host: host,
+                                                          preferredPort: port, eventLoop: eventLoop,
+                                                          threadPool: threadPool, logger: logger)
+                    dht.append(node)
+                    port = node.port
+                } catch where family == .ipv6 && !dht.isEmpty {
+                    // The IPv4 DHT works; a machine whose IPv6 socket cannot be had does without.
+                    logger.info("no IPv6 DHT", metadata: ["error": "\(error)"])
+                } catch {
+                    for node in dht { await node.stop() }
+                    try? await serverChannel?.close()
+                    try? await threadPool.shutdownGracefully()
+                    try? await group.shutdownGracefully()
+                    throw error
+                }
             }
         }
         var localDiscovery: NIOLoopBound<LocalDiscovery>?
@@ -155,11 +168,11 @@ public final class SwarmEngine: Sendable {
 
     // MARK: - DHT
 
-    /// The UDP port the engine's DHT node answers on; nil when DHT is off.
-    public var dhtPort: UInt16? { dht?.port }
+    /// The UDP port the engine's DHT nodes answer on; nil when DHT is off.
+    public var dhtPort: UInt16? { dht.first?.port }
 
-    /// The nodes in the DHT routing table (a status figure); nil when DHT is off.
-    public var dhtNodeCount: Int? { dht?.nodeCount }
+    /// The nodes in the DHT routing tables, both families (a status figure); nil when DHT is off.
+    public var dhtNodeCount: Int? { dht.isEmpty ? nil : dht.reduce(0) { $0 + $1.nodeCount } }
 
     /// Looks `infoHash` up in the DHT: `found` hears each batch of new peers as they arrive (on
     /// the engine's loop); when the lookup ends we announce ourselves on `announcePort` (if
@@ -167,15 +180,20 @@ public final class SwarmEngine: Sendable {
     /// the task is cancelled); a no-op when DHT is off.
     public func dhtLookup(_ infoHash: InfoHash, announcePort: UInt16?,
                           found: @escaping @Sendable ([PeerAddress]) -> Void) async {
-        guard let dht, !isShutDown.load(ordering: .acquiring) else { return }
-        await dht.lookup(infoHash, announcePort: announcePort, found: found)
+        guard !dht.isEmpty, !isShutDown.load(ordering: .acquiring) else { return }
+        // Both DHTs at once (BEP 32); each reports its own family's peers as they arrive.
+        await withTaskGroup(of: Void.self) { group in
+            for node in dht {
+                group.addTask { await node.lookup(infoHash, announcePort: announcePort, found: found) }
+            }
+        }
     }
 
     /// A peer said its DHT node is at `host`:`port` (BEP 5 `port` message): we ping it, and it
     /// joins the routing table if it answers. A no-op when DHT is off.
     public func dhtAddNode(host: String, port: UInt16) {
         guard port != 0, !isShutDown.load(ordering: .acquiring) else { return }
-        dht?.addNode(host: host, port: port)
+        for node in dht { node.addNode(host: host, port: port) }
     }
 
     // MARK: - Torrents
@@ -235,7 +253,7 @@ public final class SwarmEngine: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for session in running { group.addTask { await session.shutdown() } }
         }
-        await dht?.stop()
+        for node in dht { await node.stop() }
         // The pool first: a job finishing late completes its promise on the still-running loop.
         try? await threadPool.shutdownGracefully()
         try? await group.shutdownGracefully()
