@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import time
 
 from swarmkit import assert_tree_matches, make_single_payload, make_torrent, mounted
@@ -196,3 +197,25 @@ def test_magnet_file_in_a_library(swarmfs_bin, procs, lt_seeder, pool, workdir):
         assert states == {"Show": "running", "Nobody": "magnet"}, status
         os.remove(os.path.join(library, "list.magnet"))
         wait_until(lambda: os.listdir(m.path) == [], timeout=15, message="the folders did not leave")
+
+
+def test_a_lookup_waiting_for_the_metadata_can_be_interrupted(swarmfs_mount, procs, pool, workdir):
+    # Nobody has this torrent: a lookup in the root waits for metadata that never comes, for up
+    # to --read-timeout (120 s here). Ctrl+C must end it at once, as it ends a waiting read.
+    link = "magnet:?xt=urn:btih:" + "ab" * 20 + "&dn=Nobody"
+    m = swarmfs_mount(link, "--listen-host", pool.ip(), "--no-trackers", "--read-timeout", "120")
+    target = os.path.join(m.path, "Nobody")
+    waiter = procs.spawn("stat-waiter", ["/usr/bin/python3", "-c",
+                                         "import os, sys\n"
+                                         "print('STATTING', flush=True)\n"
+                                         "try:\n    os.stat(sys.argv[1])\n"
+                                         "except KeyboardInterrupt:\n    print('INTERRUPTED', flush=True); sys.exit(3)\n"
+                                         "print('ANSWERED', flush=True)\n", target])
+    waiter.wait_for_output(r"^STATTING$", 10)
+    time.sleep(1.0)
+    assert waiter.running(), waiter.tail()  # still waiting for the tree
+    os.kill(waiter.pid, signal.SIGINT)
+    waiter.wait_for_output(r"^INTERRUPTED$", 10)
+    wait_until(lambda: not waiter.running(), 10, message="the interrupted lookup's caller did not exit")
+    # The mount still answers, and still waits for its tree.
+    assert os.listdir(m.path) == []
