@@ -70,6 +70,8 @@ final class Foreman {
                                                    keepAtMost: buffersKept)
     /// Readers, and reads waiting for pieces or being answered (see `ReadDesk`).
     private(set) lazy var readDesk = ReadDesk(foreman: self)
+    /// The torrent's web seeds, each a seed peer on a local pipe (see `WebSeeds`).
+    private(set) lazy var webSeeds = WebSeeds(foreman: self, urls: configuration.useWebSeeds ? metainfo.webSeeds : [])
     /// Choking, serving peers' requests within the upload limit (see `Uploader`).
     private(set) lazy var uploader = Uploader(foreman: self, limits: rateLimits)
     /// When the resume record is saved (see `CheckpointSchedule`).
@@ -284,8 +286,10 @@ final class Foreman {
         connectMore()
     }
 
+    /// Dials known peers while there is room, and opens the web seeds that are due.
     func connectMore() {
         roster.connectMore()
+        webSeeds.connectDue(now: clock.now)
     }
 
     /// A TCP connection is up: it waits for its handshake (see `PeerRoster.opened`).
@@ -434,6 +438,7 @@ final class Foreman {
         for peer in peers.values where peer.amInterested && !peer.isSeed {
             setInterested(peer, false)
         }
+        webSeeds.closeAll()
         publishStatus()
         for promise in completionPromises { promise.succeed(()) }
         completionPromises.removeAll()

@@ -64,7 +64,7 @@ extension SwarmEngine {
         let dictionary = try outcome.get()
         let contributors = (try? await loop.submit { fetch.value.contributors }.get()) ?? []
         do {
-            let metainfo = try Metainfo(infoDictionary: dictionary, trackers: tiers)
+            let metainfo = try Metainfo(infoDictionary: dictionary, trackers: tiers, webSeeds: magnet.webSeeds)
             return FetchedMetadata(metainfo: metainfo, peers: contributors)
         } catch {
             throw .badMetadata(infoHash: magnet.infoHash.hex, detail: "\(error)")
