@@ -304,15 +304,18 @@ final class Foreman {
     }
 
     /// The peer's handshake arrived: if the roster admits it, it hears our extension handshake
-    /// and what we have.
-    func peer(_ peer: PeerConnection, sentHandshake handshake: Handshake) {
+    /// and what we have (unless `alreadyIntroduced`: a connection of the metadata phase, whose
+    /// peer heard then that we had nothing, see `adopt`).
+    func peer(_ peer: PeerConnection, sentHandshake handshake: Handshake, alreadyIntroduced: Bool = false) {
         guard roster.admit(peer, handshake: handshake) else { return }
         if peer.supportsExtensions {
             peer.send(.extended(id: 0, payload: ourExtensionHandshake().encoded()))
         }
         if let dhtPort, handshake.supportsDHT { peer.send(.port(dhtPort)) }
         let have = verified.snapshot
-        if peer.supportsFast && have.isComplete {
+        if alreadyIntroduced {
+            // Nothing more to say: `have-none` went out then, and we have nothing yet.
+        } else if peer.supportsFast && have.isComplete {
             peer.send(.haveAll)
         } else if peer.supportsFast && have.setCount == 0 {
             peer.send(.haveNone)

@@ -32,6 +32,8 @@ public final class SwarmEngine: Sendable {
     let cacheSpace: NIOLoopBound<CacheSpace>
     /// BEP 14, when on and listening (see `LocalDiscovery`).
     let localDiscovery: NIOLoopBound<LocalDiscovery>?
+    /// Magnets' metadata-phase connections waiting for their torrents (see `MetadataHandover`).
+    let metadataHandover: NIOLoopBound<MetadataHandover>
     private let serverChannel: Channel?
     /// The DHT nodes, one per address family on a UDP socket of its own (BEP 32), IPv4 first;
     /// empty when DHT is off.
@@ -44,7 +46,8 @@ public final class SwarmEngine: Sendable {
                  group: MultiThreadedEventLoopGroup, threadPool: NIOThreadPool, torrents: NIOLoopBound<TorrentTable>,
                  rateLimits: NIOLoopBound<RateLimits>, memoryBudget: NIOLoopBound<PieceMemoryBudget>,
                  cacheSpace: NIOLoopBound<CacheSpace>, localDiscovery: NIOLoopBound<LocalDiscovery>?,
-                 serverChannel: Channel?, dht: [DHTService], logger: Logger) {
+                 metadataHandover: NIOLoopBound<MetadataHandover>, serverChannel: Channel?, dht: [DHTService],
+                 logger: Logger) {
         self.configuration = configuration
         self.peerID = peerID
         self.listenPort = listenPort
@@ -56,6 +59,7 @@ public final class SwarmEngine: Sendable {
         self.memoryBudget = memoryBudget
         self.cacheSpace = cacheSpace
         self.localDiscovery = localDiscovery
+        self.metadataHandover = metadataHandover
         self.serverChannel = serverChannel
         self.dht = dht
         self.logger = logger
@@ -68,14 +72,15 @@ public final class SwarmEngine: Sendable {
         let threadPool = NIOThreadPool(numberOfThreads: 2)
         threadPool.start()
         let shared: (NIOLoopBound<TorrentTable>, NIOLoopBound<RateLimits>, NIOLoopBound<PieceMemoryBudget>,
-                     NIOLoopBound<CacheSpace>)
+                     NIOLoopBound<CacheSpace>, NIOLoopBound<MetadataHandover>)
         do {
             shared = try await eventLoop.submit {
                 (NIOLoopBound(TorrentTable(), eventLoop: eventLoop),
                  NIOLoopBound(RateLimits(maxUploadRate: configuration.maxUploadRate,
                                          maxDownloadRate: configuration.maxDownloadRate), eventLoop: eventLoop),
                  NIOLoopBound(PieceMemoryBudget(totalBytes: configuration.pieceMemoryBudget), eventLoop: eventLoop),
-                 NIOLoopBound(CacheSpace(limit: configuration.cacheSizeLimit), eventLoop: eventLoop))
+                 NIOLoopBound(CacheSpace(limit: configuration.cacheSizeLimit), eventLoop: eventLoop),
+                 NIOLoopBound(MetadataHandover(eventLoop: eventLoop), eventLoop: eventLoop))
             }.get()
         } catch {
             try? await threadPool.shutdownGracefully()
@@ -125,7 +130,8 @@ public final class SwarmEngine: Sendable {
         }
         return SwarmEngine(configuration: configuration, peerID: PeerID.generate(), listenPort: listenPort, group: group,
                            threadPool: threadPool, torrents: shared.0, rateLimits: shared.1, memoryBudget: shared.2,
-                           cacheSpace: shared.3, localDiscovery: localDiscovery, serverChannel: serverChannel,
+                           cacheSpace: shared.3, localDiscovery: localDiscovery, metadataHandover: shared.4,
+                           serverChannel: serverChannel,
                            dht: dht, logger: logger)
     }
 
@@ -247,9 +253,11 @@ public final class SwarmEngine: Sendable {
             return Array(running.values)
         }
         try? await serverChannel?.close()
-        if let localDiscovery {
-            try? await eventLoop.submit { localDiscovery.value.close() }.get()
-        }
+        let (handover, localDiscovery) = (metadataHandover, self.localDiscovery)
+        try? await eventLoop.submit {
+            localDiscovery?.value.close()
+            handover.value.closeAll()
+        }.get()
         await withTaskGroup(of: Void.self) { group in
             for session in running { group.addTask { await session.shutdown() } }
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import time
 
@@ -219,3 +220,20 @@ def test_a_lookup_waiting_for_the_metadata_can_be_interrupted(swarmfs_mount, pro
     wait_until(lambda: not waiter.running(), 10, message="the interrupted lookup's caller did not exit")
     # The mount still answers, and still waits for its tree.
     assert os.listdir(m.path) == []
+
+
+def test_the_metadata_phase_hands_its_connections_to_the_torrent(swarmfs_bin, procs, lt_seeder, pool, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=2 * MiB + 7)
+    torrent = make_torrent(payload, piece_size=32 * 1024, trackers=[], out_path=os.path.join(workdir, "t.torrent"))
+    seeder = lt_seeder(torrent, payload.save_path, use_tracker=False)
+    link = magnet(torrent.path, peers=[seeder.endpoint])
+    out = os.path.join(workdir, "out")
+    proc = procs.spawn("download", [swarmfs_bin, "download", link, "-o", out, "--no-trackers",
+                                    "--listen-host", pool.ip(), "--log-level", "debug"])
+    assert proc.wait(60) == 0, proc.tail()
+    with open(os.path.join(out, payload.files[0].path), "rb") as f:
+        assert f.read() == payload.read(payload.files[0].path)
+    log = proc.output()
+    # The connection that brought the metadata brought the data: taken over, never dialled again.
+    assert re.search(rf"peer taken over from the metadata phase.*peer={re.escape(seeder.endpoint)}", log), proc.tail()
+    assert len(re.findall(rf"peer connected.*peer={re.escape(seeder.endpoint)}", log)) == 1, proc.tail()
