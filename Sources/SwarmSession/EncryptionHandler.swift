@@ -42,6 +42,9 @@ final class EncryptionHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let role: Role
     private var handshake: MSEHandshake?
+    /// Until the peer's first bytes show whether it speaks plaintext BitTorrent: they are kept
+    /// in `sniffed` (at most 20 plus one read).
+    private var sniffing = true
     private var sniffed: [UInt8] = []
     private var encryptor: RC4?
     private var decryptor: RC4?
@@ -59,6 +62,7 @@ final class EncryptionHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         guard case let .initiator(infoHash, provide, _) = role else {
+            // Accepting: the router behind us holds the worker back until it knows the torrent.
             forwardedActive = true
             return context.fireChannelActive()
         }
@@ -83,19 +87,27 @@ final class EncryptionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             return context.fireChannelRead(wrapInboundOut(buffer))
         }
-        if handshake == nil {
-            guard case let .incoming(allow, plaintext, findTorrent) = role else { return }
+        if sniffing {
+            // The first 20 bytes tell a plaintext BitTorrent handshake from a Diffie-Hellman key
+            // (which starts like one with probability 2^-160).
             sniffed += buffer.readableBytesView
             let name = [UInt8(Handshake.protocolName.count)] + Handshake.protocolName
             let compared = min(sniffed.count, name.count)
             if sniffed.prefix(compared).elementsEqual(name.prefix(compared)) {
                 guard compared == name.count else { return }  // could still be either
-                guard plaintext else { return fail(context: context, "a plaintext handshake, and encryption is required") }
+                guard case .incoming(_, true, _) = role else {
+                    // A dialled peer that speaks first in plaintext will not do MSE: fail at once
+                    // (under `prefer` the dial is repeated in plaintext).
+                    return fail(context: context, "the peer sent a plaintext handshake")
+                }
                 return passThrough(context: context)
             }
-            guard let allow else { return fail(context: context, "an encrypted handshake, and encryption is disabled") }
-            var random = SystemRandomNumberGenerator()
-            handshake = MSEHandshake(receiverAllowing: allow, findTorrent: findTorrent, using: &random)
+            sniffing = false
+            if case let .incoming(allow, _, findTorrent) = role {
+                guard let allow else { return fail(context: context, "an encrypted handshake, and encryption is disabled") }
+                var random = SystemRandomNumberGenerator()
+                handshake = MSEHandshake(receiverAllowing: allow, findTorrent: findTorrent, using: &random)
+            }
             buffer = context.channel.allocator.buffer(bytes: sniffed)
             sniffed = []
         }
