@@ -75,6 +75,9 @@ public struct MSEHandshake {
     private var encryptor: RC4?
     private var decryptor: RC4?
     private var pending: [UInt8] = []
+    /// Where the current scan resumes in `pending`: positions before it were already tried, so
+    /// a peer that trickles its padding a byte at a time costs a linear scan, not a quadratic one.
+    private var scanFrom = 0
     private var phase = Phase.peerKey
 
     /// The dialling side for `infoHash`, offering `provide` (RC4, plaintext or both). `keys`:
@@ -251,11 +254,14 @@ public struct MSEHandshake {
     /// bytes went by without it.
     private mutating func scan(for marker: [UInt8], within limit: Int, marker name: String) throws(MSEError) -> Bool {
         let searchable = min(pending.count, limit)
-        if searchable >= marker.count {
-            for start in 0...(searchable - marker.count) where pending[start..<(start + marker.count)].elementsEqual(marker) {
+        if searchable >= marker.count, scanFrom <= searchable - marker.count {
+            for start in scanFrom...(searchable - marker.count)
+            where pending[start..<(start + marker.count)].elementsEqual(marker) {
                 pending.removeFirst(start)
+                scanFrom = 0
                 return true
             }
+            scanFrom = searchable - marker.count + 1
         }
         if pending.count >= limit { throw .synchronisationNotFound(marker: name, scanned: limit) }
         return false
