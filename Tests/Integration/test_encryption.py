@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 
 import pytest
@@ -81,3 +82,16 @@ def test_prefer_falls_back_to_plaintext_for_a_peer_that_refuses_encryption(swarm
     f = payload.files[0]
     assert m.read(f.path, timeout=60) == payload.read(f)
     wait_until(lambda: m.status()["peers"] >= 1, timeout=10)
+
+
+def test_magnet_metadata_from_a_pe_forced_seeder(run, procs, pool, workdir):
+    payload, torrent, seeder = seeded(workdir, procs, pool, "forced", size=1 * MiB + 5)
+    link = f"magnet:?xt=urn:btih:{torrent.info_hash}&x.pe={seeder.endpoint}"
+    env = dict(os.environ, XDG_CACHE_HOME=os.path.join(workdir, "xdg"))
+    result = run("info", "--json", link, "--timeout", "60", "--listen-host", pool.ip(), "--encryption", "require",
+                 env=env)
+    assert result.returncode == 0, result.stderr
+    expected = json.loads(run("info", "--json", torrent.path).stdout)
+    got = json.loads(result.stdout)
+    assert (got["infoHash"], got["files"], got["pieceCount"]) == \
+        (expected["infoHash"], expected["files"], expected["pieceCount"])
