@@ -12,7 +12,7 @@ import pytest
 
 from swarmkit import LibtorrentSeeder, assert_tree_matches, make_multi_payload, make_single_payload, make_torrent
 from swarmkit.transmission import TransmissionSeeder
-from swarmkit.waiting import wait_until
+from swarmkit.waiting import TimeoutExpired, wait_until
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -95,3 +95,13 @@ def test_magnet_metadata_from_a_pe_forced_seeder(run, procs, pool, workdir):
     got = json.loads(result.stdout)
     assert (got["infoHash"], got["files"], got["pieceCount"]) == \
         (expected["infoHash"], expected["files"], expected["pieceCount"])
+
+
+def test_disable_refuses_an_encrypted_leecher(swarmfs_seed, lt_leecher, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=1 * MiB)
+    torrent = make_torrent(payload, piece_size=64 * KiB, trackers=[], out_path=os.path.join(workdir, "t.torrent"))
+    seed = swarmfs_seed(torrent, payload.save_path, "--no-trackers", "--encryption", "disable")
+    leecher = lt_leecher(torrent, peers=[seed.endpoint], use_tracker=False, encryption="forced", timeout=8)
+    with pytest.raises(TimeoutExpired):
+        leecher.wait_complete(60)
+    assert leecher.status().get("downloaded", 0) == 0
