@@ -3,7 +3,8 @@ import PackageDescription
 
 // Dependencies point one way:
 // Bencode <- Metainfo <- {Wire, Tracker, Pieces, Storage, DHT}; Storage <- Content (the read API)
-// {Wire, Tracker, Pieces, Content, DHT} <- Session;  Content <- FS <- {FUSE, Library, HTTP};  {Session, FUSE, Library, HTTP} <- CLI
+// Metainfo <- MSE (the encryption handshake, RC4, DH);
+// {Wire, Tracker, Pieces, Content, DHT, MSE} <- Session;  Content <- FS <- {FUSE, Library, HTTP};  {Session, FUSE, Library, HTTP} <- CLI
 let package = Package(
     name: "swarmfs",
     platforms: [.macOS(.v15)],
@@ -20,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
+        // Modular exponentiation for MSE's 768-bit Diffie-Hellman (SwarmMSE only).
+        .package(url: "https://github.com/attaswift/BigInt", exact: "6.0.1"),
     ],
     targets: [
         .target(name: "SwarmBencode"),
@@ -30,6 +33,12 @@ let package = Package(
         .target(name: "SwarmWire", dependencies: [
             "SwarmBencode", "SwarmMetainfo",
             .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        // Message Stream Encryption's pure parts: RC4, the DH exchange, the handshake state machine.
+        .target(name: "SwarmMSE", dependencies: [
+            "SwarmMetainfo",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "BigInt", package: "BigInt"),
         ]),
         // The BEP 5 DHT's pure parts: node ids, KRPC codec, routing table, write tokens. No I/O.
         .target(name: "SwarmDHT", dependencies: [
@@ -58,6 +67,7 @@ let package = Package(
         .target(name: "SwarmContent", dependencies: ["SwarmMetainfo", "SwarmStorage"]),
         .target(name: "SwarmSession", dependencies: [
             "SwarmMetainfo", "SwarmWire", "SwarmTracker", "SwarmPieces", "SwarmStorage", "SwarmContent", "SwarmDHT",
+            "SwarmMSE",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -96,6 +106,7 @@ let package = Package(
         // The parser invariants that the fuzz targets (Tests/Fuzz) and the corpus replay test share.
         .target(name: "SwarmFuzzChecks", dependencies: [
             "SwarmBencode", "SwarmMetainfo", "SwarmWire", "SwarmTracker", "SwarmStorage", "SwarmDHT", "SwarmHTTP",
+            "SwarmMSE",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -115,6 +126,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SwarmPiecesTests", dependencies: ["SwarmPieces"]),
+        .testTarget(name: "SwarmMSETests", dependencies: ["SwarmMSE", "SwarmMetainfo"]),
         .testTarget(name: "SwarmDHTTests", dependencies: ["SwarmDHT", "SwarmMetainfo", "SwarmBencode"]),
         .testTarget(name: "SwarmFuzzReplayTests", dependencies: ["SwarmFuzzChecks"]),
         .testTarget(name: "SwarmStorageTests", dependencies: ["SwarmStorage"]),

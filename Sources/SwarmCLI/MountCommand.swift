@@ -82,6 +82,8 @@ struct MountCommand: ParsableCommand {
 
     @OptionGroup var dht: DHTOptions
 
+    @OptionGroup var encryption: EncryptionOptions
+
     @Option(name: .long, help: ArgumentHelp(HTTPAddress.help, valueName: "[HOST:]PORT"))
     var http: String?
 

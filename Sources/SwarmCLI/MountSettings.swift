@@ -30,6 +30,7 @@ struct MountSettings {
     var noLsd: Bool
     var rates: RateOptions
     var dht: DHTOptions
+    var encryption: EncryptionOptions
     var foreground: Bool
     var fuseOptions: [String]
     var logging: LoggingOptions
@@ -82,6 +83,7 @@ struct MountSettings {
         noLsd = command.noLsd
         rates = command.rates
         dht = command.dht
+        encryption = command.encryption
         foreground = command.foreground || parsed.foreground
         fuseOptions = parsed.fuseOptions
         logging = command.logging
@@ -118,6 +120,7 @@ struct MountSettings {
         if noLsd { arguments.append("--no-lsd") }
         arguments += rates.arguments
         arguments += dht.arguments
+        arguments += encryption.arguments
         if let file = logging.logFile { arguments += ["--log-file", file] }
         if let holdReadsWhile { arguments += ["--debug-hold-reads-while", holdReadsWhile] }
         if fuseDebug { arguments.append("--fuse-debug") }
@@ -166,6 +169,7 @@ extension MountSettings {
         // A library's cache root is --cache-dir; a single torrent's folder sits in the default root.
         let isLibrary = LibraryMountDaemon.isLibrary(torrent)
         dht.apply(to: &engine, stateRoot: (isLibrary ? cacheDirectory : nil) ?? CacheRoot.defaultPath())
+        encryption.apply(to: &engine)
         return engine
     }
 }

@@ -29,6 +29,8 @@ struct PeerOptions: ParsableArguments {
 
     @OptionGroup var dht: DHTOptions
 
+    @OptionGroup var encryption: EncryptionOptions
+
     func validate() throws {
         guard maxPeers > 0 else { throw ValidationError("--max-peers must be at least 1") }
     }
@@ -43,5 +45,6 @@ struct PeerOptions: ParsableArguments {
         engine.localDiscovery = !noLsd
         rates.apply(to: &engine)
         dht.apply(to: &engine, stateRoot: CacheRoot.defaultPath())
+        encryption.apply(to: &engine)
     }
 }

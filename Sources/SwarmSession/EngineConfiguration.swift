@@ -28,6 +28,8 @@ public struct EngineConfiguration: Sendable {
     public var localDiscovery: Bool = true
     /// The DHT node (BEP 5) on the engine's UDP socket; off unless enabled.
     public var dht = DHTConfiguration()
+    /// Message Stream Encryption for peer connections, both ways (`--encryption`).
+    public var encryption: PeerEncryptionPolicy = .prefer
 
     public init() {}
 }

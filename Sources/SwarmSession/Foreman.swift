@@ -78,6 +78,8 @@ final class Foreman {
     let checkpoints: CheckpointSchedule
     /// The address outbound connections leave from ("0.0.0.0": any).
     private let connectFromHost: String
+    /// The engine's `--encryption` policy, which the roster dials by.
+    let encryption: PeerEncryption
     /// Piece buffers kept for reuse: what the budget allowed at the start, at most 16.
     private let buffersKept: Int
 
@@ -113,6 +115,7 @@ final class Foreman {
          store: PieceStore, configuration: SessionConfiguration, logger: Logger, ourPeerID: PeerID,
          verified: VerifiedPieces, statusBoard: StatusBoard, checkpointer: Checkpointer,
          rateLimits: RateLimits, memoryBudget: PieceMemoryBudget, cacheSpace: CacheSpace, connectFromHost: String,
+         encryption: PeerEncryption = PeerEncryption(policy: .disable),
          clock: any ForemanClock = SystemForemanClock()) {
         self.metainfo = metainfo
         layout = metainfo.layout
@@ -128,6 +131,7 @@ final class Foreman {
         self.clock = clock
         self.rateLimits = rateLimits
         self.connectFromHost = connectFromHost
+        self.encryption = encryption
         lastTick = clock.now
         cache = CacheShare(space: cacheSpace, layout: metainfo.layout, have: have)
         checkpoints = CheckpointSchedule(checkpointer: checkpointer, threadPool: threadPool, eventLoop: eventLoop,

@@ -24,7 +24,8 @@ final class TorrentTable {
     }
 }
 
-/// The first handler of every incoming connection: it reads the handshake's first 48 bytes
+/// The first handler of every incoming connection (behind `EncryptionHandler`, which turns an
+/// MSE connection into plaintext, unless `--encryption disable`): it reads the handshake's first 48 bytes
 /// (`19 "BitTorrent protocol" reserved[8] info_hash[20]`), finds the torrent they name, and hands
 /// the connection to that torrent's peer pipeline, replaying the bytes it read. A connection for
 /// a torrent we do not run, or that does not speak BitTorrent, is closed; one that says nothing

@@ -31,6 +31,7 @@ final class MetadataFetch {
     private let clock: any ForemanClock
     private let ourHandshake: Handshake
     private let connectFromHost: String
+    private let encryption: PeerEncryption
     private let listenPort: UInt16
     private let directory = PeerDirectory(capacity: 1_000)
     private var peers: [PeerKey: MetadataPeer] = [:]
@@ -58,7 +59,9 @@ final class MetadataFetch {
     static let tickInterval = TimeAmount.milliseconds(250)
 
     init(infoHash: InfoHash, ourPeerID: PeerID, eventLoop: EventLoop, connectFromHost: String,
-         listenPort: UInt16, logger: Logger, clock: any ForemanClock = SystemForemanClock()) {
+         listenPort: UInt16, logger: Logger, encryption: PeerEncryption = PeerEncryption(policy: .disable),
+         clock: any ForemanClock = SystemForemanClock()) {
+        self.encryption = encryption
         self.infoHash = infoHash
         self.eventLoop = eventLoop
         self.logger = logger
@@ -114,7 +117,8 @@ final class MetadataFetch {
         let key = nextKey
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let now = clock.now
-        PeerDialing.connect(on: eventLoop, from: connectFromHost, to: candidate) { channel in
+        PeerDialing.connect(on: eventLoop, from: connectFromHost, to: candidate, infoHash: infoHash,
+                            encryption: encryption) { channel in
             try MetadataPeer.install(on: channel, owner: bound.value, key: key, host: candidate.host,
                                      address: candidate.address, now: now)
         }.whenComplete { result in

@@ -173,7 +173,8 @@ final class PeerRoster {
         let foreman = NIOLoopBound(self.foreman, eventLoop: eventLoop)
         let roster = NIOLoopBound(self, eventLoop: eventLoop)
         let key = makePeerKey()
-        PeerDialing.connect(on: eventLoop, from: connectFromHost, to: candidate) { channel in
+        PeerDialing.connect(on: eventLoop, from: connectFromHost, to: candidate, infoHash: foreman.value.metainfo.infoHash,
+                            encryption: foreman.value.encryption) { channel in
             try PeerConnection.install(on: channel, foreman: foreman.value, key: key, host: candidate.host,
                                        address: candidate.address, isOutbound: true)
         }.whenComplete { result in

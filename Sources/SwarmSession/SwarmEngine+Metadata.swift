@@ -27,10 +27,12 @@ extension SwarmEngine {
         let fetch: NIOLoopBound<MetadataFetch>
         let result: EventLoopFuture<[UInt8]>
         let (loop, peerID, port, host) = (eventLoop, self.peerID, listenPort, configuration.listenHost)
+        let encryption = self.encryption
         do {
             (fetch, result) = try await loop.submit {
                 let fetch = MetadataFetch(infoHash: magnet.infoHash, ourPeerID: peerID, eventLoop: loop,
-                                          connectFromHost: host, listenPort: port, logger: logger)
+                                          connectFromHost: host, listenPort: port, logger: logger,
+                                          encryption: encryption)
                 fetch.start()
                 fetch.addPeerAddresses(addresses)
                 return (NIOLoopBound(fetch, eventLoop: loop), fetch.result)

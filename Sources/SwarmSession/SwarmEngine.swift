@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import SwarmMetainfo
+import SwarmMSE
 import SwarmWire
 import Synchronization
 
@@ -30,6 +31,8 @@ public final class SwarmEngine: Sendable {
     let rateLimits: NIOLoopBound<RateLimits>
     let memoryBudget: NIOLoopBound<PieceMemoryBudget>
     let cacheSpace: NIOLoopBound<CacheSpace>
+    /// The encryption policy every dial follows, and the peers that want plaintext.
+    let encryption: PeerEncryption
     /// BEP 14, when on and listening (see `LocalDiscovery`).
     let localDiscovery: NIOLoopBound<LocalDiscovery>?
     /// Magnets' metadata-phase connections waiting for their torrents (see `MetadataHandover`).
@@ -58,6 +61,7 @@ public final class SwarmEngine: Sendable {
         self.rateLimits = rateLimits
         self.memoryBudget = memoryBudget
         self.cacheSpace = cacheSpace
+        encryption = PeerEncryption(policy: configuration.encryption)
         self.localDiscovery = localDiscovery
         self.metadataHandover = metadataHandover
         self.serverChannel = serverChannel
@@ -138,6 +142,7 @@ public final class SwarmEngine: Sendable {
     private static func listen(configuration: EngineConfiguration, torrents: NIOLoopBound<TorrentTable>,
                                eventLoop: EventLoop, logger: Logger) async throws(SessionError) -> (Channel, UInt16) {
         let limit = configuration.maxHalfOpenIncoming
+        let policy = PeerEncryption(policy: configuration.encryption)
         let bootstrap = ServerBootstrap(group: eventLoop)
             .serverChannelOption(ChannelOptions.backlog, value: 128)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -150,6 +155,13 @@ public final class SwarmEngine: Sendable {
                     guard table.admitsHalfOpen(limit: limit) else {
                         channel.close(promise: nil)
                         return
+                    }
+                    if let allow = policy.methodsAccepted {
+                        // MSE first: the router then sees the plaintext handshake either way.
+                        let role = EncryptionHandler.Role.incoming(allow: allow, plaintext: policy.acceptsPlaintext) { hash in
+                            table.foremen.keys.first { MSEHandshake.obfuscatedHash(of: $0) == hash }
+                        }
+                        try channel.pipeline.syncOperations.addHandler(EncryptionHandler(role: role))
                     }
                     try channel.pipeline.syncOperations.addHandler(HandshakeRouter(torrents: table, logger: logger))
                 }

@@ -134,6 +134,7 @@ public final class TorrentSession: TorrentContentSource {
         let (rateLimits, memoryBudget, torrents) = (engine.rateLimits, engine.memoryBudget, engine.torrents)
         let cacheSpace = engine.cacheSpace
         let connectFromHost = engine.configuration.listenHost
+        let encryption = engine.encryption
         let checkpointer = Checkpointer(store: store, infoHash: metainfo.infoHash, verified: have)
 
         let foreman: NIOLoopBound<Foreman>
@@ -144,7 +145,8 @@ public final class TorrentSession: TorrentContentSource {
                                      store: store, configuration: configuration, logger: sessionLogger, ourPeerID: peerID,
                                      verified: verified, statusBoard: statusBoard, checkpointer: checkpointer,
                                      rateLimits: rateLimits.value, memoryBudget: memoryBudget.value,
-                                     cacheSpace: cacheSpace.value, connectFromHost: connectFromHost),
+                                     cacheSpace: cacheSpace.value, connectFromHost: connectFromHost,
+                                     encryption: encryption),
                              eventLoop: eventLoop)
             }.get()
         } catch {

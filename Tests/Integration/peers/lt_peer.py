@@ -22,6 +22,7 @@ peer-info samples) and the peer id it sent blocks with.
 Configured like the swarmbench peers: no DHT/LSD/UPnP/NAT-PMP, TCP only, outgoing connections
 (tracker announces included) bound to --ip, several connections per IP allowed, everybody
 unchoked, no rate limits unless asked, plaintext handshakes (no encryption attempt first).
+--encryption forced: MSE/PE with RC4 only, in and out (pe_forced); disabled: plaintext only, in and out.
 """
 
 import argparse
@@ -35,6 +36,15 @@ import time
 import libtorrent as lt
 
 BLOCK = 16 * 1024
+
+
+def encryption_settings(mode):
+    if mode == "forced":
+        return {"out_enc_policy": int(lt.enc_policy.forced), "in_enc_policy": int(lt.enc_policy.forced),
+                "allowed_enc_level": int(lt.enc_level.rc4), "prefer_rc4": True}
+    if mode == "disabled":
+        return {"out_enc_policy": int(lt.enc_policy.disabled), "in_enc_policy": int(lt.enc_policy.disabled)}
+    return {}
 
 
 def settings(ip, port, upload_limit=0):
@@ -181,7 +191,7 @@ def install_stop_handlers():
 
 
 def seed(args):
-    ses = lt.session(settings(args.ip, args.port, args.upload_limit))
+    ses = lt.session({**settings(args.ip, args.port, args.upload_limit), **encryption_settings(args.encryption)})
     if args.upload_limit:
         # libtorrent exempts local-network peers (all of loopback) from rate limits: put every
         # address in the global class only, so the limit applies to our loopback swarm.
@@ -213,7 +223,7 @@ def seed(args):
 
 def download(args):
     start = time.monotonic()
-    ses = lt.session(settings(args.ip, args.port))
+    ses = lt.session({**settings(args.ip, args.port), **encryption_settings(args.encryption)})
     h = add_torrent(ses, args, seeding=False)
     stats = Stats(args.status, args.ip, args.port, lt.torrent_info(args.torrent))
     stop = install_stop_handlers()
@@ -267,6 +277,7 @@ def main(argv=None):
         p.add_argument("--port", type=int, required=True)
         p.add_argument("--status", required=True)
         p.add_argument("--no-tracker", action="store_true")
+        p.add_argument("--encryption", choices=("default", "forced", "disabled"), default="default")
         p.add_argument("torrent")
         p.add_argument("save_path")
     s = sub.choices["seed"]

@@ -26,7 +26,8 @@ class _LibtorrentPeer:
     role = ""
 
     def __init__(self, torrent: TorrentLike, save_path: str, ip: str, port: int, *,
-                 procs: ProcessGroup, use_tracker: bool = True):
+                 procs: ProcessGroup, use_tracker: bool = True, encryption: str = "default"):
+        self.encryption = encryption
         self.torrent = torrent
         self.save_path = save_path
         self.ip, self.port = ip, port
@@ -45,6 +46,8 @@ class _LibtorrentPeer:
                 "--port", str(self.port), "--status", self.status_path]
         if not self.use_tracker:
             argv.append("--no-tracker")
+        if self.encryption != "default":
+            argv += ["--encryption", self.encryption]
         return argv
 
     def status(self) -> dict:
@@ -95,8 +98,9 @@ class LibtorrentSeeder(_LibtorrentPeer):
 
     def __init__(self, torrent: TorrentLike, save_path: str, ip: str, port: int,
                  have_mask: Optional[Sequence[bool]] = None, *, procs: ProcessGroup,
-                 use_tracker: bool = True, upload_limit: int = 0):
-        super().__init__(torrent, save_path, ip, port, procs=procs, use_tracker=use_tracker)
+                 use_tracker: bool = True, upload_limit: int = 0, encryption: str = "default"):
+        super().__init__(torrent, save_path, ip, port, procs=procs, use_tracker=use_tracker,
+                         encryption=encryption)
         self.have_mask = list(have_mask) if have_mask is not None else None
         self.upload_limit = upload_limit
 
@@ -135,8 +139,9 @@ class LibtorrentLeecher(_LibtorrentPeer):
 
     def __init__(self, torrent: TorrentLike, save_path: str, ip: str, port: int,
                  peers: Sequence[str] = (), *, procs: ProcessGroup, use_tracker: bool = True,
-                 keep_running: bool = False, timeout: float = 120.0):
-        super().__init__(torrent, save_path, ip, port, procs=procs, use_tracker=use_tracker)
+                 keep_running: bool = False, timeout: float = 120.0, encryption: str = "default"):
+        super().__init__(torrent, save_path, ip, port, procs=procs, use_tracker=use_tracker,
+                         encryption=encryption)
         self.peers = list(peers)
         self.keep_running = keep_running
         self.timeout = timeout
