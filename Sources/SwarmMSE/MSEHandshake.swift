@@ -12,8 +12,9 @@ import SwarmMetainfo
 ///
 /// SKEY is the info-hash; A encrypts with RC4(HASH('keyA', S, SKEY)) and B with
 /// RC4(HASH('keyB', S, SKEY)), each keystream's first 1024 bytes discarded. As initiator we send
-/// no IA (our BitTorrent handshake follows under the selected method); as receiver we take
-/// the peer's IA as the payload's first bytes.
+/// our BitTorrent handshake as IA when given one (the peer answers with its own in message 4's
+/// flight: one round trip less than sending it after the handshake); as receiver we take the
+/// peer's IA as the payload's first bytes.
 ///
 /// Everything the peer sends is hostile: the receiver looks for `HASH('req1', S)` in at most
 /// 532 bytes after Ya and the initiator for the encrypted VC in at most 520 bytes after Yb
@@ -67,6 +68,8 @@ public struct MSEHandshake {
 
     private let isInitiator: Bool
     private let allowed: MSECryptoMethods
+    /// The initiator's IA (at most `maxInitialPayload` bytes).
+    private let initialPayload: [UInt8]
     private let keys: any MSEKeyAgreement
     private let padding: [UInt8]
     private let findTorrent: ([UInt8]) -> InfoHash?
@@ -80,12 +83,18 @@ public struct MSEHandshake {
     private var scanFrom = 0
     private var phase = Phase.peerKey
 
-    /// The dialling side for `infoHash`, offering `provide` (RC4, plaintext or both). `keys`:
-    /// a fresh `MSEKeyExchange` from `random` unless given.
+    /// The largest IA sent (a BitTorrent handshake is 68 bytes).
+    public static let maxInitialPayload = 1024
+
+    /// The dialling side for `infoHash`, offering `provide` (RC4, plaintext or both), sending
+    /// `initialPayload` (cut to `maxInitialPayload`) as IA. `keys`: a fresh `MSEKeyExchange`
+    /// from `random` unless given.
     public init<R: RandomNumberGenerator>(initiatorFor infoHash: InfoHash, provide: MSECryptoMethods,
+                                          initialPayload: [UInt8] = [],
                                           keys: (any MSEKeyAgreement)? = nil, using random: inout R) {
         isInitiator = true
         allowed = provide
+        self.initialPayload = Array(initialPayload.prefix(Self.maxInitialPayload))
         self.keys = keys ?? MSEKeyExchange(using: &random)
         padding = Self.randomPadding(using: &random)
         self.infoHash = infoHash
@@ -99,6 +108,7 @@ public struct MSEHandshake {
                                           keys: (any MSEKeyAgreement)? = nil, using random: inout R) {
         isInitiator = false
         allowed = allow
+        initialPayload = []
         self.keys = keys ?? MSEKeyExchange(using: &random)
         padding = Self.randomPadding(using: &random)
         self.findTorrent = findTorrent
@@ -217,13 +227,15 @@ public struct MSEHandshake {
     }
 
     /// Message 3, once S is known: the two hashes, then the encrypted VC, our offer, no PadC
-    /// (the spec reserves it; clients send none) and no IA.
+    /// (the spec reserves it; clients send none) and the IA, encrypted whatever is selected.
     private mutating func initiatorRequest() -> [UInt8] {
         let skey = infoHash!.bytes
         let req2 = Self.sha1(Array("req2".utf8), skey)
         let req3 = Self.sha1(Array("req3".utf8), secret)
         makeCiphers()
-        var encrypted = [UInt8](repeating: 0, count: 8) + Self.bytes(allowed.rawValue) + [0, 0] + [0, 0]
+        let length = UInt16(initialPayload.count)
+        var encrypted = [UInt8](repeating: 0, count: 8) + Self.bytes(allowed.rawValue) + [0, 0]
+            + [UInt8(length >> 8), UInt8(length & 0xFF)] + initialPayload
         encryptor!.apply(to: &encrypted)
         return Self.sha1(Array("req1".utf8), secret) + zip(req2, req3).map { $0 ^ $1 } + encrypted
     }

@@ -34,7 +34,10 @@ final class EncryptionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     enum Role {
-        case initiator(infoHash: InfoHash, provide: MSECryptoMethods, established: EventLoopPromise<Void>)
+        /// `initialPayload`: our BitTorrent handshake, sent as MSE's IA; the pipeline's own
+        /// write of it is then dropped (`unsentIA`).
+        case initiator(infoHash: InfoHash, provide: MSECryptoMethods, initialPayload: [UInt8],
+                       established: EventLoopPromise<Void>)
         /// `allow`: what an MSE handshake may select (nil: refuse MSE); `plaintext`: whether a
         /// plaintext BitTorrent handshake may pass; `findTorrent`: `HASH('req2', SKEY)` to info-hash.
         case incoming(allow: MSECryptoMethods?, plaintext: Bool, findTorrent: ([UInt8]) -> InfoHash?)
@@ -53,6 +56,9 @@ final class EncryptionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var forwardedActive = false
     private var held: [(ByteBuffer, EventLoopPromise<Void>?)] = []
     private var deadline: Scheduled<Void>?
+    /// The part of the IA the pipeline has not written yet: it went out in the handshake, so the
+    /// pipeline's first bytes (its BitTorrent handshake, the same bytes) are dropped here.
+    private var unsentIA: ArraySlice<UInt8> = []
 
     init(role: Role) {
         self.role = role
@@ -61,13 +67,15 @@ final class EncryptionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: - Handshake
 
     func channelActive(context: ChannelHandlerContext) {
-        guard case let .initiator(infoHash, provide, _) = role else {
+        guard case let .initiator(infoHash, provide, initialPayload, _) = role else {
             // Accepting: the router behind us holds the worker back until it knows the torrent.
             forwardedActive = true
             return context.fireChannelActive()
         }
         var random = SystemRandomNumberGenerator()
-        let handshake = MSEHandshake(initiatorFor: infoHash, provide: provide, using: &random)
+        let handshake = MSEHandshake(initiatorFor: infoHash, provide: provide, initialPayload: initialPayload,
+                                     using: &random)
+        unsentIA = initialPayload[...]
         self.handshake = handshake
         send(handshake.start(), context: context)
         context.flush()
@@ -129,7 +137,7 @@ final class EncryptionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         deadline?.cancel()
         encryptor = outcome.encryptor
         decryptor = outcome.decryptor
-        if case let .initiator(_, _, promise) = role {
+        if case let .initiator(_, _, _, promise) = role {
             forwardedActive = true
             context.fireChannelActive()
             promise.succeed()
@@ -161,7 +169,7 @@ final class EncryptionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let failure = HandshakeFailed(reason: reason)
         for (_, promise) in held { promise?.fail(failure) }
         held = []
-        if case let .initiator(_, _, promise) = role { promise.fail(failure) }
+        if case let .initiator(_, _, _, promise) = role { promise.fail(failure) }
         context.close(promise: nil)
     }
 
@@ -186,7 +194,7 @@ final class EncryptionHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         deadline?.cancel()
-        if case let .initiator(_, _, promise) = role {
+        if case let .initiator(_, _, _, promise) = role {
             promise.fail(HandshakeFailed(reason: "the connection was torn down"))  // no-op once completed
         }
     }
@@ -201,6 +209,21 @@ final class EncryptionHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func writeOut(_ buffer: ByteBuffer, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
         var buffer = buffer
+        if !unsentIA.isEmpty {
+            let overlap = min(unsentIA.count, buffer.readableBytes)
+            guard buffer.readableBytesView.prefix(overlap).elementsEqual(unsentIA.prefix(overlap)) else {
+                // The pipeline's first bytes are not the handshake sent as IA: the peer would read
+                // two handshakes. Never happens with our own pipelines; refuse rather than garble.
+                promise?.fail(HandshakeFailed(reason: "the pipeline's first bytes are not the handshake sent as IA"))
+                return context.close(promise: nil)
+            }
+            unsentIA = unsentIA.dropFirst(overlap)
+            buffer.moveReaderIndex(forwardBy: overlap)
+            if buffer.readableBytes == 0 {
+                promise?.succeed()
+                return
+            }
+        }
         if encryptor != nil {
             // In place: a buffer shared with someone else is copied first by ByteBuffer itself.
             buffer.withUnsafeMutableReadableBytes { encryptor!.apply(to: $0) }

@@ -117,7 +117,7 @@ final class MetadataFetch {
         let key = nextKey
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let now = clock.now
-        PeerDialing.connect(on: eventLoop, from: connectFromHost, to: candidate, infoHash: infoHash,
+        PeerDialing.connect(on: eventLoop, from: connectFromHost, to: candidate, handshake: ourHandshake,
                             encryption: encryption) { channel in
             try MetadataPeer.install(on: channel, owner: bound.value, key: key, host: candidate.host,
                                      address: candidate.address, now: now)

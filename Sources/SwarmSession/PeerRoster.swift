@@ -173,7 +173,7 @@ final class PeerRoster {
         let foreman = NIOLoopBound(self.foreman, eventLoop: eventLoop)
         let roster = NIOLoopBound(self, eventLoop: eventLoop)
         let key = makePeerKey()
-        PeerDialing.connect(on: eventLoop, from: connectFromHost, to: candidate, infoHash: foreman.value.metainfo.infoHash,
+        PeerDialing.connect(on: eventLoop, from: connectFromHost, to: candidate, handshake: ourHandshake,
                             encryption: foreman.value.encryption) { channel in
             try PeerConnection.install(on: channel, foreman: foreman.value, key: key, host: candidate.host,
                                        address: candidate.address, isOutbound: true)

@@ -53,7 +53,8 @@ struct EncryptionHandlerTests {
         let established = dialler.eventLoop.makePromise(of: Void.self)
         let (ours, theirs) = (Recorder(), Recorder())
         try dialler.pipeline.syncOperations.addHandlers([
-            EncryptionHandler(role: .initiator(infoHash: Self.torrent, provide: provide, established: established)), ours,
+            EncryptionHandler(role: .initiator(infoHash: Self.torrent, provide: provide, initialPayload: [],
+                                               established: established)), ours,
         ])
         try acceptor.pipeline.syncOperations.addHandlers([Self.incoming(allow: [.rc4, .plaintext], plaintext: true), theirs])
         try Self.connect(acceptor)
@@ -78,6 +79,33 @@ struct EncryptionHandlerTests {
         try acceptor.writeAndFlush(ByteBuffer(bytes: [1, 2, 3])).wait()
         try Self.carry(acceptor, dialler)
         #expect(ours.received == [1, 2, 3])
+        _ = try? dialler.finish()
+        _ = try? acceptor.finish()
+    }
+
+    @Test("the dialler's handshake rides in the MSE handshake (IA): the acceptor has it at once, and the dialler's own write of it is not sent again",
+          arguments: [MSECryptoMethods.rc4, .plaintext])
+    func initialPayload(provide: MSECryptoMethods) throws {
+        let dialler = EmbeddedChannel()
+        let acceptor = EmbeddedChannel()
+        let established = dialler.eventLoop.makePromise(of: Void.self)
+        let (ours, theirs) = (Recorder(), Recorder())
+        let hello = Array("\u{13}BitTorrent protocol".utf8) + [UInt8](repeating: 7, count: 48)
+        try dialler.pipeline.syncOperations.addHandlers([
+            EncryptionHandler(role: .initiator(infoHash: Self.torrent, provide: provide, initialPayload: hello,
+                                               established: established)), ours,
+        ])
+        try acceptor.pipeline.syncOperations.addHandlers([Self.incoming(allow: [.rc4, .plaintext], plaintext: true), theirs])
+        try Self.connect(acceptor)
+        try Self.connect(dialler)
+        while try Self.carry(dialler, acceptor) || Self.carry(acceptor, dialler) {}
+        #expect(ours.activated)
+        #expect(theirs.received == hello, "the IA reached the acceptor's pipeline with the handshake")
+        // The dialler's pipeline now writes its handshake (split, as a stream may be) and more.
+        try dialler.writeAndFlush(ByteBuffer(bytes: hello.prefix(30))).wait()
+        try dialler.writeAndFlush(ByteBuffer(bytes: Array(hello.dropFirst(30)) + [1, 2, 3])).wait()
+        try Self.carry(dialler, acceptor)
+        #expect(theirs.received == hello + [1, 2, 3], "the handshake once, then the stream")
         _ = try? dialler.finish()
         _ = try? acceptor.finish()
     }
@@ -109,7 +137,8 @@ struct EncryptionHandlerTests {
         let established = dialler.eventLoop.makePromise(of: Void.self)
         let ours = Recorder()
         try dialler.pipeline.syncOperations.addHandlers([
-            EncryptionHandler(role: .initiator(infoHash: Self.torrent, provide: .rc4, established: established)), ours,
+            EncryptionHandler(role: .initiator(infoHash: Self.torrent, provide: .rc4, initialPayload: [],
+                                               established: established)), ours,
         ])
         try Self.connect(dialler)
         _ = try dialler.readOutbound(as: ByteBuffer.self)  // Ya and PadA
@@ -124,7 +153,7 @@ struct EncryptionHandlerTests {
         let eager = EmbeddedChannel()
         let eagerEstablished = eager.eventLoop.makePromise(of: Void.self)
         try eager.pipeline.syncOperations.addHandlers([
-            EncryptionHandler(role: .initiator(infoHash: Self.torrent, provide: [.rc4, .plaintext],
+            EncryptionHandler(role: .initiator(infoHash: Self.torrent, provide: [.rc4, .plaintext], initialPayload: [],
                                                established: eagerEstablished)), Recorder(),
         ])
         try Self.connect(eager)
