@@ -3,7 +3,7 @@ import PackageDescription
 
 // Dependencies point one way:
 // Bencode <- Metainfo <- {Wire, Tracker, Pieces, Storage, DHT}; Storage <- Content (the read API)
-// {Wire, Tracker, Pieces, Content, DHT} <- Session;  Content <- FS <- {FUSE, Library, HTTP};  {Session, FUSE, Library, HTTP} <- CLI
+// {Wire, Tracker, Pieces, Content, DHT, UTP} <- Session;  Content <- FS <- {FUSE, Library, HTTP};  {Session, FUSE, Library, HTTP} <- CLI
 let package = Package(
     name: "swarmfs",
     platforms: [.macOS(.v15)],
@@ -36,6 +36,10 @@ let package = Package(
             "SwarmBencode", "SwarmMetainfo",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // uTP (BEP 29)'s pure parts: packet codec, the connection state machine, LEDBAT. No I/O.
+        .target(name: "SwarmUTP", dependencies: [
+            .product(name: "DequeModule", package: "swift-collections"),
+        ]),
         .target(name: "SwarmTracker", dependencies: [
             "SwarmBencode", "SwarmMetainfo",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -57,7 +61,7 @@ let package = Package(
         // DirectoryContentSource over a complete payload: no BitTorrent engine below the filesystem.
         .target(name: "SwarmContent", dependencies: ["SwarmMetainfo", "SwarmStorage"]),
         .target(name: "SwarmSession", dependencies: [
-            "SwarmMetainfo", "SwarmWire", "SwarmTracker", "SwarmPieces", "SwarmStorage", "SwarmContent", "SwarmDHT",
+            "SwarmMetainfo", "SwarmWire", "SwarmTracker", "SwarmPieces", "SwarmStorage", "SwarmContent", "SwarmDHT", "SwarmUTP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -93,7 +97,7 @@ let package = Package(
         .executableTarget(name: "swarmfs", dependencies: ["SwarmCLI", "CMallocTuning"]),
         // The parser invariants that the fuzz targets (Tests/Fuzz) and the corpus replay test share.
         .target(name: "SwarmFuzzChecks", dependencies: [
-            "SwarmBencode", "SwarmMetainfo", "SwarmWire", "SwarmTracker", "SwarmStorage", "SwarmDHT", "SwarmHTTP",
+            "SwarmBencode", "SwarmMetainfo", "SwarmWire", "SwarmTracker", "SwarmStorage", "SwarmDHT", "SwarmHTTP", "SwarmUTP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -114,6 +118,7 @@ let package = Package(
         ]),
         .testTarget(name: "SwarmPiecesTests", dependencies: ["SwarmPieces"]),
         .testTarget(name: "SwarmDHTTests", dependencies: ["SwarmDHT", "SwarmMetainfo", "SwarmBencode"]),
+        .testTarget(name: "SwarmUTPTests", dependencies: ["SwarmUTP"]),
         .testTarget(name: "SwarmFuzzReplayTests", dependencies: ["SwarmFuzzChecks"]),
         .testTarget(name: "SwarmStorageTests", dependencies: ["SwarmStorage"]),
         .testTarget(name: "SwarmSessionTests", dependencies: [

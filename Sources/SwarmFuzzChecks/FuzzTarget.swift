@@ -21,6 +21,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case lsd
     case dhtNode = "dht-node"
     case httpRequest = "http-request"
+    case utp
 
     /// Runs `input` through this target's parser and checks its invariants.
     public func check(_ input: [UInt8]) throws(FuzzInvariantViolation) {
@@ -40,6 +41,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .lsd: try LocalDiscoveryFuzzCheck.run(input)
         case .dhtNode: try DHTNodeFuzzCheck.run(input)
         case .httpRequest: try HTTPRequestFuzzCheck.run(input)
+        case .utp: try UTPFuzzCheck.run(input)
         }
     }
 
