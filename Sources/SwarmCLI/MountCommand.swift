@@ -79,6 +79,8 @@ struct MountCommand: ParsableCommand {
 
     @OptionGroup var dht: DHTOptions
 
+    @OptionGroup var transports: TransportOptions
+
     @Option(name: .long, help: ArgumentHelp(HTTPAddress.help, valueName: "[HOST:]PORT"))
     var http: String?
 

@@ -29,6 +29,7 @@ struct MountSettings {
     var noLsd: Bool
     var rates: RateOptions
     var dht: DHTOptions
+    var transports: TransportOptions
     var foreground: Bool
     var fuseOptions: [String]
     var logging: LoggingOptions
@@ -80,6 +81,7 @@ struct MountSettings {
         noLsd = command.noLsd
         rates = command.rates
         dht = command.dht
+        transports = command.transports
         foreground = command.foreground || parsed.foreground
         fuseOptions = parsed.fuseOptions
         logging = command.logging
@@ -115,6 +117,7 @@ struct MountSettings {
         if noLsd { arguments.append("--no-lsd") }
         arguments += rates.arguments
         arguments += dht.arguments
+        arguments += transports.arguments
         if let file = logging.logFile { arguments += ["--log-file", file] }
         if let holdReadsWhile { arguments += ["--debug-hold-reads-while", holdReadsWhile] }
         if fuseDebug { arguments.append("--fuse-debug") }
@@ -161,6 +164,7 @@ extension MountSettings {
         rates.apply(to: &engine)
         // A library's cache root is --cache-dir; a single torrent's folder sits in the default root.
         let isLibrary = LibraryMountDaemon.isLibrary(torrent)
+        transports.apply(to: &engine)
         dht.apply(to: &engine, stateRoot: (isLibrary ? cacheDirectory : nil) ?? CacheRoot.defaultPath())
         return engine
     }

@@ -26,6 +26,8 @@ struct PeerOptions: ParsableArguments {
 
     @OptionGroup var dht: DHTOptions
 
+    @OptionGroup var transports: TransportOptions
+
     func validate() throws {
         guard maxPeers > 0 else { throw ValidationError("--max-peers must be at least 1") }
     }
@@ -39,5 +41,6 @@ struct PeerOptions: ParsableArguments {
         engine.localDiscovery = !noLsd
         rates.apply(to: &engine)
         dht.apply(to: &engine, stateRoot: CacheRoot.defaultPath())
+        transports.apply(to: &engine)
     }
 }

@@ -8,7 +8,7 @@ import SwarmUTP
 enum UTPFuzzCheck {
     static func run(_ input: [UInt8]) throws(FuzzInvariantViolation) {
         guard let packet = try? UTPPacket.parse(input) else { return }
-        try require(packet.selectiveAck.count % 4 == 0 && packet.selectiveAck.count <= UTPPacket.maxSelectiveAckBytes,
+        try require(packet.selectiveAck.count <= UTPPacket.maxSelectiveAckBytes,
                     .utp, "selective ack of \(packet.selectiveAck.count) bytes")
         try require((try? UTPPacket.parse(packet.encoded)) == packet, .utp, "encode -> parse changed the packet")
 

@@ -6,17 +6,16 @@ import SwarmMetainfo
 import SwarmStorage
 import Synchronization
 
-/// The engine's DHT node on the engine's UDP socket: binds the socket (the TCP listen port's
-/// number when it is free), restores the routing table from the state file, resolves the
-/// bootstrap hosts off the loop, bootstraps, ticks the node, saves the table every few minutes
+/// The engine's DHT node on the engine's UDP socket (`EngineUDPSocket`): restores the routing
+/// table from the state file, resolves the bootstrap hosts off the loop, bootstraps, ticks the node, saves the table every few minutes
 /// and at stop. Every call into the node happens on the engine's event loop.
 ///
 /// Invariants: the node lives in `box` on `eventLoop` from `start` until `stop`; after `stop`
-/// every lookup has finished and the socket is closed.
+/// every lookup has finished and no datagram reaches the node.
 final class DHTService: Sendable {
     /// The UDP port the node answers on.
     let port: UInt16
-    private let channel: Channel
+    private let socket: EngineUDPSocket
     private let box: NIOLoopBound<NodeBox>
     private let eventLoop: EventLoop
     private let configuration: DHTConfiguration
@@ -44,10 +43,10 @@ final class DHTService: Sendable {
         var loggedID: NodeID?
     }
 
-    private init(port: UInt16, channel: Channel, box: NIOLoopBound<NodeBox>, eventLoop: EventLoop,
+    private init(port: UInt16, socket: EngineUDPSocket, box: NIOLoopBound<NodeBox>, eventLoop: EventLoop,
                  configuration: DHTConfiguration, logger: Logger) {
         self.port = port
-        self.channel = channel
+        self.socket = socket
         self.box = box
         self.eventLoop = eventLoop
         self.configuration = configuration
@@ -57,43 +56,26 @@ final class DHTService: Sendable {
     /// The nodes in the routing table (updated a few times a second).
     var nodeCount: Int { nodeCountFigure.load(ordering: .relaxed) }
 
-    /// Binds `host`:`preferredPort` (else any port), restores the table and starts bootstrapping.
-    static func start(configuration: DHTConfiguration, host: String, preferredPort: UInt16, eventLoop: EventLoop,
+    /// Starts the node on the engine's UDP socket: restores the table and starts bootstrapping.
+    static func start(configuration: DHTConfiguration, socket: EngineUDPSocket, eventLoop: EventLoop,
                       threadPool: NIOThreadPool, logger: Logger) async throws(SessionError) -> DHTService {
         let box = try await makeBox(eventLoop: eventLoop)
-        let bootstrap = DatagramBootstrap(group: eventLoop)
-            .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let demultiplexer = DatagramDemultiplexer(krpc: { buffer, source in
-                        box.value.node?.receive(buffer.readableBytesView, from: source, now: .now)
-                    })
-                    try channel.pipeline.syncOperations.addHandler(demultiplexer)
+        do {
+            try await eventLoop.submit {
+                socket.setKRPCRoute { buffer, source in
+                    box.value.node?.receive(buffer.readableBytesView, from: source, now: .now)
                 }
-            }
-        // IPv4 on "any address": the node speaks BEP 5 `nodes` (IPv4); BEP 32 (IPv6) would need
-        // a second socket or node.
-        let bindHost = host == "0.0.0.0" || host == "::" ? "0.0.0.0" : host
-        var channel: Channel?
-        var lastError = "no port tried"
-        for port in preferredPort == 0 ? [0] : [Int(preferredPort), 0] {
-            do {
-                channel = try await bootstrap.bind(host: bindHost, port: port).get()
-                break
-            } catch {
-                lastError = "\(error)"
-            }
+            }.get()
+        } catch {
+            throw .shutDown
         }
-        guard let channel, let boundPort = channel.localAddress?.port.flatMap({ UInt16(exactly: $0) }) else {
-            throw .listen(host: bindHost, port: preferredPort, detail: "DHT UDP socket: \(lastError)")
-        }
+        let boundPort = socket.port
         let saved = configuration.stateRoot.flatMap { DHTStateFile.load(root: $0, limit: RoutingTable.maxStateLength) }
-        let service = DHTService(port: boundPort, channel: channel, box: box, eventLoop: eventLoop,
+        let service = DHTService(port: boundPort, socket: socket, box: box, eventLoop: eventLoop,
                                  configuration: configuration, logger: logger)
         do {
             try await eventLoop.submit { service.makeNode(savedState: saved) }.get()
         } catch {
-            try? await channel.close()
             throw .shutDown
         }
         let hosts = configuration.bootstrap
@@ -114,12 +96,10 @@ final class DHTService: Sendable {
 
     /// On the loop: the node (restored when the state is readable) and its ticker.
     private func makeNode(savedState: [UInt8]?) {
-        let channel = self.channel
+        let socket = self.socket
         let node = DHTNode(configuration: DHTNodeConfiguration(), savedState: savedState, now: .now) { bytes, address in
             guard let destination = try? SocketAddress(ipAddress: address.host, port: Int(address.port)) else { return }
-            var buffer = channel.allocator.buffer(capacity: bytes.count)
-            buffer.writeBytes(bytes)
-            channel.writeAndFlush(AddressedEnvelope(remoteAddress: destination, data: buffer), promise: nil)
+            socket.send(bytes, to: destination)
         }
         box.value.node = node
         logger.info("DHT started", metadata: ["udpPort": "\(port)", "nodeID": "\(node.nodeID)",
@@ -228,7 +208,7 @@ final class DHTService: Sendable {
         eventLoop.execute { box.value.node?.addNode(PeerAddress(ip: ip, port: port), now: .now) }
     }
 
-    /// Ends every lookup, saves the table, closes the socket.
+    /// Ends every lookup and saves the table (the engine closes the socket).
     func stop() async {
         ready.withLock { $0?.cancel() }
         let box = self.box
@@ -242,7 +222,6 @@ final class DHTService: Sendable {
             // The run's traffic, for the benchmark (Benchmarks/dht) and for curious users.
             service.logger.info("DHT stopped", metadata: service.figures(of: node))
         }.get()
-        try? await channel.close()
     }
 }
 

@@ -33,8 +33,14 @@ public final class SwarmEngine: Sendable {
     /// BEP 14, when on and listening (see `LocalDiscovery`).
     let localDiscovery: NIOLoopBound<LocalDiscovery>?
     private let serverChannel: Channel?
+    /// The engine's UDP socket (nil when both DHT and uTP are off).
+    private let udpSocket: EngineUDPSocket?
     /// The DHT node on the engine's UDP socket (nil when DHT is off).
     private let dht: DHTService?
+    /// uTP on the engine's UDP socket (nil when off).
+    private let utp: UTPService?
+    /// How the torrents dial peers (uTP, then TCP).
+    let dialer: NIOLoopBound<PeerDialer>
     private let logger: Logger
     private let sessions = Mutex<[InfoHash: TorrentSession]>([:])
     private let isShutDown = Atomic<Bool>(false)
@@ -43,7 +49,8 @@ public final class SwarmEngine: Sendable {
                  group: MultiThreadedEventLoopGroup, threadPool: NIOThreadPool, torrents: NIOLoopBound<TorrentTable>,
                  rateLimits: NIOLoopBound<RateLimits>, memoryBudget: NIOLoopBound<PieceMemoryBudget>,
                  cacheSpace: NIOLoopBound<CacheSpace>, localDiscovery: NIOLoopBound<LocalDiscovery>?,
-                 serverChannel: Channel?, dht: DHTService?, logger: Logger) {
+                 serverChannel: Channel?, udpSocket: EngineUDPSocket?, dht: DHTService?, utp: UTPService?,
+                 dialer: NIOLoopBound<PeerDialer>, logger: Logger) {
         self.configuration = configuration
         self.peerID = peerID
         self.listenPort = listenPort
@@ -56,7 +63,10 @@ public final class SwarmEngine: Sendable {
         self.cacheSpace = cacheSpace
         self.localDiscovery = localDiscovery
         self.serverChannel = serverChannel
+        self.udpSocket = udpSocket
         self.dht = dht
+        self.utp = utp
+        self.dialer = dialer
         self.logger = logger
     }
 
@@ -83,7 +93,7 @@ public final class SwarmEngine: Sendable {
         }
         var serverChannel: Channel?
         var listenPort: UInt16 = 0
-        if configuration.listens {
+        if configuration.listens, configuration.tcp {
             do {
                 (serverChannel, listenPort) = try await listen(configuration: configuration, torrents: shared.0,
                                                                eventLoop: eventLoop, logger: logger)
@@ -93,18 +103,50 @@ public final class SwarmEngine: Sendable {
                 throw error
             }
         }
+        var udpSocket: EngineUDPSocket?
         var dht: DHTService?
-        if configuration.dht.enabled {
-            do {
-                dht = try await DHTService.start(configuration: configuration.dht, host: configuration.listenHost,
-                                                 preferredPort: listenPort == 0 ? configuration.listenPort ?? 0 : listenPort,
-                                                 eventLoop: eventLoop, threadPool: threadPool, logger: logger)
-            } catch {
-                try? await serverChannel?.close()
-                try? await threadPool.shutdownGracefully()
-                try? await group.shutdownGracefully()
-                throw error
+        var utp: UTPService?
+        do {
+            if configuration.dht.enabled || configuration.utp {
+                let socket = try await EngineUDPSocket.bind(host: configuration.listenHost,
+                                                            preferredPort: listenPort == 0 ? configuration.listenPort ?? 0 : listenPort,
+                                                            eventLoop: eventLoop)
+                udpSocket = socket
+                if configuration.dht.enabled {
+                    dht = try await DHTService.start(configuration: configuration.dht, socket: socket, eventLoop: eventLoop,
+                                                     threadPool: threadPool, logger: logger)
+                }
+                if configuration.utp {
+                    let service = try await UTPService(socket: socket, logger: logger)
+                    await service.start(accept: configuration.listens ? acceptUTP(torrents: shared.0, configuration: configuration,
+                                                                                  logger: logger) : nil)
+                    utp = service
+                    // Without TCP, the port peers reach us on is the UDP one.
+                    if !configuration.tcp, configuration.listens { listenPort = socket.port }
+                }
             }
+        } catch {
+            await dht?.stop()
+        await utp?.stop()
+        await udpSocket?.close()
+            await udpSocket?.close()
+            try? await serverChannel?.close()
+            try? await threadPool.shutdownGracefully()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        let dialerUTP = utp
+        guard let dialer = try? await eventLoop.submit({
+            NIOLoopBound(PeerDialer(connectFromHost: configuration.listenHost, utp: dialerUTP, tcp: configuration.tcp),
+                         eventLoop: eventLoop)
+        }).get() else {
+            await utp?.stop()
+            await dht?.stop()
+            await udpSocket?.close()
+            try? await serverChannel?.close()
+            try? await threadPool.shutdownGracefully()
+            try? await group.shutdownGracefully()
+            throw .shutDown
         }
         var localDiscovery: NIOLoopBound<LocalDiscovery>?
         if configuration.localDiscovery, serverChannel != nil {
@@ -113,7 +155,23 @@ public final class SwarmEngine: Sendable {
         return SwarmEngine(configuration: configuration, peerID: PeerID.generate(), listenPort: listenPort, group: group,
                            threadPool: threadPool, torrents: shared.0, rateLimits: shared.1, memoryBudget: shared.2,
                            cacheSpace: shared.3, localDiscovery: localDiscovery, serverChannel: serverChannel,
-                           dht: dht, logger: logger)
+                           udpSocket: udpSocket, dht: dht, utp: utp, dialer: dialer, logger: logger)
+    }
+
+    /// Incoming uTP connections go to the same handshake router as TCP ones.
+    private static func acceptUTP(torrents: NIOLoopBound<TorrentTable>, configuration: EngineConfiguration,
+                                  logger: Logger) -> @Sendable (Channel, SocketAddress) -> Void {
+        let limit = configuration.maxHalfOpenIncoming
+        return { channel, address in
+            let table = torrents.value
+            logger.trace("incoming uTP connection", metadata: ["peer": "\(address)", "halfOpen": "\(table.halfOpen)"])
+            guard table.admitsHalfOpen(limit: limit),
+                  (try? channel.pipeline.syncOperations.addHandler(HandshakeRouter(torrents: table, logger: logger,
+                                                                                   remote: address))) != nil else {
+                channel.close(promise: nil)
+                return
+            }
+        }
     }
 
     private static func listen(configuration: EngineConfiguration, torrents: NIOLoopBound<TorrentTable>,

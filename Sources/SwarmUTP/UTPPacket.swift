@@ -37,8 +37,9 @@ public struct UTPPacket: Sendable, Equatable {
     public var windowSize: UInt32
     public var sequenceNumber: UInt16
     public var ackNumber: UInt16
-    /// Selective-ack bitmask (bit i of byte j: packet `ackNumber + 2 + 8j + i` received), a
-    /// multiple of 4 bytes; empty when absent.
+    /// Selective-ack bitmask (bit i of byte j: packet `ackNumber + 2 + 8j + i` received); we send
+    /// multiples of 4 bytes (BEP 29), and read any length (libtorrent's are 1-32 bytes); empty
+    /// when absent.
     public var selectiveAck: [UInt8]
     public var payload: ArraySlice<UInt8>
 
@@ -86,7 +87,9 @@ public struct UTPPacket: Sendable, Equatable {
             offset += 2
             guard length <= bytes.count - offset else { throw .truncatedExtension }
             if type == selectiveAckExtension {
-                guard length >= 4, length % 4 == 0 else { throw .badSelectiveAck(length) }
+                // BEP 29 says a multiple of 4 bytes; libtorrent sends whatever covers its
+                // out-of-order packets (1-32 bytes). Any non-empty mask reads the same way.
+                guard length >= 1 else { throw .badSelectiveAck(length) }
                 selectiveAck = Array(bytes[offset..<(offset + min(length, maxSelectiveAckBytes))])
             }
             offset += length
@@ -101,9 +104,9 @@ public struct UTPPacket: Sendable, Equatable {
         Self.headerLength + (selectiveAck.isEmpty ? 0 : 2 + selectiveAck.count) + payload.count
     }
 
-    /// Appends the datagram to `out`. `selectiveAck` must be a multiple of 4 bytes, at most 252.
+    /// Appends the datagram to `out`. `selectiveAck` must be at most 255 bytes (its length is one byte).
     public func encode(into out: inout [UInt8]) {
-        precondition(selectiveAck.count % 4 == 0 && selectiveAck.count <= 252, "selective ack of \(selectiveAck.count) bytes")
+        precondition(selectiveAck.count <= 255, "selective ack of \(selectiveAck.count) bytes")
         out.reserveCapacity(out.count + encodedLength)
         out.append(kind.rawValue << 4 | Self.version)
         out.append(selectiveAck.isEmpty ? 0 : Self.selectiveAckExtension)

@@ -436,6 +436,8 @@ def utp_packets() -> None:
     put("utp", "syn-ack", packet(2, 0x1234, 500, 1))
     put("utp", "data", packet(0, 0x1235, 2, 499, bytes(range(64))))
     put("utp", "selective-ack", packet(2, 0x1235, 3, 499, ext=bytes([0, 4, 0b101, 0, 0, 0x80]), first_ext=1))
+    # libtorrent's masks are as long as they need to be (1-32 bytes), not multiples of 4.
+    put("utp", "selective-ack-13-bytes", packet(2, 0x1235, 3, 499, ext=bytes([0, 13]) + bytes(range(1, 14)), first_ext=1))
     put("utp", "fin", packet(1, 0x1235, 9, 500))
     put("utp", "reset", packet(3, 0x1235, 9, 500))
     put("utp", "unknown-extension", packet(0, 0x1235, 2, 499, b"payload", ext=bytes([1, 2, 0xaa, 0xbb, 0, 4, 1, 0, 0, 0]), first_ext=7))

@@ -26,8 +26,9 @@ class _LibtorrentPeer:
     role = ""
 
     def __init__(self, torrent: TorrentLike, save_path: str, ip: str, port: int, *,
-                 procs: ProcessGroup, use_tracker: bool = True):
+                 procs: ProcessGroup, use_tracker: bool = True, transport: str = "tcp"):
         self.torrent = torrent
+        self.transport = transport
         self.save_path = save_path
         self.ip, self.port = ip, port
         self.procs = procs
@@ -45,6 +46,7 @@ class _LibtorrentPeer:
                 "--port", str(self.port), "--status", self.status_path]
         if not self.use_tracker:
             argv.append("--no-tracker")
+        argv += ["--transport", self.transport]
         return argv
 
     def status(self) -> dict:
@@ -89,14 +91,15 @@ class LibtorrentSeeder(_LibtorrentPeer):
 
     have_mask: one bool per piece for a *partial* seeder (holds only those pieces, never fetches
     the others). use_tracker=False: never announces (reach it with `--peer ip:port`).
-    upload_limit: bytes/s (0 = unlimited), for slow-seeder tests."""
+    upload_limit: bytes/s (0 = unlimited), for slow-seeder tests. transport: "tcp" (default),
+    "utp" (TCP off both ways) or "both"."""
 
     role = "seed"
 
     def __init__(self, torrent: TorrentLike, save_path: str, ip: str, port: int,
                  have_mask: Optional[Sequence[bool]] = None, *, procs: ProcessGroup,
-                 use_tracker: bool = True, upload_limit: int = 0):
-        super().__init__(torrent, save_path, ip, port, procs=procs, use_tracker=use_tracker)
+                 use_tracker: bool = True, upload_limit: int = 0, transport: str = "tcp"):
+        super().__init__(torrent, save_path, ip, port, procs=procs, use_tracker=use_tracker, transport=transport)
         self.have_mask = list(have_mask) if have_mask is not None else None
         self.upload_limit = upload_limit
 
@@ -135,8 +138,8 @@ class LibtorrentLeecher(_LibtorrentPeer):
 
     def __init__(self, torrent: TorrentLike, save_path: str, ip: str, port: int,
                  peers: Sequence[str] = (), *, procs: ProcessGroup, use_tracker: bool = True,
-                 keep_running: bool = False, timeout: float = 120.0):
-        super().__init__(torrent, save_path, ip, port, procs=procs, use_tracker=use_tracker)
+                 keep_running: bool = False, timeout: float = 120.0, transport: str = "tcp"):
+        super().__init__(torrent, save_path, ip, port, procs=procs, use_tracker=use_tracker, transport=transport)
         self.peers = list(peers)
         self.keep_running = keep_running
         self.timeout = timeout
