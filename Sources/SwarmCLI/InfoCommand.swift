@@ -38,6 +38,8 @@ struct InfoCommand: AsyncParsableCommand {
 
     @OptionGroup var dht: DHTOptions
 
+    @OptionGroup var transports: TransportOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -76,6 +78,7 @@ struct InfoCommand: AsyncParsableCommand {
         configuration.listens = false
         configuration.listenHost = listenHost
         dht.apply(to: &configuration, stateRoot: CacheRoot.defaultPath())
+        transports.apply(to: &configuration)
         let engine: SwarmEngine
         do {
             engine = try await SwarmEngine.start(configuration: configuration, logger: logger)
