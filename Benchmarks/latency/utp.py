@@ -12,7 +12,8 @@ with `--no-utp` (TCP through the shapers) and with `--no-tcp` (uTP through the r
 interleaved and alternating which goes first; every download is checked byte for byte. Result:
 MB/s of each, their ratio (goal: uTP >= 0.9x TCP), and swarmfs's CPU seconds per run (the uTP
 path copies each byte once more, through a socket pair). Never builds: SWARMFS_BIN (default
-<repo>/.build/release/swarmfs). Every process is stopped by PID.
+<repo>/.build/release/swarmfs). `--direct` skips the proxies (loopback straight to the seeders:
+what each transport costs in CPU when nothing else limits it). Every process is stopped by PID.
 """
 
 import argparse
@@ -109,6 +110,8 @@ def main():
     ap.add_argument("--size", default="128M")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--loss", type=float, default=0.0, help="percent of UDP datagrams dropped (TCP: none)")
+    ap.add_argument("--direct", action="store_true",
+                    help="no proxies: straight to the seeders on loopback (the CPU cost of each transport)")
     ap.add_argument("--json")
     args = ap.parse_args()
     swarmfs = os.environ.get("SWARMFS_BIN", os.path.join(REPO, ".build", "release", "swarmfs"))
@@ -127,6 +130,10 @@ def main():
             open(log_path, "w").close()
             procs.append(spawn([LIBTORRENT_PYTHON, PEER_PY, "seed", "--ip", seeder, "--port", str(PORT), "--status", status,
                                 "--utp", "--no-announce", f"{torrent}:{manifest['root']}"], log_path))
+            if args.direct:
+                wait_output(log_path, "READY", 120)
+                proxies.append(f"{seeder}:{PORT}")
+                continue
             shaper_log = os.path.join(work, "logs", f"shaper-{i}.log")
             procs.append(spawn([sys.executable, SHAPER_PY, "--latency-ms", str(args.latency_ms), "--rate-per-seeder",
                                 args.rate_per_seeder, "--route", f"{proxy}:{PORT}={seeder}:{PORT}"], shaper_log))
@@ -139,7 +146,7 @@ def main():
             wait_output(log_path, "READY", 120)
             proxies.append(f"{proxy}:{PORT}")
         time.sleep(1.0)
-        cap = (rate or 0) * args.seeders
+        cap = 0 if args.direct else (rate or 0) * args.seeders
         timeout = max(120.0, 10 * manifest["total_size"] / cap) if cap else 600.0
         runs = []
         for rep in range(args.reps):
@@ -159,7 +166,7 @@ def main():
     ratio = summary["utp"]["mb_per_s_median"] / summary["tcp"]["mb_per_s_median"]
     result = {
         "benchmark": "utp-vs-tcp", "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "swarmfs": swarmfs, "latency_ms_one_way": args.latency_ms, "rate_per_seeder": rate, "seeders": args.seeders,
+        "swarmfs": swarmfs, "direct": args.direct, "latency_ms_one_way": 0 if args.direct else args.latency_ms, "rate_per_seeder": rate, "seeders": args.seeders,
         "cap_mb_per_s": round(cap / 1e6, 3), "size": manifest["total_size"], "reps": args.reps, "udp_loss_percent": args.loss,
         "runs": runs, "summary": summary, "utp_over_tcp": round(ratio, 3),
         "utp_cpu_over_tcp": round(summary["utp"]["cpu_seconds_median"] / max(summary["tcp"]["cpu_seconds_median"], 0.01), 3),
@@ -168,7 +175,8 @@ def main():
                                      f"utp-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}.json")
     with open(path, "w") as f:
         json.dump(result, f, indent=1)
-    print(f"cap {result['cap_mb_per_s']} MB/s at {args.latency_ms} ms one way, {args.seeders} seeders")
+    print(f"cap {result['cap_mb_per_s']} MB/s at {result['latency_ms_one_way']} ms one way, {args.seeders} seeders"
+          + (" (direct, no proxies)" if args.direct else ""))
     for mode in ("tcp", "utp"):
         s = summary[mode]
         print(f"  {mode}: {s['mb_per_s_min']}/{s['mb_per_s_median']}/{s['mb_per_s_max']} MB/s (min/median/max), "

@@ -38,6 +38,8 @@ enum UTPFuzzCheck {
             now += UInt64(input.count) * 1_000
             a.receive(variant, now: now)
             b.receive(variant, now: now)
+            a.sendDeferredAck(now: now)
+            b.sendDeferredAck(now: now)
             a.tick(now: now)
             b.tick(now: now)
             sent += a.takeDatagrams()

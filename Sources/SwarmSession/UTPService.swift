@@ -34,6 +34,9 @@ final class UTPService: Sendable {
         var accept: (@Sendable (Channel, SocketAddress) -> Void)?
         var random = SystemRandomNumberGenerator()
         var figures = Figures()
+        /// Streams that heard datagrams in the current batch of reads: served (acks, bytes to
+        /// the pipeline) once at its end.
+        var touched: [UTPStream] = []
     }
 
     /// Counters for the log (debug when a connection closes, info at stop).
@@ -64,7 +67,7 @@ final class UTPService: Sendable {
         try? await eventLoop.submit {
             state.value.accept = accept
             self.socket.setUTPRoute({ buffer, source in self.receive(buffer, from: source) },
-                                    readComplete: { self.flush() })
+                                    readComplete: { self.readComplete() })
             state.value.ticker = self.eventLoop.scheduleRepeatedTask(initialDelay: Self.tickInterval,
                                                                      delay: Self.tickInterval) { _ in self.tick() }
         }.get()
@@ -83,7 +86,8 @@ final class UTPService: Sendable {
     func connect(host: String, port: UInt16, install: @escaping @Sendable (Channel) throws -> Void) -> EventLoopFuture<Channel> {
         eventLoop.preconditionInEventLoop()
         let promise = eventLoop.makePromise(of: Channel.self)
-        guard let address = try? SocketAddress(ipAddress: host, port: Int(port)) else {
+        // The socket is IPv4 (as the DHT's is): an IPv6 peer is for TCP, at once.
+        guard let address = try? SocketAddress(ipAddress: host, port: Int(port)), address.protocol == .inet else {
             promise.fail(UTPError.badAddress(host))
             return promise.futureResult
         }
@@ -120,7 +124,7 @@ final class UTPService: Sendable {
             let key = UTPStream.Key(address: address, receiveID: packet.connectionID &+ 1)
             if let stream = state.streams[key] {
                 stream.connection.receive(packet, now: time)
-                return serve(stream)
+                return touch(stream)
             }
             return acceptSYN(packet, from: address, key: key, now: time)
         }
@@ -135,7 +139,26 @@ final class UTPService: Sendable {
             return
         }
         stream.connection.receive(packet, now: time)
-        serve(stream)
+        touch(stream)
+    }
+
+    private func touch(_ stream: UTPStream) {
+        guard !stream.touched else { return }
+        stream.touched = true
+        state.value.touched.append(stream)
+    }
+
+    /// The end of a batch of reads: each stream that heard something acks it and moves its bytes.
+    private func readComplete() {
+        let touched = state.value.touched
+        state.value.touched.removeAll(keepingCapacity: true)
+        let time = now()
+        for stream in touched {
+            stream.touched = false
+            stream.connection.sendDeferredAck(now: time)
+            serve(stream)
+        }
+        flush()
     }
 
     private func acceptSYN(_ syn: UTPPacket, from address: SocketAddress, key: UTPStream.Key, now time: UInt64) {
@@ -299,7 +322,7 @@ enum UTPError: Error, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case let .badAddress(host): "uTP: not an IP address: \(host)"
+        case let .badAddress(host): "uTP: not an IPv4 address: \(host)"
         case .tooManyConnections: "uTP: too many connections"
         case let .closed(reason): "uTP connection closed (\(reason.map { "\($0)" } ?? "by us"))"
         }

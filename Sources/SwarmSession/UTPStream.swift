@@ -40,6 +40,10 @@ final class UTPStream {
     /// We told the pipeline the peer finished (half-closed our end of the pair).
     var eofDelivered = false
     var removed = false
+    /// In the service's list of streams to serve at the end of this batch of reads.
+    var touched = false
+    /// Bytes handed to the pipeline so far.
+    private(set) var deliveredBytes = 0
 
     init(key: Key, connection: UTPConnection) {
         self.key = key
@@ -74,6 +78,7 @@ final class UTPStream {
         var wrote = false
         while connection.readable > 0, pump.isWritable {
             let bytes = connection.read(256 * 1024, now: now)
+            deliveredBytes += bytes.count
             pump.write(pump.allocator.buffer(bytes: bytes), promise: nil)
             wrote = true
         }
@@ -129,7 +134,13 @@ final class UTPPumpHandler: ChannelInboundHandler {
     private func appClosed() {
         guard !stream.appFinished else { return }
         stream.appFinished = true
-        stream.drainPending(now: service.now())
+        if stream.deliveredBytes == 0 {
+            // Nothing ever came from the peer (a refused or spoofed connection): reset rather
+            // than wait for the FIN's ack through a minute of timeouts.
+            stream.connection.abort(now: service.now())
+        } else {
+            stream.drainPending(now: service.now())
+        }
         service.serve(stream)
     }
 }

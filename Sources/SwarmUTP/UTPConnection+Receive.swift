@@ -1,6 +1,8 @@
 extension UTPConnection {
     /// Handles one packet addressed to this connection (its connection id is `receiveID`, or it
-    /// is the peer's SYN again).
+    /// is the peer's SYN again). Data is acked by the next packet we send or, when none goes out,
+    /// by `sendDeferredAck`, which the owner calls after each batch of datagrams (as libutp
+    /// does): one ack per batch, not per packet.
     public func receive(_ packet: UTPPacket, now: UInt64) {
         guard state != .closed else { return }
         if packet.kind == .reset { return close(.reset) }
@@ -25,8 +27,17 @@ extension UTPConnection {
             accept(packet)
         }
         sendPending(now: now)
-        if ackPending { sendState(now: now) }
-        if finAcked, peerFinished { close(.finished) }
+        if finAcked, peerFinished {
+            // The peer's FIN is acked before we go: it would resend it to a closed connection.
+            if ackPending { sendState(now: now) }
+            close(.finished)
+        }
+    }
+
+    /// Acks what arrived since the last packet we sent, if anything did.
+    public func sendDeferredAck(now: UInt64) {
+        guard state == .connected, ackPending else { return }
+        sendState(now: now)
     }
 
     /// The ack number and the selective ack: what the peer has.

@@ -84,6 +84,8 @@ final class MemoryLink {
                 a.receive(packet, now: now)
             }
         }
+        a.sendDeferredAck(now: now)
+        b?.sendDeferredAck(now: now)
         a.tick(now: now)
         b?.tick(now: now)
         flush()
