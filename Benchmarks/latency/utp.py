@@ -34,7 +34,7 @@ LIBTORRENT_PYTHON = "/usr/bin/python3"
 if os.path.realpath(sys.executable) != os.path.realpath(LIBTORRENT_PYTHON):
     os.execv(LIBTORRENT_PYTHON, [LIBTORRENT_PYTHON, os.path.abspath(__file__), *sys.argv[1:]])
 
-from common import MiB, log, median, proc_cpu_seconds, safe_rmtree, spawn, stop_proc  # noqa: E402
+from common import MiB, log, median, safe_rmtree, spawn, stop_proc  # noqa: E402
 from payload import ensure_payload, ensure_torrent  # noqa: E402
 from shaper import parse_rate  # noqa: E402
 
@@ -82,16 +82,20 @@ def download(swarmfs, torrent, manifest, work, mode, proxies, timeout, rep):
     log_path = os.path.join(work, "logs", f"download-{mode}-{rep}.log")
     start = time.monotonic()
     proc = spawn(argv, log_path)
-    cpu = 0.0
     try:
-        while proc.poll() is None:
-            cpu = proc_cpu_seconds(proc.pid) or cpu
+        # wait4: the child's exact CPU time (user + system, all its threads) when it exits.
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid == proc.pid:
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                break
             if time.monotonic() - start > timeout:
                 raise RuntimeError(f"{mode} download took over {timeout}s (log {log_path})")
-            time.sleep(0.05)
+            time.sleep(0.02)
     finally:
         stop_proc(proc)
     seconds = time.monotonic() - start
+    cpu = usage.ru_utime + usage.ru_stime
     if proc.returncode != 0:
         raise RuntimeError(f"{mode} download exited {proc.returncode} (log {log_path})")
     for entry in manifest["files"]:
