@@ -51,7 +51,9 @@ public struct UTPCongestion: Sendable {
         }
         var base = delayHistory[0]
         for value in delayHistory.dropFirst() where Int32(bitPattern: value &- base) < 0 { base = value }
-        queueingDelay = Int64(Int32(bitPattern: delay &- base))
+        // Bounded: the figure comes from the peer, and a hostile one must not overflow the
+        // window arithmetic (at most 10 s of queue is believed).
+        queueingDelay = min(max(Int64(Int32(bitPattern: delay &- base)), 0), 100 * Self.targetDelay)
     }
 
     /// `bytes` were acked; `windowWasFull` says the sender was limited by the window (growing an

@@ -148,5 +148,14 @@ struct UTPConnectionTests {
         #expect(cc.window == max(cc.minimumWindow, before / 2))
         cc.timedOut()
         #expect(cc.window == cc.minimumWindow)
+        // A peer reporting absurd delays (hours of queue) shrinks the window to its floor, no more.
+        var hostile = UTPCongestion(packetSize: 1200, maximumWindow: 4 << 20)
+        hostile.delaySample(0, now: 0)
+        hostile.delaySample(0x7fff_ffff, now: 1)
+        #expect(hostile.queueingDelay <= 10_000_000)
+        hostile.acked(bytes: 4 << 20, windowWasFull: true)
+        hostile.lost()
+        hostile.acked(bytes: 4 << 20, windowWasFull: true)
+        #expect(hostile.window == hostile.minimumWindow)
     }
 }
