@@ -66,6 +66,8 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Collections", package: "swift-collections"),
+            // Web seeds (BEP 19): HTTP range requests.
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .target(name: "SwarmFS", dependencies: ["SwarmMetainfo", "SwarmContent"]),
         .target(name: "SwarmLibrary", dependencies: [

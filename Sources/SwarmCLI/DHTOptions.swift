@@ -1,8 +1,9 @@
 import ArgumentParser
 import SwarmSession
 
-/// `--no-dht` and `--dht-bootstrap`: the engine's DHT node (BEP 5), on by default. Its routing
-/// table is kept in the cache root's state folder (ROOT/.swarmfs/dht.state) between runs.
+/// `--no-dht` and `--dht-bootstrap`: the engine's DHT nodes (BEP 5; IPv6 too, BEP 32, where the
+/// machine has it), on by default. Their routing tables are kept in the cache root's state folder
+/// (ROOT/.swarmfs/dht.state, dht6.state) between runs.
 struct DHTOptions: ParsableArguments {
     @Flag(name: .long, help: "Do not use the DHT (no UDP socket, no DHT traffic at all).")
     var noDht = false

@@ -66,6 +66,9 @@ struct MountCommand: ParsableCommand {
     @Flag(name: .long, help: "Do not contact the torrent's trackers (use --peer).")
     var noTrackers = false
 
+    @Flag(name: .long, help: "Do not download from the torrent's web seeds (BEP 19 url-list, a magnet's ws).")
+    var noWebSeeds = false
+
     @Flag(inversion: .prefixedNo, help: "Keep the downloaded data after unmounting (--no-keep deletes it).")
     var keep = true
 

@@ -24,6 +24,7 @@ struct MountSettings {
     var listenHost: String?
     var maxPeers: Int?
     var noTrackers: Bool
+    var noWebSeeds: Bool
     var keep: Bool
     var noUpload: Bool
     var noLsd: Bool
@@ -76,6 +77,7 @@ struct MountSettings {
         }
         if let maxPeers, maxPeers < 1 { throw ValidationError("--max-peers must be at least 1") }
         noTrackers = command.noTrackers
+        noWebSeeds = command.noWebSeeds
         keep = command.keep
         noUpload = command.noUpload
         noLsd = command.noLsd
@@ -112,6 +114,7 @@ struct MountSettings {
         if let listenHost { arguments += ["--listen-host", listenHost] }
         if let maxPeers { arguments += ["--max-peers", String(maxPeers)] }
         if noTrackers { arguments.append("--no-trackers") }
+        if noWebSeeds { arguments.append("--no-web-seeds") }
         if !keep { arguments.append("--no-keep") }
         if noUpload { arguments.append("--no-upload") }
         if noLsd { arguments.append("--no-lsd") }
@@ -148,6 +151,7 @@ extension MountSettings {
         configuration.readTimeout = readTimeout.map { .milliseconds(DisplayFigures.clampedInt64($0 * 1000)) }
         configuration.uploadEnabled = !noUpload
         configuration.useTrackers = !noTrackers
+        configuration.useWebSeeds = !noWebSeeds
         return configuration
     }
 

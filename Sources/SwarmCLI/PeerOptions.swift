@@ -19,6 +19,9 @@ struct PeerOptions: ParsableArguments {
     @Flag(name: .long, help: "Do not contact the torrent's trackers (use --peer).")
     var noTrackers = false
 
+    @Flag(name: .long, help: "Do not download from the torrent's web seeds (BEP 19 url-list, a magnet's ws).")
+    var noWebSeeds = false
+
     @Flag(name: .long, help: "Do not look for peers on the local network (BEP 14 multicast).")
     var noLsd = false
 
@@ -36,6 +39,7 @@ struct PeerOptions: ParsableArguments {
         configuration.peers = peer
         configuration.maxPeers = maxPeers
         configuration.useTrackers = !noTrackers
+        configuration.useWebSeeds = !noWebSeeds
         engine.listenPort = listenPort
         engine.listenHost = listenHost
         engine.localDiscovery = !noLsd

@@ -51,12 +51,13 @@ enum LoadedTorrent {
 /// Turns a magnet link into its torrent: from the cache folder when an earlier run stored the
 /// info dictionary there (no network at all), else from the swarm (BEP 9).
 enum MagnetResolver {
-    /// The torrent stored in `directory` if it is the one `magnet` names, with the link's trackers.
+    /// The torrent stored in `directory` if it is the one `magnet` names, with the link's trackers
+    /// and web seeds.
     static func cached(_ magnet: MagnetLink, directory: String) -> Metainfo? {
         guard let stored = CacheRoot.storedMetainfo(directory: directory), stored.infoHash == magnet.infoHash else {
             return nil
         }
-        return try? Metainfo(infoDictionary: stored.rawInfo, trackers: magnet.trackerTiers)
+        return try? Metainfo(infoDictionary: stored.rawInfo, trackers: magnet.trackerTiers, webSeeds: magnet.webSeeds)
     }
 
     /// Stores the fetched info dictionary in `directory` (created if missing), so that the next

@@ -42,7 +42,8 @@ extension DHTNode {
         sendAnswer(reply.encoded(), to: source, now: now)
     }
 
-    /// The K closest nodes of the asker's family (we answer on one socket: `nodes` for IPv4).
+    /// The K closest nodes of the asker's family, which is ours (BEP 32: one table per family, so
+    /// `nodes` from an IPv4 node, `nodes6` from an IPv6 one).
     private func closestNodes(to target: NodeID, for ip: IPAddress, now: ContinuousClock.Instant) -> [NodeContact] {
         Array(table.closest(to: target, count: 2 * RoutingTable.bucketSize, now: now)
             .filter { $0.ip.isIPv4 == ip.isIPv4 }.prefix(RoutingTable.bucketSize))

@@ -54,7 +54,7 @@ extension DHTNode {
             return id
         }
         var lookup = DHTLookup(id: id, kind: kind, target: target, deadline: now.advanced(by: configuration.lookupDuration))
-        for (address, nodeID) in seeds where configuration.reachesIPv6 || address.ipAddress?.isIPv4 == true {
+        for (address, nodeID) in seeds where address.ipAddress.map(configuration.family.reaches) == true {
             lookup.add(address, id: nodeID)
         }
         lookups[id] = RunningLookup(lookup: lookup, announcePort: announcePort, found: found, finished: finished)

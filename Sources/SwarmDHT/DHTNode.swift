@@ -103,7 +103,7 @@ public final class DHTNode {
     /// Asks `address` (a node a peer named in a `port` message) whether it is a DHT node; it
     /// joins the table if it answers.
     public func addNode(_ address: PeerAddress, now: ContinuousClock.Instant) {
-        guard address.port != 0, let ip = address.ipAddress, configuration.reachesIPv6 || ip.isIPv4,
+        guard address.port != 0, let ip = address.ipAddress, configuration.family.reaches(ip),
               !transactions.isPending(to: address, purpose: .ping) else { return }
         query(.ping(id: table.ownID), to: address, nodeID: nil, purpose: .ping, now: now)
     }
@@ -215,7 +215,7 @@ public final class DHTNode {
         }
         noteExternalAddress(message.requesterAddress, now: now)
         guard case let .lookup(id) = pending.purpose, var running = lookups[id] else { return }
-        let reachable = response.nodes.filter { configuration.reachesIPv6 || $0.ip.isIPv4 }
+        let reachable = response.nodes.filter { configuration.family.reaches($0.ip) }
         running.lookup.answered(by: source, id: response.id, token: response.token, nodes: reachable)
         let fresh = running.lookup.newPeers(response.values)
         lookups[id] = running
@@ -225,7 +225,7 @@ public final class DHTNode {
 
     /// Files a node in the table and pings the stale node the table wants checked.
     func learn(_ contact: NodeContact, _ event: RoutingTable.Event, now: ContinuousClock.Instant) {
-        guard configuration.reachesIPv6 || contact.ip.isIPv4 else { return }
+        guard configuration.family.reaches(contact.ip) else { return }
         if case let .cached(stale?) = table.observe(contact, event, now: now),
            !transactions.isPending(to: stale.address, purpose: .ping) {
             query(.ping(id: table.ownID), to: stale.address, nodeID: stale.id, purpose: .ping, now: now)

@@ -5,8 +5,8 @@ public struct DHTNodeConfiguration: Sendable {
     /// Where to start when the saved table gives too few nodes: resolved addresses of the
     /// bootstrap hosts (routers). They are queried, never added to the table.
     public var bootstrap: [PeerAddress] = []
-    /// Whether IPv6 nodes can be reached through the socket (else they are not asked).
-    public var reachesIPv6 = false
+    /// The family of the node's socket: the only nodes it files, asks and names (BEP 32).
+    public var family: DHTAddressFamily = .ipv4
     /// Queries in flight at once, all lookups and pings together.
     public var maxOutstandingQueries = 256
     /// How long a query's answer is waited for.

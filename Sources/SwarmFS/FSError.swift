@@ -14,6 +14,8 @@ public enum FSError: Error, Sendable, Equatable, CustomStringConvertible {
     case noAttribute(inode: UInt64, name: String)
     /// The caller's buffer is smaller than the value.
     case bufferTooSmall(needed: Int, given: Int)
+    /// The caller gave up (a signal interrupted it) while the operation waited.
+    case interrupted(operation: String)
 
     public var description: String {
         switch self {
@@ -25,6 +27,7 @@ public enum FSError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .badHandle(handle): "file handle \(handle) is not open"
         case let .noAttribute(inode, name): "inode \(inode) has no attribute \(name)"
         case let .bufferTooSmall(needed, given): "attribute needs \(needed) bytes, buffer has \(given)"
+        case let .interrupted(operation): "\(operation): interrupted"
         }
     }
 }

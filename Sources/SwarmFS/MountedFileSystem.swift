@@ -36,10 +36,31 @@ public protocol MountedFileSystem: AnyObject, Sendable {
     /// filesystem tells it of each change too (see `FSChangeNotifier`), the short timeout only
     /// covers a lookup answered while the change was being made.
     func entriesMayChange(in directory: UInt64) -> Bool
+    /// Whether a lookup in `parent` may have to wait (a magnet's root before its metadata): the
+    /// FUSE layer then asks `lookupWhenReady` instead of `lookup`, so that no thread of its own
+    /// is parked and the caller can interrupt the wait.
+    func lookupMayWait(in parent: UInt64) -> Bool
+    /// `lookup`, answered through `completion` (exactly once) when it can be; cancelling the
+    /// ticket answers `.interrupted` if it had not been answered yet.
+    func lookupWhenReady(parent: UInt64, name: String,
+                         completion: @escaping @Sendable (Result<FSAttributes, FSError>) -> Void) -> ReadTicket
 }
 
 extension MountedFileSystem {
     public func entriesMayChange(in directory: UInt64) -> Bool { false }
+
+    public func lookupMayWait(in parent: UInt64) -> Bool { false }
+
+    /// Answers at once with `lookup`.
+    public func lookupWhenReady(parent: UInt64, name: String,
+                                completion: @escaping @Sendable (Result<FSAttributes, FSError>) -> Void) -> ReadTicket {
+        do {
+            completion(.success(try lookup(parent: parent, name: name)))
+        } catch {
+            completion(.failure(error))
+        }
+        return .completed
+    }
 }
 
 /// Receives changes to the tree the kernel may have cached, so that it forgets them

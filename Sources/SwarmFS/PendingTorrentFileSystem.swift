@@ -11,18 +11,32 @@ import Synchronization
 ///
 /// A lookup in the root before the metadata waits for it (up to `lookupWait`; nil: until it
 /// arrives or the mount ends), so `swarmfs mount MAGNET /mnt && cat /mnt/FILE` works: the read
-/// is issued as soon as the file exists. Thread-safe: FUSE calls it from several threads.
+/// is issued as soon as the file exists. The FUSE layer waits through `lookupWhenReady`, which
+/// parks no thread and which the caller can interrupt (Ctrl+C answers EINTR). Thread-safe: FUSE
+/// calls it from several threads.
 ///
-/// Invariant: `state` goes from waiting to attached (or ended) once and never back; waiters
-/// are woken exactly once when it leaves waiting.
+/// Invariant: `state` goes from waiting to attached (or ended) once and never back; each waiting
+/// lookup is answered exactly once — when the state leaves waiting, at its time limit, or when
+/// cancelled — by whoever removes it from `waiters` first.
 public final class PendingTorrentFileSystem: MountedFileSystem {
+    /// A lookup in the root waiting for the tree.
+    private struct Waiter {
+        let name: String
+        let completion: @Sendable (Result<FSAttributes, FSError>) -> Void
+    }
+
+    private struct Waiting {
+        var waiters: [UInt64: Waiter] = [:]
+        var nextID: UInt64 = 1
+    }
+
     private enum State {
-        case waiting(waiters: [DispatchSemaphore])
+        case waiting(Waiting)
         case attached(SwarmFileSystem)
         case ended
     }
 
-    private let state = Mutex<State>(.waiting(waiters: []))
+    private let state = Mutex<State>(.waiting(Waiting()))
     private let notifier = Mutex<(any FSChangeNotifier)?>(nil)
     private let empty = TorrentTree.empty
     private let ownership: FSOwnership
@@ -45,12 +59,16 @@ public final class PendingTorrentFileSystem: MountedFileSystem {
     /// The torrent's filesystem, now that its metadata arrived: lookups waiting wake up, and the
     /// kernel forgets the empty root it may have cached.
     public func attach(_ fileSystem: SwarmFileSystem) {
-        let waiters = state.withLock { state -> [DispatchSemaphore] in
-            guard case let .waiting(waiters) = state else { return [] }
+        let waiters = state.withLock { state -> [Waiter] in
+            guard case let .waiting(waiting) = state else { return [] }
             state = .attached(fileSystem)
-            return waiters
+            return Array(waiting.waiters.values)
         }
-        for waiter in waiters { waiter.signal() }
+        // Answered before the kernel is told of the new entries, so no notification meets a
+        // lookup of ours still in progress in the same directory.
+        for waiter in waiters {
+            waiter.completion(Result { () throws(FSError) in try fileSystem.lookup(parent: InodeTable.rootInode, name: waiter.name) })
+        }
         guard let notifier = notifier.withLock({ $0 }) else { return }
         var offset: Int64 = 0
         while let entry = try? fileSystem.directoryEntry(of: InodeTable.rootInode, at: offset) {
@@ -64,12 +82,14 @@ public final class PendingTorrentFileSystem: MountedFileSystem {
 
     /// The mount is going away before the metadata came: waiting lookups answer "no such file".
     public func end() {
-        let waiters = state.withLock { state -> [DispatchSemaphore] in
-            guard case let .waiting(waiters) = state else { return [] }
+        let waiters = state.withLock { state -> [Waiter] in
+            guard case let .waiting(waiting) = state else { return [] }
             state = .ended
-            return waiters
+            return Array(waiting.waiters.values)
         }
-        for waiter in waiters { waiter.signal() }
+        for waiter in waiters {
+            waiter.completion(.failure(.notFound(inode: InodeTable.rootInode, name: waiter.name)))
+        }
     }
 
     /// The torrent's filesystem once attached.
@@ -79,11 +99,54 @@ public final class PendingTorrentFileSystem: MountedFileSystem {
 
     // MARK: - MountedFileSystem
 
+    /// Waits on the caller's thread when the tree is awaited (see `lookupWhenReady`).
     public func lookup(parent: UInt64, name: String) throws(FSError) -> FSAttributes {
-        if let fileSystem = attached ?? waitForAttach(parent: parent) {
-            return try fileSystem.lookup(parent: parent, name: name)
+        if let fileSystem = attached { return try fileSystem.lookup(parent: parent, name: name) }
+        let outcome = Mutex<Result<FSAttributes, FSError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        _ = lookupWhenReady(parent: parent, name: name) { result in
+            outcome.withLock { $0 = result }
+            done.signal()
         }
-        throw .notFound(inode: parent, name: name)
+        done.wait()
+        return try outcome.withLock { $0! }.get()
+    }
+
+    public func lookupMayWait(in parent: UInt64) -> Bool {
+        guard parent == InodeTable.rootInode else { return false }
+        return state.withLock { if case .waiting = $0 { true } else { false } }
+    }
+
+    /// A lookup in the root while the tree is awaited is answered when it arrives, or "no such
+    /// file" when the mount ends or `lookupWait` runs out; any other is answered at once.
+    public func lookupWhenReady(parent: UInt64, name: String,
+                                completion: @escaping @Sendable (Result<FSAttributes, FSError>) -> Void) -> ReadTicket {
+        let id: UInt64? = parent != InodeTable.rootInode ? nil : state.withLock { state in
+            guard case var .waiting(waiting) = state else { return nil }
+            let id = waiting.nextID
+            waiting.nextID += 1
+            waiting.waiters[id] = Waiter(name: name, completion: completion)
+            state = .waiting(waiting)
+            return id
+        }
+        guard let id else {
+            let answer: Result<FSAttributes, FSError> = if let fileSystem = attached {
+                Result { () throws(FSError) in try fileSystem.lookup(parent: parent, name: name) }
+            } else {
+                .failure(.notFound(inode: parent, name: name))
+            }
+            completion(answer)
+            return .completed
+        }
+        if let lookupWait {
+            let nanoseconds = lookupWait.components.seconds * 1_000_000_000 + lookupWait.components.attoseconds / 1_000_000_000
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds))) { [weak self] in
+                self?.answerWaiter(id, .failure(.notFound(inode: parent, name: name)))
+            }
+        }
+        return ReadTicket { [weak self] in
+            self?.answerWaiter(id, .failure(.interrupted(operation: "lookup of '\(name)' while the metadata is awaited")))
+        }
     }
 
     public func attributes(of inode: UInt64) throws(FSError) -> FSAttributes {
@@ -151,25 +214,13 @@ public final class PendingTorrentFileSystem: MountedFileSystem {
         attached == nil && directory == InodeTable.rootInode
     }
 
-    /// Waits for the tree when `parent` is the root and the metadata is still awaited; nil when
-    /// the wait ended without it (mount ending, `lookupWait` over) or `parent` is not the root.
-    private func waitForAttach(parent: UInt64) -> SwarmFileSystem? {
-        guard parent == InodeTable.rootInode else { return nil }
-        let waiter = DispatchSemaphore(value: 0)
-        let registered = state.withLock { state -> Bool in
-            guard case var .waiting(waiters) = state else { return false }
-            waiters.append(waiter)
-            state = .waiting(waiters: waiters)
-            return true
+    /// Answers waiting lookup `id` with `result`, unless it was answered already.
+    private func answerWaiter(_ id: UInt64, _ result: Result<FSAttributes, FSError>) {
+        let waiter = state.withLock { state -> Waiter? in
+            guard case var .waiting(waiting) = state, let waiter = waiting.waiters.removeValue(forKey: id) else { return nil }
+            state = .waiting(waiting)
+            return waiter
         }
-        if registered {
-            if let lookupWait {
-                let nanoseconds = lookupWait.components.seconds * 1_000_000_000 + lookupWait.components.attoseconds / 1_000_000_000
-                _ = waiter.wait(timeout: .now() + .nanoseconds(Int(clamping: nanoseconds)))
-            } else {
-                waiter.wait()
-            }
-        }
-        return attached
+        waiter?.completion(result)
     }
 }

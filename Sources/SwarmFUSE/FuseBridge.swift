@@ -36,20 +36,38 @@ final class FuseBridge: Sendable {
     }
 
     func lookup(_ req: fuse_req_t, parent: UInt64, name: String) {
-        do {
-            var entry = FuseAttributes.entry(try fileSystem.lookup(parent: parent, name: name),
-                                             entryTimeout: entryTimeout(in: parent))
+        guard fileSystem.lookupMayWait(in: parent) else {
+            let result = Result { () throws(FSError) in try fileSystem.lookup(parent: parent, name: name) }
+            return replyEntry(req, parent: parent, result)
+        }
+        // A lookup that waits (a magnet's root before its metadata) is held like a read: no
+        // thread parked, answered by its completion, interruptible.
+        guard let id = pending.register(FuseRequest(raw: req)) else {
+            fuse_reply_err(req, EIO)
+            return
+        }
+        fuse_req_interrupt_func(req, fuseInterruptCallback, UnsafeMutableRawPointer(bitPattern: UInt(id)))
+        let ticket = fileSystem.lookupWhenReady(parent: parent, name: name) { [self] result in
+            guard let request = pending.claim(id) else { return }
+            replyEntry(request.raw, parent: parent, result)
+            pending.replied()
+        }
+        if pending.attach(ticket, to: id) { ticket.cancel() }
+    }
+
+    private func replyEntry(_ req: fuse_req_t, parent: UInt64, _ result: Result<FSAttributes, FSError>) {
+        switch result {
+        case let .success(attributes):
+            var entry = FuseAttributes.entry(attributes, entryTimeout: entryTimeout(in: parent))
             fuse_reply_entry(req, &entry)
-        } catch {
+        case let .failure(error) where error.errno == ENOENT:
             // A negative entry the kernel may cache too: for as long as the tree cannot change
             // (briefly in a library's root, which also tells the kernel when a name appears).
-            if error.errno == ENOENT {
-                var negative = fuse_entry_param()
-                negative.entry_timeout = entryTimeout(in: parent)
-                fuse_reply_entry(req, &negative)
-            } else {
-                fuse_reply_err(req, error.errno)
-            }
+            var negative = fuse_entry_param()
+            negative.entry_timeout = entryTimeout(in: parent)
+            fuse_reply_entry(req, &negative)
+        case let .failure(error):
+            fuse_reply_err(req, error.errno)
         }
     }
 
@@ -242,8 +260,8 @@ final class FuseBridge: Sendable {
         pending.replied()
     }
 
-    /// The kernel interrupted read `id` (its reader got a signal): cancel it, so the completion
-    /// replies EINTR. Runs off the interrupt callback, which must not reply itself.
+    /// The kernel interrupted read (or waiting lookup) `id` (its caller got a signal): cancel it,
+    /// so the completion replies EINTR. Runs off the interrupt callback, which must not reply itself.
     func interrupt(_ id: UInt64) {
         pending.interrupt(id)?.cancel()
     }

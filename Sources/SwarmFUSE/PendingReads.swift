@@ -5,9 +5,10 @@ import Synchronization
 import Glibc
 #endif
 
-/// The read requests waiting for data. Each is owned by the registry until someone *claims* it
-/// — the completion, or the shutdown — and the claimer alone replies. An interrupt never
-/// replies: it cancels the ticket, which makes the completion fire with `.cancelled`.
+/// The read requests waiting for data, and the lookups waiting for a magnet's tree. Each is
+/// owned by the registry until someone *claims* it — the completion, or the shutdown — and the
+/// claimer alone replies. An interrupt never replies: it cancels the ticket, which makes the
+/// completion fire with `.cancelled` (a lookup's with `.interrupted`).
 ///
 /// The registry also counts replies in progress so that shutdown can wait for them before the
 /// session (which replies need) is destroyed.

@@ -20,6 +20,7 @@ extension FSError {
         case .badHandle: EBADF
         case .noAttribute: ENODATA
         case .bufferTooSmall: ERANGE
+        case .interrupted: EINTR
         }
     }
 }

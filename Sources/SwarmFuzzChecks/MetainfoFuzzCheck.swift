@@ -2,7 +2,8 @@ import SwarmMetainfo
 
 /// .torrent parsing: a parsed torrent has a consistent `FileLayout` (files end to end, one 20-byte
 /// hash per piece, a piece's slices add up to its size and stay inside their files), sanitised
-/// paths, and its info dictionary parses again to the same info-hash.
+/// paths, web seed URLs (BEP 19) whose ranges cover each piece exactly, and its info dictionary
+/// parses again to the same info-hash.
 enum MetainfoFuzzCheck {
     static func run(_ input: [UInt8]) throws(FuzzInvariantViolation) {
         guard let metainfo = try? Metainfo(bytes: input) else { return }
@@ -15,11 +16,30 @@ enum MetainfoFuzzCheck {
                             "unsafe path component \(component.debugDescription)")
             }
         }
+        try checkWebSeeds(metainfo)
         guard let again = try? Metainfo(infoDictionary: metainfo.rawInfo) else {
             throw FuzzInvariantViolation(target: .metainfo, detail: "its own info dictionary does not parse")
         }
         try require(again.infoHash == metainfo.infoHash && again.totalLength == metainfo.totalLength,
                     .metainfo, "re-parsing the info dictionary changed the torrent")
+    }
+
+    private static func checkWebSeeds(_ metainfo: Metainfo) throws(FuzzInvariantViolation) {
+        let layout = metainfo.layout
+        for url in metainfo.webSeeds.prefix(4) {
+            guard let location = WebSeedLocation(url: url) else { continue }
+            for piece in Set([0, layout.pieceCount - 1]) where piece >= 0 && piece < layout.pieceCount {
+                let parts = location.parts(torrentOffset: layout.pieceOffset(piece), length: Int64(layout.pieceSize(piece)),
+                                           layout: layout, isSingleFile: metainfo.isSingleFile)
+                try require(parts.reduce(0) { $0 + $1.length } == layout.pieceSize(piece), .metainfo,
+                            "web seed parts of piece \(piece) do not add up to its size")
+                for case let .fetch(partURL, fileOffset, length) in parts {
+                    try require(partURL.hasPrefix(location.url) && fileOffset >= 0 && length > 0
+                                && partURL.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }), .metainfo,
+                                "web seed part \(partURL.debugDescription) at \(fileOffset)+\(length)")
+                }
+            }
+        }
     }
 
     private static func checkLayout(_ metainfo: Metainfo) throws(FuzzInvariantViolation) {

@@ -122,6 +122,7 @@ public final class HTTPServer: Sendable {
                                configuration: HTTPServerConfiguration, logger: Logger) -> HTTPServer {
         let port = channel.localAddress?.port ?? configuration.port
         logger.info("http serving", metadata: ["address": "\(configuration.host):\(port)"])
+        HTTPServerWarmUp.run(on: group, to: channel.localAddress)
         return HTTPServer(group: group, tracker: tracker, channel: channel, host: configuration.host, port: port)
     }
 

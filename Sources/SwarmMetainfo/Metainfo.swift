@@ -52,9 +52,9 @@ public struct Metainfo: Sendable {
     }
 
     /// Parses the info dictionary alone (as fetched over BEP 9 for a magnet link), with the
-    /// trackers the magnet named.
-    public init(infoDictionary: [UInt8], trackers: [[String]] = []) throws(MetainfoError) {
-        self = try MetainfoParser.parse(infoDictionary: infoDictionary, trackers: trackers)
+    /// trackers and web seeds (`ws`) the magnet named.
+    public init(infoDictionary: [UInt8], trackers: [[String]] = [], webSeeds: [String] = []) throws(MetainfoError) {
+        self = try MetainfoParser.parse(infoDictionary: infoDictionary, trackers: trackers, webSeeds: webSeeds)
     }
 
     /// Reads and parses the .torrent at `path`; errors name the file.

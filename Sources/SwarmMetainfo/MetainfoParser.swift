@@ -22,7 +22,7 @@ enum MetainfoParser {
         return try build(info: infoValue, rawInfo: rawInfo, root: root)
     }
 
-    static func parse(infoDictionary: [UInt8], trackers: [[String]]) throws(MetainfoError) -> Metainfo {
+    static func parse(infoDictionary: [UInt8], trackers: [[String]], webSeeds: [String] = []) throws(MetainfoError) -> Metainfo {
         let info: BencodeValue
         do throws(BencodeError) {
             info = try BencodeDecoder().decode(infoDictionary)
@@ -32,6 +32,7 @@ enum MetainfoParser {
         guard info.dictionary != nil else { throw .wrongType(field: "info", expected: "a dictionary") }
         let root: BencodeValue = .dictionary([
             BencodeDictionaryEntry("announce-list", .list(trackers.map { .list($0.map(BencodeValue.string)) })),
+            BencodeDictionaryEntry("url-list", .list(webSeeds.map(BencodeValue.string))),
         ])
         return try build(info: info, rawInfo: infoDictionary, root: root)
     }

@@ -6,15 +6,21 @@ import SwarmMetainfo
 import SwarmStorage
 import Synchronization
 
-/// The engine's DHT node on the engine's UDP socket (`EngineUDPSocket`): restores the routing
-/// table from the state file, resolves the bootstrap hosts off the loop, bootstraps, ticks the node, saves the table every few minutes
-/// and at stop. Every call into the node happens on the engine's event loop.
+/// One of the engine's DHT nodes on its UDP socket (`EngineUDPSocket`; the IPv4 one is shared
+/// with uTP) — one per address family (BEP 32: IPv4 and IPv6 are two DHTs with two tables; see
+/// `DHTFamilies`): restores the family's routing table from its state file,
+/// resolves the bootstrap hosts of that family off the loop, bootstraps, ticks the node, saves
+/// the table every few minutes and at stop. Every call into the node happens on the engine's
+/// event loop.
 ///
 /// Invariants: the node lives in `box` on `eventLoop` from `start` until `stop`; after `stop`
-/// every lookup has finished and no datagram reaches the node.
+/// every lookup has finished and no datagram reaches the node; the node files, asks and names nodes of
+/// `family` only.
 final class DHTService: Sendable {
     /// The UDP port the node answers on.
     let port: UInt16
+    /// The address family of the socket and of every node the table holds.
+    let family: DHTAddressFamily
     private let socket: EngineUDPSocket
     private let box: NIOLoopBound<NodeBox>
     private let eventLoop: EventLoop
@@ -43,9 +49,10 @@ final class DHTService: Sendable {
         var loggedID: NodeID?
     }
 
-    private init(port: UInt16, socket: EngineUDPSocket, box: NIOLoopBound<NodeBox>, eventLoop: EventLoop,
-                 configuration: DHTConfiguration, logger: Logger) {
+    private init(port: UInt16, family: DHTAddressFamily, socket: EngineUDPSocket, box: NIOLoopBound<NodeBox>,
+                 eventLoop: EventLoop, configuration: DHTConfiguration, logger: Logger) {
         self.port = port
+        self.family = family
         self.socket = socket
         self.box = box
         self.eventLoop = eventLoop
@@ -56,9 +63,10 @@ final class DHTService: Sendable {
     /// The nodes in the routing table (updated a few times a second).
     var nodeCount: Int { nodeCountFigure.load(ordering: .relaxed) }
 
-    /// Starts the node on the engine's UDP socket: restores the table and starts bootstrapping.
-    static func start(configuration: DHTConfiguration, socket: EngineUDPSocket, eventLoop: EventLoop,
-                      threadPool: NIOThreadPool, logger: Logger) async throws(SessionError) -> DHTService {
+    /// Starts a node of `family` on `socket` (bound by the engine for that family): restores
+    /// the table and starts bootstrapping.
+    static func start(configuration: DHTConfiguration, family: DHTAddressFamily, socket: EngineUDPSocket,
+                      eventLoop: EventLoop, threadPool: NIOThreadPool, logger: Logger) async throws(SessionError) -> DHTService {
         let box = try await makeBox(eventLoop: eventLoop)
         do {
             try await eventLoop.submit {
@@ -70,8 +78,10 @@ final class DHTService: Sendable {
             throw .shutDown
         }
         let boundPort = socket.port
-        let saved = configuration.stateRoot.flatMap { DHTStateFile.load(root: $0, limit: RoutingTable.maxStateLength) }
-        let service = DHTService(port: boundPort, socket: socket, box: box, eventLoop: eventLoop,
+        let saved = configuration.stateRoot.flatMap {
+            DHTStateFile.load(root: $0, ipv6: family == .ipv6, limit: RoutingTable.maxStateLength)
+        }
+        let service = DHTService(port: boundPort, family: family, socket: socket, box: box, eventLoop: eventLoop,
                                  configuration: configuration, logger: logger)
         do {
             try await eventLoop.submit { service.makeNode(savedState: saved) }.get()
@@ -80,7 +90,7 @@ final class DHTService: Sendable {
         }
         let hosts = configuration.bootstrap
         service.ready.withLock { $0 = Task {
-            let resolved = (try? await threadPool.runIfActive { HostResolution.resolve(hosts) }) ?? []
+            let resolved = (try? await threadPool.runIfActive { HostResolution.resolve(hosts, family: family) }) ?? []
             try? await eventLoop.submit { service.beginBootstrap(hosts: resolved) }.get()
         } }
         return service
@@ -97,16 +107,19 @@ final class DHTService: Sendable {
     /// On the loop: the node (restored when the state is readable) and its ticker.
     private func makeNode(savedState: [UInt8]?) {
         let socket = self.socket
-        let node = DHTNode(configuration: DHTNodeConfiguration(), savedState: savedState, now: .now) { bytes, address in
+        var nodeConfiguration = DHTNodeConfiguration()
+        nodeConfiguration.family = family
+        let node = DHTNode(configuration: nodeConfiguration, savedState: savedState, now: .now) { bytes, address in
             guard let destination = try? SocketAddress(ipAddress: address.host, port: Int(address.port)) else { return }
             socket.send(bytes, to: destination)
         }
         box.value.node = node
-        logger.info("DHT started", metadata: ["udpPort": "\(port)", "nodeID": "\(node.nodeID)",
+        logger.info("DHT started", metadata: ["family": "\(family)", "udpPort": "\(port)", "nodeID": "\(node.nodeID)",
                                              "savedNodes": "\(node.nodeCount)"])
         // A saved table needs no name resolved: start from it now.
         if node.nodeCount > 0 {
-            logger.info("DHT bootstrap", metadata: ["from": "\(node.bootstrap(now: .now))", "tableNodes": "\(node.nodeCount)"])
+            logger.info("DHT bootstrap", metadata: ["family": "\(family)", "from": "\(node.bootstrap(now: .now))",
+                                                   "tableNodes": "\(node.nodeCount)"])
         }
         let box = self.box
         box.value.ticker = eventLoop.scheduleRepeatedTask(initialDelay: Self.tickInterval, delay: Self.tickInterval) { _ in
@@ -139,7 +152,7 @@ final class DHTService: Sendable {
     /// The node's traffic counters since start, as log metadata.
     private func figures(of node: DHTNode) -> Logger.Metadata {
         let figures = node.statistics
-        return ["nodes": "\(node.nodeCount)", "sentDatagrams": "\(figures.datagramsSent)",
+        return ["family": "\(family)", "nodes": "\(node.nodeCount)", "sentDatagrams": "\(figures.datagramsSent)",
                 "sentBytes": "\(figures.bytesSent)", "receivedDatagrams": "\(figures.datagramsReceived)",
                 "receivedBytes": "\(figures.bytesReceived)", "answered": "\(figures.queriesAnswered)",
                 "refused": "\(figures.queriesRefused)", "dropped": "\(figures.datagramsDropped)"]
@@ -152,15 +165,16 @@ final class DHTService: Sendable {
         node.bootstrapHosts = hosts
         guard node.nodeCount < RoutingTable.bucketSize else { return }
         let source = node.bootstrap(now: .now)
-        logger.info("DHT bootstrap", metadata: ["from": "\(source)", "tableNodes": "\(node.nodeCount)"])
+        logger.info("DHT bootstrap", metadata: ["family": "\(family)", "from": "\(source)", "tableNodes": "\(node.nodeCount)"])
     }
 
     private func save(_ node: DHTNode, now: ContinuousClock.Instant) {
         guard let root = configuration.stateRoot else { return }
         let bytes = node.savedState(now: now)
         do {
-            try DHTStateFile.save(root: root, bytes: bytes)
-            logger.debug("DHT table saved", metadata: ["nodes": "\(node.nodeCount)", "path": "\(DHTStateFile.path(root: root))"])
+            try DHTStateFile.save(root: root, ipv6: family == .ipv6, bytes: bytes)
+            logger.debug("DHT table saved", metadata: ["family": "\(family)", "nodes": "\(node.nodeCount)",
+                                                       "path": "\(DHTStateFile.path(root: root, ipv6: family == .ipv6))"])
         } catch {
             logger.warning("cannot save the DHT table", metadata: ["error": "\(error)"])
         }
@@ -203,7 +217,7 @@ final class DHTService: Sendable {
 
     /// See `SwarmEngine.dhtAddNode`.
     func addNode(host: String, port: UInt16) {
-        guard let ip = IPAddress(text: host) else { return }
+        guard let ip = IPAddress(text: host), family.reaches(ip) else { return }
         let box = self.box
         eventLoop.execute { box.value.node?.addNode(PeerAddress(ip: ip, port: port), now: .now) }
     }

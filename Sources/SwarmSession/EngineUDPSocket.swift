@@ -2,10 +2,10 @@ import NIOCore
 import NIOPosix
 import SwarmMetainfo
 
-/// The engine's ONE UDP socket, shared by the DHT node (KRPC) and uTP: it binds (the TCP listen
-/// port's number when it is free, so peers reach both protocols on one port), sorts incoming
-/// datagrams to whichever of the two is on (`DatagramDemultiplexer`), and sends for both. Exists
-/// when DHT or uTP is on.
+/// One of the engine's UDP sockets (one per address family, BEP 32), shared by that family's DHT
+/// node (KRPC) and, on the first family's socket, uTP: it binds (the TCP listen port's number when
+/// it is free, so peers reach both protocols on one port), sorts incoming datagrams to whichever
+/// of the two is on (`DatagramDemultiplexer`), and sends for both. Exists when DHT or uTP is on.
 ///
 /// Invariants: the routes are set and called on `eventLoop` only; after `close` nothing is
 /// received or sent.
@@ -35,20 +35,25 @@ final class EngineUDPSocket: Sendable {
         self.routes = routes
     }
 
-    /// Binds `host`:`preferredPort`, else any port.
-    static func bind(host: String, preferredPort: UInt16, eventLoop: EventLoop) async throws(SessionError) -> EngineUDPSocket {
+    /// Binds `host`:`preferredPort`, else any port; an IPv6 socket takes IPv6 only (IPv4 is the
+    /// other socket's).
+    static func bind(host: String, preferredPort: UInt16, ipv6: Bool,
+                     eventLoop: EventLoop) async throws(SessionError) -> EngineUDPSocket {
         let routes: NIOLoopBound<Routes>
         do {
             routes = try await eventLoop.submit { NIOLoopBound(Routes(), eventLoop: eventLoop) }.get()
         } catch {
             throw .shutDown
         }
-        let bootstrap = DatagramBootstrap(group: eventLoop)
+        let v6only = ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only)
+        var bootstrap = DatagramBootstrap(group: eventLoop)
             .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: receiveCapacity))
             // uTP at tens of MB/s is thousands of datagrams a second: room for bursts.
             .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelOption(ChannelOptions.socketOption(.so_sndbuf), value: 4 << 20)
             .channelOption(ChannelOptions.maxMessagesPerRead, value: 64)
+        if ipv6 { bootstrap = bootstrap.channelOption(v6only, value: 1) }
+        bootstrap = bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let demultiplexer = DatagramDemultiplexer(
@@ -58,13 +63,10 @@ final class EngineUDPSocket: Sendable {
                     try channel.pipeline.syncOperations.addHandler(demultiplexer)
                 }
             }
-        // IPv4 on "any address": the DHT node speaks BEP 5 `nodes` (IPv4); BEP 32 (IPv6) would
-        // need a second socket or node.
-        let bindHost = host == "0.0.0.0" || host == "::" ? "0.0.0.0" : host
         var lastError = "no port tried"
         for port in preferredPort == 0 ? [0] : [Int(preferredPort), 0] {
             do {
-                let channel = try await bootstrap.bind(host: bindHost, port: port).get()
+                let channel = try await bootstrap.bind(host: host, port: port).get()
                 guard let bound = channel.localAddress?.port.flatMap({ UInt16(exactly: $0) }) else {
                     try? await channel.close()
                     continue
@@ -74,7 +76,7 @@ final class EngineUDPSocket: Sendable {
                 lastError = "\(error)"
             }
         }
-        throw .listen(host: bindHost, port: preferredPort, detail: "UDP socket: \(lastError)")
+        throw .listen(host: host, port: preferredPort, detail: "UDP socket: \(lastError)")
     }
 
     /// On the loop: where KRPC datagrams go.

@@ -70,6 +70,8 @@ final class Foreman {
                                                    keepAtMost: buffersKept)
     /// Readers, and reads waiting for pieces or being answered (see `ReadDesk`).
     private(set) lazy var readDesk = ReadDesk(foreman: self)
+    /// The torrent's web seeds, each a seed peer on a local pipe (see `WebSeeds`).
+    private(set) lazy var webSeeds = WebSeeds(foreman: self, urls: configuration.useWebSeeds ? metainfo.webSeeds : [])
     /// Choking, serving peers' requests within the upload limit (see `Uploader`).
     private(set) lazy var uploader = Uploader(foreman: self, limits: rateLimits)
     /// When the resume record is saved (see `CheckpointSchedule`).
@@ -284,8 +286,10 @@ final class Foreman {
         connectMore()
     }
 
+    /// Dials known peers while there is room, and opens the web seeds that are due.
     func connectMore() {
         roster.connectMore()
+        webSeeds.connectDue(now: clock.now)
     }
 
     /// A TCP connection is up: it waits for its handshake (see `PeerRoster.opened`).
@@ -300,15 +304,18 @@ final class Foreman {
     }
 
     /// The peer's handshake arrived: if the roster admits it, it hears our extension handshake
-    /// and what we have.
-    func peer(_ peer: PeerConnection, sentHandshake handshake: Handshake) {
+    /// and what we have (unless `alreadyIntroduced`: a connection of the metadata phase, whose
+    /// peer heard then that we had nothing, see `adopt`).
+    func peer(_ peer: PeerConnection, sentHandshake handshake: Handshake, alreadyIntroduced: Bool = false) {
         guard roster.admit(peer, handshake: handshake) else { return }
         if peer.supportsExtensions {
             peer.send(.extended(id: 0, payload: ourExtensionHandshake().encoded()))
         }
         if let dhtPort, handshake.supportsDHT { peer.send(.port(dhtPort)) }
         let have = verified.snapshot
-        if peer.supportsFast && have.isComplete {
+        if alreadyIntroduced {
+            // Nothing more to say: `have-none` went out then, and we have nothing yet.
+        } else if peer.supportsFast && have.isComplete {
             peer.send(.haveAll)
         } else if peer.supportsFast && have.setCount == 0 {
             peer.send(.haveNone)
@@ -434,6 +441,7 @@ final class Foreman {
         for peer in peers.values where peer.amInterested && !peer.isSeed {
             setInterested(peer, false)
         }
+        webSeeds.closeAll()
         publishStatus()
         for promise in completionPromises { promise.succeed(()) }
         completionPromises.removeAll()

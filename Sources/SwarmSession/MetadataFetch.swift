@@ -45,6 +45,8 @@ final class MetadataFetch {
     private(set) var stopped = false
     /// Addresses that sent us metadata pieces (the torrent dials them first).
     private(set) var contributors: [PeerAddress] = []
+    /// Once complete: the connections worth handing to the torrent (see `MetadataHandover`).
+    private(set) var handedOver: [MetadataPeer] = []
     /// When `assembler` times were taken from; `clock` times are mapped onto it.
     private let epoch = ContinuousClock.now
 
@@ -295,7 +297,16 @@ final class MetadataFetch {
         stopped = true
         tickTask?.cancel()
         tickTask = nil
-        for peer in peers.values { peer.close() }
+        // Connections whose handshake is done and whose peer said nothing we could not keep go
+        // to the torrent; the rest close.
+        for peer in peers.values {
+            if peer.handshakeDone, peer.isOpen, peer.handshake != nil, peer.heard != nil {
+                peer.parked = true
+                handedOver.append(peer)
+            } else {
+                peer.close()
+            }
+        }
         promise.succeed(infoDictionary)
     }
 

@@ -6,6 +6,11 @@ import SwarmWire
 /// A worker of the metadata phase: one connection to a peer that may hold the info dictionary a
 /// magnet link names. Like `PeerConnection` it only moves bytes and reports to its owner (the
 /// `MetadataFetch`), which decides everything. Lives on the engine's event loop.
+///
+/// What the peer says besides the metadata exchange (its bitfield, haves, choking) is kept, in
+/// order and bounded, so that when the metadata is complete the connection can be handed to the
+/// torrent (`MetadataHandover`) with nothing lost: the torrent then hears it as if it had been
+/// there from the handshake. Once handed over (`parked`) it reports to nobody until adopted.
 final class MetadataPeer: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = PeerWireFrame
     typealias OutboundOut = PeerWireFrame
@@ -14,7 +19,7 @@ final class MetadataPeer: ChannelInboundHandler, RemovableChannelHandler {
     /// The peer's IP address, canonical (bans are by host).
     let host: String
     let address: String
-    private unowned let owner: MetadataFetch
+    private weak var owner: MetadataFetch?
     private var context: ChannelHandlerContext?
 
     /// State the owner reads and writes.
@@ -25,6 +30,20 @@ final class MetadataPeer: ChannelInboundHandler, RemovableChannelHandler {
     var pexID: UInt8?
     /// The info dictionary's size as the peer states it (`metadata_size`).
     var statedSize: Int?
+    /// The peer's handshake, and the payload of its last extension handshake.
+    var handshake: Handshake?
+    var extensionHandshake: ByteBuffer?
+    /// The peer's other messages so far, in order (see above); nil once there were too many to
+    /// keep, which makes the connection one not worth handing over.
+    private(set) var heard: [PeerMessage]? = []
+    /// Handed over: waiting to be adopted by the torrent, reporting to nobody.
+    var parked = false
+    /// Whether the connection is still open.
+    var isOpen: Bool { context != nil }
+
+    /// Messages kept for the handover: a bitfield, then haves (a peer completing pieces while we
+    /// fetch the metadata), choking changes; more means a connection not worth keeping.
+    static let maxHeard = 2_048
 
     /// Bitfields before the torrent's size is known may be as long as the largest info
     /// dictionary allows (32 MiB of 20-byte hashes); they are skipped unread here.
@@ -53,18 +72,29 @@ final class MetadataPeer: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        owner.opened(self)
+        owner?.opened(self)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case let .handshake(handshake):
-            owner.peer(self, sentHandshake: handshake)
+            self.handshake = handshake
+            owner?.peer(self, sentHandshake: handshake)
         case let .message(.extended(id, payload)):
-            owner.peer(self, sentExtended: id, payload: payload)
-        case .message:
-            // Pieces, bitfields, choking: nothing to do with them before the torrent is known.
+            if id == 0 { extensionHandshake = payload }
+            if !parked { owner?.peer(self, sentExtended: id, payload: payload) }
+        case .message(.keepAlive), .message(.piece), .message(.request), .message(.cancel):
+            // Nothing asked for yet, nothing to give: a request is refused by the torrent's
+            // worker later (it never got our bitfield).
             break
+        case let .message(message):
+            // Bitfields, haves, choking: nothing to do with them before the torrent is known,
+            // but the torrent needs them (kept for the handover).
+            if heard != nil, heard!.count < Self.maxHeard {
+                heard!.append(message)
+            } else {
+                heard = nil
+            }
         }
     }
 
@@ -73,13 +103,23 @@ final class MetadataPeer: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        owner.peer(self, failed: "\(error)", brokeProtocol: error is PeerWireError)
+        if !parked { owner?.peer(self, failed: "\(error)", brokeProtocol: error is PeerWireError) }
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        owner.closed(self)
         self.context = nil
+        if !parked { owner?.closed(self) }
+    }
+
+    /// Takes this worker out of the pipeline for the torrent's (`Foreman.adopt`); what it kept
+    /// is read before.
+    func leavePipeline() -> Channel? {
+        guard let context else { return nil }
+        let channel = context.channel
+        self.context = nil
+        channel.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        return channel
     }
 
     func send(_ message: PeerMessage) {

@@ -170,18 +170,25 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
 extension PeerConnection {
     /// Puts a peer worker for `foreman`'s torrent on `channel`: the one place that knows the
     /// peer pipeline (frame decoder bounded by the torrent's piece count, encoder, worker), for
-    /// connections we dial and for those the engine's handshake router hands over.
+    /// connections we dial and for those the engine's handshake router hands over. With
+    /// `pipelineReady` the channel has its decoder and encoder already (a connection of a
+    /// magnet's metadata phase, whose decoder is past the handshake; its bitfield bound is the
+    /// metadata phase's, and `Foreman` checks a bitfield's length against the torrent anyway).
     @discardableResult
     static func install(on channel: Channel, foreman: Foreman, key: PeerKey, host: String, address: String,
-                        isOutbound: Bool) throws -> PeerConnection {
+                        isOutbound: Bool, pipelineReady: Bool = false) throws -> PeerConnection {
         let pieceCount = foreman.layout.pieceCount
         let peer = PeerConnection(key: key, host: host, address: address, isOutbound: isOutbound,
                                   pieceCount: pieceCount, foreman: foreman)
-        try channel.pipeline.syncOperations.addHandlers([
-            ByteToMessageHandler(PeerWireDecoder(limits: .limits(pieceCount: pieceCount))),
-            PeerWireOutboundHandler(),
-            peer,
-        ])
+        if pipelineReady {
+            try channel.pipeline.syncOperations.addHandler(peer)
+        } else {
+            try channel.pipeline.syncOperations.addHandlers([
+                ByteToMessageHandler(PeerWireDecoder(limits: .limits(pieceCount: pieceCount))),
+                PeerWireOutboundHandler(),
+                peer,
+            ])
+        }
         return peer
     }
 }

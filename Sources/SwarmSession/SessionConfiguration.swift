@@ -25,6 +25,8 @@ public struct SessionConfiguration: Sendable {
     /// Whether to look the torrent up in the engine's DHT (when it runs one; never for a
     /// private torrent).
     public var useDHT: Bool = true
+    /// Whether to download from the torrent's web seeds (BEP 19: `url-list`, a magnet's `ws`).
+    public var useWebSeeds: Bool = true
     /// How often verified pieces are made durable and recorded for resume.
     public var checkpointInterval: Duration = .seconds(5)
 

@@ -62,9 +62,14 @@ extension SwarmEngine {
         await announcer?.cancel()
         dhtSearch?.cancel()
         let dictionary = try outcome.get()
-        let contributors = (try? await loop.submit { fetch.value.contributors }.get()) ?? []
+        let infoHash = magnet.infoHash
+        let handover = metadataHandover
+        let contributors = (try? await loop.submit { () -> [PeerAddress] in
+            handover.value.park(fetch.value.handedOver, for: infoHash)
+            return fetch.value.contributors
+        }.get()) ?? []
         do {
-            let metainfo = try Metainfo(infoDictionary: dictionary, trackers: tiers)
+            let metainfo = try Metainfo(infoDictionary: dictionary, trackers: tiers, webSeeds: magnet.webSeeds)
             return FetchedMetadata(metainfo: metainfo, peers: contributors)
         } catch {
             throw .badMetadata(infoHash: magnet.infoHash.hex, detail: "\(error)")

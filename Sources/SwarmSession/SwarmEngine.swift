@@ -32,12 +32,16 @@ public final class SwarmEngine: Sendable {
     let cacheSpace: NIOLoopBound<CacheSpace>
     /// BEP 14, when on and listening (see `LocalDiscovery`).
     let localDiscovery: NIOLoopBound<LocalDiscovery>?
+    /// Magnets' metadata-phase connections waiting for their torrents (see `MetadataHandover`).
+    let metadataHandover: NIOLoopBound<MetadataHandover>
     private let serverChannel: Channel?
-    /// The engine's UDP socket (nil when both DHT and uTP are off).
-    private let udpSocket: EngineUDPSocket?
-    /// The DHT node on the engine's UDP socket (nil when DHT is off).
-    private let dht: DHTService?
-    /// uTP on the engine's UDP socket (nil when off).
+    /// The engine's UDP sockets, one per address family (BEP 32), IPv4 first; empty when both
+    /// DHT and uTP are off.
+    private let udpSockets: [EngineUDPSocket]
+    /// The DHT nodes, one per address family on the socket of that family, IPv4 first; empty
+    /// when DHT is off.
+    private let dht: [DHTService]
+    /// uTP on the first UDP socket (nil when off).
     private let utp: UTPService?
     /// How the torrents dial peers (uTP, then TCP).
     let dialer: NIOLoopBound<PeerDialer>
@@ -49,7 +53,8 @@ public final class SwarmEngine: Sendable {
                  group: MultiThreadedEventLoopGroup, threadPool: NIOThreadPool, torrents: NIOLoopBound<TorrentTable>,
                  rateLimits: NIOLoopBound<RateLimits>, memoryBudget: NIOLoopBound<PieceMemoryBudget>,
                  cacheSpace: NIOLoopBound<CacheSpace>, localDiscovery: NIOLoopBound<LocalDiscovery>?,
-                 serverChannel: Channel?, udpSocket: EngineUDPSocket?, dht: DHTService?, utp: UTPService?,
+                 metadataHandover: NIOLoopBound<MetadataHandover>, serverChannel: Channel?,
+                 udpSockets: [EngineUDPSocket], dht: [DHTService], utp: UTPService?,
                  dialer: NIOLoopBound<PeerDialer>, logger: Logger) {
         self.configuration = configuration
         self.peerID = peerID
@@ -62,8 +67,9 @@ public final class SwarmEngine: Sendable {
         self.memoryBudget = memoryBudget
         self.cacheSpace = cacheSpace
         self.localDiscovery = localDiscovery
+        self.metadataHandover = metadataHandover
         self.serverChannel = serverChannel
-        self.udpSocket = udpSocket
+        self.udpSockets = udpSockets
         self.dht = dht
         self.utp = utp
         self.dialer = dialer
@@ -77,14 +83,15 @@ public final class SwarmEngine: Sendable {
         let threadPool = NIOThreadPool(numberOfThreads: 2)
         threadPool.start()
         let shared: (NIOLoopBound<TorrentTable>, NIOLoopBound<RateLimits>, NIOLoopBound<PieceMemoryBudget>,
-                     NIOLoopBound<CacheSpace>)
+                     NIOLoopBound<CacheSpace>, NIOLoopBound<MetadataHandover>)
         do {
             shared = try await eventLoop.submit {
                 (NIOLoopBound(TorrentTable(), eventLoop: eventLoop),
                  NIOLoopBound(RateLimits(maxUploadRate: configuration.maxUploadRate,
                                          maxDownloadRate: configuration.maxDownloadRate), eventLoop: eventLoop),
                  NIOLoopBound(PieceMemoryBudget(totalBytes: configuration.pieceMemoryBudget), eventLoop: eventLoop),
-                 NIOLoopBound(CacheSpace(limit: configuration.cacheSizeLimit), eventLoop: eventLoop))
+                 NIOLoopBound(CacheSpace(limit: configuration.cacheSizeLimit), eventLoop: eventLoop),
+                 NIOLoopBound(MetadataHandover(eventLoop: eventLoop), eventLoop: eventLoop))
             }.get()
         } catch {
             try? await threadPool.shutdownGracefully()
@@ -103,37 +110,49 @@ public final class SwarmEngine: Sendable {
                 throw error
             }
         }
-        var udpSocket: EngineUDPSocket?
-        var dht: DHTService?
+        // The UDP sockets: one per address family (BEP 32) when DHT is on, both on one port number
+        // (the TCP port's when it is free: the port message names one UDP port); the first
+        // family's alone when only uTP is on. uTP takes the first (IPv4 unless the listen host is
+        // an IPv6 address); each family's DHT node takes its own.
+        var udpSockets: [EngineUDPSocket] = []
+        var dht: [DHTService] = []
         var utp: UTPService?
-        do {
-            if configuration.dht.enabled || configuration.utp {
-                let socket = try await EngineUDPSocket.bind(host: configuration.listenHost,
-                                                            preferredPort: listenPort == 0 ? configuration.listenPort ?? 0 : listenPort,
-                                                            eventLoop: eventLoop)
-                udpSocket = socket
-                if configuration.dht.enabled {
-                    dht = try await DHTService.start(configuration: configuration.dht, socket: socket, eventLoop: eventLoop,
-                                                     threadPool: threadPool, logger: logger)
-                }
-                if configuration.utp {
-                    let service = try await UTPService(socket: socket, logger: logger)
-                    await service.start(accept: configuration.listens ? acceptUTP(torrents: shared.0, configuration: configuration,
-                                                                                  logger: logger) : nil)
-                    utp = service
-                    // Without TCP, the port peers reach us on is the UDP one.
-                    if !configuration.tcp, configuration.listens { listenPort = socket.port }
+        if configuration.dht.enabled || configuration.utp {
+            var port = listenPort == 0 ? configuration.listenPort ?? 0 : listenPort
+            let families = DHTFamilies.nodes(listenHost: configuration.listenHost, hostHasRoutableIPv6: {
+                configuration.dht.enabled && DHTFamilies.hostHasRoutableIPv6()
+            })
+            for (family, host) in families {
+                do {
+                    let socket = try await EngineUDPSocket.bind(host: host, preferredPort: port, ipv6: family == .ipv6,
+                                                                eventLoop: eventLoop)
+                    udpSockets.append(socket)
+                    port = socket.port
+                    if configuration.dht.enabled {
+                        dht.append(try await DHTService.start(configuration: configuration.dht, family: family, socket: socket,
+                                                              eventLoop: eventLoop, threadPool: threadPool, logger: logger))
+                    }
+                    if configuration.utp, utp == nil {
+                        let service = try await UTPService(socket: socket, logger: logger)
+                        await service.start(accept: configuration.listens
+                            ? acceptUTP(torrents: shared.0, configuration: configuration, logger: logger) : nil)
+                        utp = service
+                        // Without TCP, the port peers reach us on is the UDP one.
+                        if !configuration.tcp, configuration.listens { listenPort = socket.port }
+                    }
+                } catch where family == .ipv6 && !udpSockets.isEmpty {
+                    // The IPv4 DHT works; a machine whose IPv6 socket cannot be had does without.
+                    logger.info("no IPv6 DHT", metadata: ["error": "\(error)"])
+                } catch {
+                    await utp?.stop()
+                    for node in dht { await node.stop() }
+                    for socket in udpSockets { await socket.close() }
+                    try? await serverChannel?.close()
+                    try? await threadPool.shutdownGracefully()
+                    try? await group.shutdownGracefully()
+                    throw error
                 }
             }
-        } catch {
-            await dht?.stop()
-        await utp?.stop()
-        await udpSocket?.close()
-            await udpSocket?.close()
-            try? await serverChannel?.close()
-            try? await threadPool.shutdownGracefully()
-            try? await group.shutdownGracefully()
-            throw error
         }
         let dialerUTP = utp
         guard let dialer = try? await eventLoop.submit({
@@ -141,8 +160,8 @@ public final class SwarmEngine: Sendable {
                          eventLoop: eventLoop)
         }).get() else {
             await utp?.stop()
-            await dht?.stop()
-            await udpSocket?.close()
+            for node in dht { await node.stop() }
+            for socket in udpSockets { await socket.close() }
             try? await serverChannel?.close()
             try? await threadPool.shutdownGracefully()
             try? await group.shutdownGracefully()
@@ -154,8 +173,9 @@ public final class SwarmEngine: Sendable {
         }
         return SwarmEngine(configuration: configuration, peerID: PeerID.generate(), listenPort: listenPort, group: group,
                            threadPool: threadPool, torrents: shared.0, rateLimits: shared.1, memoryBudget: shared.2,
-                           cacheSpace: shared.3, localDiscovery: localDiscovery, serverChannel: serverChannel,
-                           udpSocket: udpSocket, dht: dht, utp: utp, dialer: dialer, logger: logger)
+                           cacheSpace: shared.3, localDiscovery: localDiscovery, metadataHandover: shared.4,
+                           serverChannel: serverChannel, udpSockets: udpSockets, dht: dht, utp: utp, dialer: dialer,
+                           logger: logger)
     }
 
     /// Incoming uTP connections go to the same handshake router as TCP ones.
@@ -172,7 +192,6 @@ public final class SwarmEngine: Sendable {
                 return
             }
         }
-    }
 
     private static func listen(configuration: EngineConfiguration, torrents: NIOLoopBound<TorrentTable>,
                                eventLoop: EventLoop, logger: Logger) async throws(SessionError) -> (Channel, UInt16) {
@@ -213,11 +232,11 @@ public final class SwarmEngine: Sendable {
 
     // MARK: - DHT
 
-    /// The UDP port the engine's DHT node answers on; nil when DHT is off.
-    public var dhtPort: UInt16? { dht?.port }
+    /// The UDP port the engine's DHT nodes answer on; nil when DHT is off.
+    public var dhtPort: UInt16? { dht.first?.port }
 
-    /// The nodes in the DHT routing table (a status figure); nil when DHT is off.
-    public var dhtNodeCount: Int? { dht?.nodeCount }
+    /// The nodes in the DHT routing tables, both families (a status figure); nil when DHT is off.
+    public var dhtNodeCount: Int? { dht.isEmpty ? nil : dht.reduce(0) { $0 + $1.nodeCount } }
 
     /// Looks `infoHash` up in the DHT: `found` hears each batch of new peers as they arrive (on
     /// the engine's loop); when the lookup ends we announce ourselves on `announcePort` (if
@@ -225,15 +244,20 @@ public final class SwarmEngine: Sendable {
     /// the task is cancelled); a no-op when DHT is off.
     public func dhtLookup(_ infoHash: InfoHash, announcePort: UInt16?,
                           found: @escaping @Sendable ([PeerAddress]) -> Void) async {
-        guard let dht, !isShutDown.load(ordering: .acquiring) else { return }
-        await dht.lookup(infoHash, announcePort: announcePort, found: found)
+        guard !dht.isEmpty, !isShutDown.load(ordering: .acquiring) else { return }
+        // Both DHTs at once (BEP 32); each reports its own family's peers as they arrive.
+        await withTaskGroup(of: Void.self) { group in
+            for node in dht {
+                group.addTask { await node.lookup(infoHash, announcePort: announcePort, found: found) }
+            }
+        }
     }
 
     /// A peer said its DHT node is at `host`:`port` (BEP 5 `port` message): we ping it, and it
     /// joins the routing table if it answers. A no-op when DHT is off.
     public func dhtAddNode(host: String, port: UInt16) {
         guard port != 0, !isShutDown.load(ordering: .acquiring) else { return }
-        dht?.addNode(host: host, port: port)
+        for node in dht { node.addNode(host: host, port: port) }
     }
 
     // MARK: - Torrents
@@ -287,13 +311,17 @@ public final class SwarmEngine: Sendable {
             return Array(running.values)
         }
         try? await serverChannel?.close()
-        if let localDiscovery {
-            try? await eventLoop.submit { localDiscovery.value.close() }.get()
-        }
+        let (handover, localDiscovery) = (metadataHandover, self.localDiscovery)
+        try? await eventLoop.submit {
+            localDiscovery?.value.close()
+            handover.value.closeAll()
+        }.get()
         await withTaskGroup(of: Void.self) { group in
             for session in running { group.addTask { await session.shutdown() } }
         }
-        await dht?.stop()
+        for node in dht { await node.stop() }
+        await utp?.stop()
+        for socket in udpSockets { await socket.close() }
         // The pool first: a job finishing late completes its promise on the still-running loop.
         try? await threadPool.shutdownGracefully()
         try? await group.shutdownGracefully()

@@ -154,6 +154,7 @@ public final class TorrentSession: TorrentContentSource {
         }
 
         let port = engine.listenPort
+        let handover = engine.metadataHandover
         let upload = configuration.uploadEnabled
         // BEP 27: a private torrent's peers come from its tracker alone.
         let discovery = metainfo.isPrivate || !upload ? nil : engine.localDiscovery
@@ -167,6 +168,9 @@ public final class TorrentSession: TorrentContentSource {
                 // Only a torrent that uploads is found by the router: one that does not never
                 // accepted incoming peers.
                 if upload { torrents.value.add(foreman.value) }
+                // A magnet's metadata-phase connections first: their addresses are then not
+                // dialled again.
+                foreman.value.adopt(handover.value.take(metainfo.infoHash))
                 foreman.value.addPeerAddresses(peerAddresses)
                 discovery?.value.add(metainfo.infoHash, port: port) { found in
                     foreman.value.addPeerAddresses([(host: found.host, port: found.port)])

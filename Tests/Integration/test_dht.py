@@ -173,3 +173,61 @@ def test_bare_magnet_is_resolved_and_read_through_the_dht_only(swarmfs_bin, proc
         # Opening waits for the metadata (fetched from the peer the DHT named), then the data.
         with open(os.path.join(m.path, name), "rb") as f:
             assert f.read() == payload.read(name)
+
+
+# BEP 32: the IPv6 DHT, a DHT of its own. An IPv6 listen address gives swarmfs an IPv6 node (and
+# no IPv4 one); the mesh is libtorrent nodes on [::1], IPv6's one loopback address.
+
+@pytest.fixture
+def mesh6(procs, pool):
+    m = DHTMesh(procs, pool, size=8, ipv6=True).start()
+    yield m
+    m.stop()
+
+
+def _state_file6(workdir):
+    return os.path.join(workdir, "xdg", "swarmfs", ".swarmfs", "dht6.state")
+
+
+def _compact_nodes6(path):
+    """Number of IPv6 nodes in a saved table (bencoded `6:nodes6<len>:<38 bytes each>`)."""
+    data = open(path, "rb").read()
+    match = re.search(rb"6:nodes6(\d+):", data)
+    return int(match.group(1)) // 38 if match else 0
+
+
+def test_bare_magnet_is_resolved_and_read_through_the_ipv6_dht(swarmfs_bin, procs, pool, mesh6, workdir):
+    payload, torrent = _payload_and_torrent(workdir)
+    mesh6.seeder(torrent, payload.save_path)
+    link = f"magnet:?xt=urn:btih:{torrent.info_hash}"  # the IPv6 DHT or nothing
+    mnt = os.path.join(workdir, "mnt")
+    argv = [swarmfs_bin, "mount", link, mnt, "--cache-dir", os.path.join(workdir, "cache"),
+            "--listen-host", "::1", "--listen-port", str(pool.port()),
+            "--dht-bootstrap", mesh6.bootstrap, "--log-level", "debug", "-f"]
+    with mounted(argv, mnt, procs=procs, swarmfs_bin=swarmfs_bin, env=_env(workdir)) as m:
+        name = payload.files[0].path
+        with open(os.path.join(m.path, name), "rb") as f:
+            assert f.read() == payload.read(name)
+        output = m.command.output()
+        assert re.search(r"DHT started.*family=IPv6", output), m.command.tail()
+        assert not re.search(r"DHT started.*family=IPv4", output), m.command.tail()
+    # The IPv6 table is kept in a file of its own, in `nodes6`.
+    assert _compact_nodes6(_state_file6(workdir)) >= 3
+    assert not os.path.exists(_state_file(workdir))
+
+
+def test_libtorrent_finds_swarmfs_seed_through_our_ipv6_announce(swarmfs_bin, procs, pool, mesh6, workdir):
+    payload, torrent = _payload_and_torrent(workdir)
+    port = pool.port()
+    seed = procs.spawn("swarmfs-seed6", [swarmfs_bin, "seed", torrent.path, "--cache-dir", payload.save_path,
+                                         "--listen-host", "::1", "--listen-port", str(port),
+                                         "--dht-bootstrap", mesh6.bootstrap, "--log-level", "info"],
+                       env=_env(workdir))
+    seed.wait_for_output(r"DHT lookup done", 40)
+    endpoint = f"[::1]:{port}"
+    mesh6.wait_announced(endpoint, 10)
+    leecher = mesh6.leecher(torrent, os.path.join(workdir, "leech"))
+    report = leecher.wait_complete(60)
+    assert report["downloaded_from"].get(endpoint, 0) > 0, report
+    got = open(os.path.join(workdir, "leech", payload.files[0].path), "rb").read()
+    assert got == payload.read(payload.files[0].path)

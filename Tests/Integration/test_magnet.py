@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import signal
 import time
 
 from swarmkit import assert_tree_matches, make_single_payload, make_torrent, mounted
@@ -196,3 +198,42 @@ def test_magnet_file_in_a_library(swarmfs_bin, procs, lt_seeder, pool, workdir):
         assert states == {"Show": "running", "Nobody": "magnet"}, status
         os.remove(os.path.join(library, "list.magnet"))
         wait_until(lambda: os.listdir(m.path) == [], timeout=15, message="the folders did not leave")
+
+
+def test_a_lookup_waiting_for_the_metadata_can_be_interrupted(swarmfs_mount, procs, pool, workdir):
+    # Nobody has this torrent: a lookup in the root waits for metadata that never comes, for up
+    # to --read-timeout (120 s here). Ctrl+C must end it at once, as it ends a waiting read.
+    link = "magnet:?xt=urn:btih:" + "ab" * 20 + "&dn=Nobody"
+    m = swarmfs_mount(link, "--listen-host", pool.ip(), "--no-trackers", "--read-timeout", "120")
+    target = os.path.join(m.path, "Nobody")
+    waiter = procs.spawn("stat-waiter", ["/usr/bin/python3", "-c",
+                                         "import os, sys\n"
+                                         "print('STATTING', flush=True)\n"
+                                         "try:\n    os.stat(sys.argv[1])\n"
+                                         "except KeyboardInterrupt:\n    print('INTERRUPTED', flush=True); sys.exit(3)\n"
+                                         "print('ANSWERED', flush=True)\n", target])
+    waiter.wait_for_output(r"^STATTING$", 10)
+    time.sleep(1.0)
+    assert waiter.running(), waiter.tail()  # still waiting for the tree
+    os.kill(waiter.pid, signal.SIGINT)
+    waiter.wait_for_output(r"^INTERRUPTED$", 10)
+    wait_until(lambda: not waiter.running(), 10, message="the interrupted lookup's caller did not exit")
+    # The mount still answers, and still waits for its tree.
+    assert os.listdir(m.path) == []
+
+
+def test_the_metadata_phase_hands_its_connections_to_the_torrent(swarmfs_bin, procs, lt_seeder, pool, workdir):
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=2 * MiB + 7)
+    torrent = make_torrent(payload, piece_size=32 * 1024, trackers=[], out_path=os.path.join(workdir, "t.torrent"))
+    seeder = lt_seeder(torrent, payload.save_path, use_tracker=False)
+    link = magnet(torrent.path, peers=[seeder.endpoint])
+    out = os.path.join(workdir, "out")
+    proc = procs.spawn("download", [swarmfs_bin, "download", link, "-o", out, "--no-trackers",
+                                    "--listen-host", pool.ip(), "--log-level", "debug"])
+    assert proc.wait(60) == 0, proc.tail()
+    with open(os.path.join(out, payload.files[0].path), "rb") as f:
+        assert f.read() == payload.read(payload.files[0].path)
+    log = proc.output()
+    # The connection that brought the metadata brought the data: taken over, never dialled again.
+    assert re.search(rf"peer taken over from the metadata phase.*peer={re.escape(seeder.endpoint)}", log), proc.tail()
+    assert len(re.findall(rf"peer connected.*peer={re.escape(seeder.endpoint)}", log)) == 1, proc.tail()

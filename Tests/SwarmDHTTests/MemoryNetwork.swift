@@ -18,11 +18,11 @@ final class MemoryNetwork {
     /// Every datagram ever sent, for assertions.
     private(set) var log: [Datagram] = []
 
-    /// A node at 10.0.0.`index`:6881.
+    /// A node at 10.0.0.`index`:6881 (IPv4 nodes) or [fd00::`index`]:6881 (IPv6 nodes).
     @discardableResult
     func addNode(_ index: Int, configuration: DHTNodeConfiguration = DHTNodeConfiguration(), savedState: [UInt8]? = nil,
                  ownID: NodeID? = nil) -> DHTNode {
-        let address = Self.address(index)
+        let address = configuration.family == .ipv6 ? Self.address6(index) : Self.address(index)
         let node = DHTNode(configuration: configuration, savedState: savedState, ownID: ownID, now: clock.now) { [weak self] bytes, to in
             self?.queue.append(Datagram(from: address, to: to, bytes: bytes))
             self?.log.append(Datagram(from: address, to: to, bytes: bytes))
@@ -33,6 +33,10 @@ final class MemoryNetwork {
 
     static func address(_ index: Int) -> PeerAddress {
         PeerAddress(host: "10.0.\(index >> 8 & 0xff).\(index & 0xff)", port: 6881)
+    }
+
+    static func address6(_ index: Int) -> PeerAddress {
+        PeerAddress(host: "fd00::\(String(index & 0xffff, radix: 16))", port: 6881)
     }
 
     /// Injects a datagram as if `from` had sent it.

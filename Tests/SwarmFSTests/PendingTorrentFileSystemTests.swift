@@ -93,4 +93,42 @@ import SwarmMetainfo
         fileSystem.attach(try torrentFileSystem())
         #expect(fileSystem.attached == nil)
     }
+
+    @Test func aWaitingLookupParksNoThreadAndCanBeCancelled() throws {
+        let fileSystem = pending()
+        #expect(fileSystem.lookupMayWait(in: root))
+        #expect(!fileSystem.lookupMayWait(in: root + 1))
+        let answers = Mutex<[String: Result<FSAttributes, FSError>]>([:])
+        let cancelled = fileSystem.lookupWhenReady(parent: root, name: "pack") { result in
+            answers.withLock { $0["cancelled"] = result }
+        }
+        let kept = fileSystem.lookupWhenReady(parent: root, name: "pack") { result in
+            answers.withLock { $0["kept"] = result }
+        }
+        #expect(answers.withLock { $0.isEmpty })  // both wait, and the call returned
+        cancelled.cancel()
+        cancelled.cancel()  // a second cancel answers nothing more
+        let first = answers.withLock { $0["cancelled"] }
+        guard case .failure(.interrupted)? = first else {
+            Issue.record("expected an interrupted lookup, got \(String(describing: first))")
+            return
+        }
+        fileSystem.attach(try torrentFileSystem())
+        #expect(answers.withLock { (try? $0["kept"]?.get())?.isDirectory } == true)
+        kept.cancel()  // after its answer: nothing
+        #expect(answers.withLock { $0.count } == 2)
+        #expect(!fileSystem.lookupMayWait(in: root))
+    }
+
+    @Test func aWaitingLookupEndsAtItsLimit() {
+        let fileSystem = pending(wait: .milliseconds(20))
+        let done = DispatchSemaphore(value: 0)
+        let answer = Mutex<Result<FSAttributes, FSError>?>(nil)
+        _ = fileSystem.lookupWhenReady(parent: root, name: "late") { result in
+            answer.withLock { $0 = result }
+            done.signal()
+        }
+        #expect(done.wait(timeout: .now() + .seconds(10)) == .success)
+        #expect(answer.withLock { $0.map { if case .failure(.notFound) = $0 { true } else { false } } } == true)
+    }
 }

@@ -142,6 +142,9 @@ private func full(_ count: Int) -> Bitfield { Bitfield.full(count: count) }
     // Then a peer with other work gets duplicates of the waiting piece's blocks.
     let fast = picker.pickBlocks(for: 2, peerHas: full(4), maxBlocks: 100)
     #expect(fast.filter { $0.piece == 2 }.count == 4)
+    // Last block first: the slow peer sends in the order it asked, so the end of the piece is
+    // what it delivers last, and the racer meets it half-way.
+    #expect(fast.filter { $0.piece == 2 }.map(\.begin) == [49152, 32768, 16384, 0])
     // The fast copy arrives first; the slow peer must be cancelled.
     #expect(picker.blockReceived(from: 2, piece: 2, begin: 0) == .accepted(pieceComplete: false, alsoRequestedFrom: 1))
     #expect(picker.blockReceived(from: 1, piece: 2, begin: 0) == .unwanted)

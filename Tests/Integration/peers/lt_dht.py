@@ -5,7 +5,7 @@
               [--seed TORRENT SAVE_PATH | --leech TORRENT SAVE_PATH | --leech-magnet URI SAVE_PATH]
               [--min-nodes N]
 
-Every session runs a DHT node on IP:PORT (UDP; TCP on the same port for peers) with the settings
+Every session runs a DHT node on IP:PORT ("[::1]:PORT" for an IPv6 node: BEP 32, its own DHT) (UDP; TCP on the same port for peers) with the settings
 that let libtorrent's DHT work on loopback (issue 13): dht_restrict_routing_ips,
 dht_restrict_search_ips, dht_ignore_dark_internet and dht_prefer_verified_node_ids off, and NO
 bootstrap routers (libtorrent's default would be dht.libtorrent.org). The sessions are
@@ -39,7 +39,7 @@ warnings.simplefilter("ignore", DeprecationWarning)
 
 def settings(ip, port, announce_interval):
     return {
-        "listen_interfaces": f"{ip}:{port}",
+        "listen_interfaces": joined(ip, port),
         "outgoing_interfaces": ip,
         "enable_dht": True, "enable_lsd": False,
         "enable_upnp": False, "enable_natpmp": False,
@@ -66,8 +66,14 @@ def settings(ip, port, announce_interval):
 
 
 def endpoint(text):
+    """"IP:PORT" or "[IPV6]:PORT" -> (ip, port)."""
     host, _, port = text.rpartition(":")
-    return host, int(port)
+    return host.strip("[]"), int(port)
+
+
+def joined(ip, port):
+    """(ip, port) -> "IP:PORT", an IPv6 address in brackets."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 def main():
@@ -127,7 +133,7 @@ def main():
         for ses in sessions:
             for alert in ses.pop_alerts():
                 if isinstance(alert, lt.dht_announce_alert):
-                    announces.add(f"{alert.ip}:{alert.port}")
+                    announces.add(joined(str(alert.ip), alert.port))
                 elif isinstance(alert, lt.metadata_received_alert):
                     print(f"METADATA {time.monotonic() - started:.4f}", flush=True)
                 elif isinstance(alert, lt.piece_finished_alert) and not first_piece:
@@ -136,7 +142,7 @@ def main():
                 elif isinstance(alert, lt.block_finished_alert):
                     # Exact: a connection's own counters vanish when it closes.
                     ep = alert.endpoint if hasattr(alert, "endpoint") else alert.ip
-                    key = f"{ep[0]}:{ep[1]}"
+                    key = joined(str(ep[0]), ep[1])
                     sources[key] = sources.get(key, 0) + 16 * 1024
         counts = []
         for ses in sessions:

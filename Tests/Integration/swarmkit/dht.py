@@ -1,7 +1,8 @@
 """A loopback BEP 5 DHT mesh of libtorrent nodes, for tests of swarmfs's DHT (and bare magnets).
 
 API:
-    mesh = DHTMesh(procs, pool, size=8).start()   # 8 libtorrent DHT nodes on their own 127.x.y.z,
+    mesh = DHTMesh(procs, pool, size=8).start()   # 8 libtorrent DHT nodes on their own 127.x.y.z
+                                                   # (ipv6=True: on [::1] with ports of their own),
                                                    # introduced to each other; READY when every
                                                    # routing table has nodes
     mesh.bootstrap        -> "ip:port" of one mesh node, for `swarmfs ... --dht-bootstrap`
@@ -42,6 +43,11 @@ from .waiting import TimeoutExpired, wait_until
 LT_DHT = os.path.join(PEERS_DIR, "lt_dht.py")
 
 
+def joined(ip: str, port: int) -> str:
+    """(ip, port) -> "IP:PORT", an IPv6 address in brackets."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
 class MeshMember:
     """One lt_dht.py process: some DHT nodes, maybe a seeder or leecher on the first."""
 
@@ -56,7 +62,7 @@ class MeshMember:
         argv = [LIBTORRENT_PYTHON, "-u", "-X", "faulthandler", LT_DHT, "--status", self.status_path,
                 "--min-nodes", str(min_nodes)]
         for ip, port in nodes:
-            argv += ["--node", f"{ip}:{port}"]
+            argv += ["--node", joined(ip, port)]
         for endpoint in join:
             argv += ["--join", endpoint]
         if seed:
@@ -72,7 +78,7 @@ class MeshMember:
     def endpoint(self) -> str:
         """The first node's "ip:port" (its peer port too, for a seeder or leecher)."""
         ip, port = self.nodes[0]
-        return f"{ip}:{port}"
+        return joined(ip, port)
 
     def start(self, timeout: float = 60.0, wait_ready: bool = True) -> "MeshMember":
         self.process = self.procs.spawn(f"lt-dht-{self.name}", self.argv)
@@ -113,12 +119,18 @@ class MeshMember:
 class DHTMesh:
     """`size` libtorrent DHT nodes in one process, each on its own loopback address."""
 
-    def __init__(self, procs: ProcessGroup, pool: AddressPool, size: int = 8):
+    def __init__(self, procs: ProcessGroup, pool: AddressPool, size: int = 8, ipv6: bool = False):
         self.procs = procs
         self.pool = pool
-        self.core = MeshMember("mesh", [pool.endpoint() for _ in range(size)], procs,
+        self.ipv6 = ipv6
+        self.core = MeshMember("mesh", [self._endpoint() for _ in range(size)], procs,
                                min_nodes=min(3, size - 1))
         self.members: list[MeshMember] = [self.core]
+
+    def _endpoint(self) -> tuple[str, int]:
+        """A node's (ip, port): its own 127.x.y.z, or ::1 and a port of its own for an IPv6 mesh
+        (BEP 32: a DHT of its own; ::1 is IPv6's only loopback address)."""
+        return ("::1", self.pool.port()) if self.ipv6 else self.pool.endpoint()
 
     def start(self, timeout: float = 60.0) -> "DHTMesh":
         self.core.start(timeout)
@@ -126,7 +138,7 @@ class DHTMesh:
 
     @property
     def endpoints(self) -> list[str]:
-        return [f"{ip}:{port}" for ip, port in self.core.nodes]
+        return [joined(ip, port) for ip, port in self.core.nodes]
 
     @property
     def bootstrap(self) -> str:
@@ -146,7 +158,7 @@ class DHTMesh:
     def seeder(self, torrent, save_path: str, timeout: float = 60.0) -> MeshMember:
         """A libtorrent seeder in the mesh (no tracker); returns once it announced to the DHT."""
         path = torrent.path if hasattr(torrent, "path") else str(torrent)
-        member = MeshMember(f"seeder{len(self.members)}", [self.pool.endpoint()], self.procs,
+        member = MeshMember(f"seeder{len(self.members)}", [self._endpoint()], self.procs,
                             join=self.endpoints, seed=(path, save_path))
         self.members.append(member)
         member.start(timeout)
@@ -156,14 +168,14 @@ class DHTMesh:
     def leecher(self, torrent, save_path: str, timeout: float = 60.0) -> MeshMember:
         """A libtorrent leecher in the mesh (no tracker); `wait_complete` for its download."""
         path = torrent.path if hasattr(torrent, "path") else str(torrent)
-        member = MeshMember(f"leecher{len(self.members)}", [self.pool.endpoint()], self.procs,
+        member = MeshMember(f"leecher{len(self.members)}", [self._endpoint()], self.procs,
                             join=self.endpoints, leech=(path, save_path))
         self.members.append(member)
         return member.start(timeout)
 
     def magnet_leecher(self, uri: str, save_path: str, timeout: float = 60.0) -> MeshMember:
         """A libtorrent leecher of a magnet link in the mesh; prints METADATA/FIRST_PIECE s."""
-        member = MeshMember(f"magnet{len(self.members)}", [self.pool.endpoint()], self.procs,
+        member = MeshMember(f"magnet{len(self.members)}", [self._endpoint()], self.procs,
                             join=self.endpoints, leech_magnet=(uri, save_path), min_nodes=0)
         self.members.append(member)
         return member.start(timeout, wait_ready=False)
