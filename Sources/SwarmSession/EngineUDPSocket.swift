@@ -12,6 +12,8 @@ import SwarmMetainfo
 final class EngineUDPSocket: Sendable {
     /// The UDP port bound.
     let port: UInt16
+    /// Whether the socket is IPv6 (IPv6 only); else IPv4.
+    let isIPv6: Bool
     let eventLoop: EventLoop
     private let channel: Channel
     private let routes: NIOLoopBound<Routes>
@@ -28,8 +30,9 @@ final class EngineUDPSocket: Sendable {
     /// KRPC at most ~1.5 KB; a datagram that fills the buffer may have been cut and is dropped.
     static let receiveCapacity = 8192
 
-    private init(port: UInt16, eventLoop: EventLoop, channel: Channel, routes: NIOLoopBound<Routes>) {
+    private init(port: UInt16, isIPv6: Bool, eventLoop: EventLoop, channel: Channel, routes: NIOLoopBound<Routes>) {
         self.port = port
+        self.isIPv6 = isIPv6
         self.eventLoop = eventLoop
         self.channel = channel
         self.routes = routes
@@ -71,7 +74,7 @@ final class EngineUDPSocket: Sendable {
                     try? await channel.close()
                     continue
                 }
-                return EngineUDPSocket(port: bound, eventLoop: eventLoop, channel: channel, routes: routes)
+                return EngineUDPSocket(port: bound, isIPv6: ipv6, eventLoop: eventLoop, channel: channel, routes: routes)
             } catch {
                 lastError = "\(error)"
             }

@@ -86,8 +86,9 @@ final class UTPService: Sendable {
     func connect(host: String, port: UInt16, install: @escaping @Sendable (Channel) throws -> Void) -> EventLoopFuture<Channel> {
         eventLoop.preconditionInEventLoop()
         let promise = eventLoop.makePromise(of: Channel.self)
-        // The socket is IPv4 (as the DHT's is): an IPv6 peer is for TCP, at once.
-        guard let address = try? SocketAddress(ipAddress: host, port: Int(port)), address.protocol == .inet else {
+        // A peer of the other address family than our socket's is for TCP, at once.
+        guard let address = try? SocketAddress(ipAddress: host, port: Int(port)),
+              address.protocol == (socket.isIPv6 ? .inet6 : .inet) else {
             promise.fail(UTPError.badAddress(host))
             return promise.futureResult
         }
@@ -322,7 +323,7 @@ enum UTPError: Error, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case let .badAddress(host): "uTP: not an IPv4 address: \(host)"
+        case let .badAddress(host): "uTP: not an address of our UDP socket's family: \(host)"
         case .tooManyConnections: "uTP: too many connections"
         case let .closed(reason): "uTP connection closed (\(reason.map { "\($0)" } ?? "by us"))"
         }
