@@ -192,6 +192,7 @@ public final class SwarmEngine: Sendable {
                 return
             }
         }
+    }
 
     private static func listen(configuration: EngineConfiguration, torrents: NIOLoopBound<TorrentTable>,
                                eventLoop: EventLoop, logger: Logger) async throws(SessionError) -> (Channel, UInt16) {
