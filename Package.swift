@@ -4,7 +4,7 @@ import PackageDescription
 // Dependencies point one way:
 // Bencode <- Metainfo <- {Wire, Tracker, Pieces, Storage, DHT}; Storage <- Content (the read API)
 // Metainfo <- MSE (the encryption handshake, RC4, DH);
-// {Wire, Tracker, Pieces, Content, DHT, MSE} <- Session;  Content <- FS <- {FUSE, Library, HTTP};  {Session, FUSE, Library, HTTP} <- CLI
+// {Wire, Tracker, Pieces, Content, DHT, MSE, UTP} <- Session;  Content <- FS <- {FUSE, Library, HTTP};  {Session, FUSE, Library, HTTP} <- CLI
 let package = Package(
     name: "swarmfs",
     platforms: [.macOS(.v15)],
@@ -45,6 +45,10 @@ let package = Package(
             "SwarmBencode", "SwarmMetainfo",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // uTP (BEP 29)'s pure parts: packet codec, the connection state machine, LEDBAT. No I/O.
+        .target(name: "SwarmUTP", dependencies: [
+            .product(name: "DequeModule", package: "swift-collections"),
+        ]),
         .target(name: "SwarmTracker", dependencies: [
             "SwarmBencode", "SwarmMetainfo",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -67,7 +71,7 @@ let package = Package(
         .target(name: "SwarmContent", dependencies: ["SwarmMetainfo", "SwarmStorage"]),
         .target(name: "SwarmSession", dependencies: [
             "SwarmMetainfo", "SwarmWire", "SwarmTracker", "SwarmPieces", "SwarmStorage", "SwarmContent", "SwarmDHT",
-            "SwarmMSE",
+            "SwarmMSE", "SwarmUTP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -106,7 +110,7 @@ let package = Package(
         // The parser invariants that the fuzz targets (Tests/Fuzz) and the corpus replay test share.
         .target(name: "SwarmFuzzChecks", dependencies: [
             "SwarmBencode", "SwarmMetainfo", "SwarmWire", "SwarmTracker", "SwarmStorage", "SwarmDHT", "SwarmHTTP",
-            "SwarmMSE",
+            "SwarmMSE", "SwarmUTP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -128,6 +132,7 @@ let package = Package(
         .testTarget(name: "SwarmPiecesTests", dependencies: ["SwarmPieces"]),
         .testTarget(name: "SwarmMSETests", dependencies: ["SwarmMSE", "SwarmMetainfo"]),
         .testTarget(name: "SwarmDHTTests", dependencies: ["SwarmDHT", "SwarmMetainfo", "SwarmBencode"]),
+        .testTarget(name: "SwarmUTPTests", dependencies: ["SwarmUTP"]),
         .testTarget(name: "SwarmFuzzReplayTests", dependencies: ["SwarmFuzzChecks"]),
         .testTarget(name: "SwarmStorageTests", dependencies: ["SwarmStorage"]),
         .testTarget(name: "SwarmSessionTests", dependencies: [

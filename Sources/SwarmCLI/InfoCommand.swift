@@ -39,6 +39,7 @@ struct InfoCommand: AsyncParsableCommand {
     @OptionGroup var dht: DHTOptions
 
     @OptionGroup var encryption: EncryptionOptions
+    @OptionGroup var transports: TransportOptions
 
     @OptionGroup var logging: LoggingOptions
 
@@ -79,6 +80,7 @@ struct InfoCommand: AsyncParsableCommand {
         configuration.listenHost = listenHost
         dht.apply(to: &configuration, stateRoot: CacheRoot.defaultPath())
         encryption.apply(to: &configuration)
+        transports.apply(to: &configuration)
         let engine: SwarmEngine
         do {
             engine = try await SwarmEngine.start(configuration: configuration, logger: logger)

@@ -83,6 +83,7 @@ struct MountCommand: ParsableCommand {
     @OptionGroup var dht: DHTOptions
 
     @OptionGroup var encryption: EncryptionOptions
+    @OptionGroup var transports: TransportOptions
 
     @Option(name: .long, help: ArgumentHelp(HTTPAddress.help, valueName: "[HOST:]PORT"))
     var http: String?

@@ -31,6 +31,7 @@ struct MountSettings {
     var rates: RateOptions
     var dht: DHTOptions
     var encryption: EncryptionOptions
+    var transports: TransportOptions
     var foreground: Bool
     var fuseOptions: [String]
     var logging: LoggingOptions
@@ -84,6 +85,7 @@ struct MountSettings {
         rates = command.rates
         dht = command.dht
         encryption = command.encryption
+        transports = command.transports
         foreground = command.foreground || parsed.foreground
         fuseOptions = parsed.fuseOptions
         logging = command.logging
@@ -121,6 +123,7 @@ struct MountSettings {
         arguments += rates.arguments
         arguments += dht.arguments
         arguments += encryption.arguments
+        arguments += transports.arguments
         if let file = logging.logFile { arguments += ["--log-file", file] }
         if let holdReadsWhile { arguments += ["--debug-hold-reads-while", holdReadsWhile] }
         if fuseDebug { arguments.append("--fuse-debug") }
@@ -168,6 +171,7 @@ extension MountSettings {
         rates.apply(to: &engine)
         // A library's cache root is --cache-dir; a single torrent's folder sits in the default root.
         let isLibrary = LibraryMountDaemon.isLibrary(torrent)
+        transports.apply(to: &engine)
         dht.apply(to: &engine, stateRoot: (isLibrary ? cacheDirectory : nil) ?? CacheRoot.defaultPath())
         encryption.apply(to: &engine)
         return engine

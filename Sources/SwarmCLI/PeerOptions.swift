@@ -30,6 +30,7 @@ struct PeerOptions: ParsableArguments {
     @OptionGroup var dht: DHTOptions
 
     @OptionGroup var encryption: EncryptionOptions
+    @OptionGroup var transports: TransportOptions
 
     func validate() throws {
         guard maxPeers > 0 else { throw ValidationError("--max-peers must be at least 1") }
@@ -46,5 +47,6 @@ struct PeerOptions: ParsableArguments {
         rates.apply(to: &engine)
         dht.apply(to: &engine, stateRoot: CacheRoot.defaultPath())
         encryption.apply(to: &engine)
+        transports.apply(to: &engine)
     }
 }

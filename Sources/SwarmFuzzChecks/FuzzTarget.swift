@@ -22,6 +22,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case dhtNode = "dht-node"
     case httpRequest = "http-request"
     case mseHandshake = "mse-handshake"
+    case utp
 
     /// Runs `input` through this target's parser and checks its invariants.
     public func check(_ input: [UInt8]) throws(FuzzInvariantViolation) {
@@ -42,6 +43,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .dhtNode: try DHTNodeFuzzCheck.run(input)
         case .httpRequest: try HTTPRequestFuzzCheck.run(input)
         case .mseHandshake: try MSEHandshakeFuzzCheck.run(input)
+        case .utp: try UTPFuzzCheck.run(input)
         }
     }
 

@@ -6,22 +6,22 @@ import SwarmMetainfo
 import SwarmStorage
 import Synchronization
 
-/// One of the engine's DHT nodes on its UDP socket — one per address family (BEP 32: IPv4 and
-/// IPv6 are two DHTs with two tables; see `DHTFamilies`): binds the socket (the TCP listen
-/// port's number when it is free), restores the family's routing table from its state file,
+/// One of the engine's DHT nodes on its UDP socket (`EngineUDPSocket`; the IPv4 one is shared
+/// with uTP) — one per address family (BEP 32: IPv4 and IPv6 are two DHTs with two tables; see
+/// `DHTFamilies`): restores the family's routing table from its state file,
 /// resolves the bootstrap hosts of that family off the loop, bootstraps, ticks the node, saves
 /// the table every few minutes and at stop. Every call into the node happens on the engine's
 /// event loop.
 ///
 /// Invariants: the node lives in `box` on `eventLoop` from `start` until `stop`; after `stop`
-/// every lookup has finished and the socket is closed; the node files, asks and names nodes of
+/// every lookup has finished and no datagram reaches the node; the node files, asks and names nodes of
 /// `family` only.
 final class DHTService: Sendable {
     /// The UDP port the node answers on.
     let port: UInt16
     /// The address family of the socket and of every node the table holds.
     let family: DHTAddressFamily
-    private let channel: Channel
+    private let socket: EngineUDPSocket
     private let box: NIOLoopBound<NodeBox>
     private let eventLoop: EventLoop
     private let configuration: DHTConfiguration
@@ -49,11 +49,11 @@ final class DHTService: Sendable {
         var loggedID: NodeID?
     }
 
-    private init(port: UInt16, family: DHTAddressFamily, channel: Channel, box: NIOLoopBound<NodeBox>,
+    private init(port: UInt16, family: DHTAddressFamily, socket: EngineUDPSocket, box: NIOLoopBound<NodeBox>,
                  eventLoop: EventLoop, configuration: DHTConfiguration, logger: Logger) {
         self.port = port
         self.family = family
-        self.channel = channel
+        self.socket = socket
         self.box = box
         self.eventLoop = eventLoop
         self.configuration = configuration
@@ -63,47 +63,29 @@ final class DHTService: Sendable {
     /// The nodes in the routing table (updated a few times a second).
     var nodeCount: Int { nodeCountFigure.load(ordering: .relaxed) }
 
-    /// Binds `host`:`preferredPort` (else any port) for a node of `family`, restores the table
-    /// and starts bootstrapping.
-    static func start(configuration: DHTConfiguration, family: DHTAddressFamily, host: String, preferredPort: UInt16,
+    /// Starts a node of `family` on `socket` (bound by the engine for that family): restores
+    /// the table and starts bootstrapping.
+    static func start(configuration: DHTConfiguration, family: DHTAddressFamily, socket: EngineUDPSocket,
                       eventLoop: EventLoop, threadPool: NIOThreadPool, logger: Logger) async throws(SessionError) -> DHTService {
         let box = try await makeBox(eventLoop: eventLoop)
-        // An IPv6 socket on "any address" takes IPv6 only: IPv4 is the other node's.
-        let v6only = ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only)
-        var bootstrap = DatagramBootstrap(group: eventLoop)
-            .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
-        if family == .ipv6 { bootstrap = bootstrap.channelOption(v6only, value: 1) }
-        bootstrap = bootstrap
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let demultiplexer = DatagramDemultiplexer(krpc: { buffer, source in
-                        box.value.node?.receive(buffer.readableBytesView, from: source, now: .now)
-                    })
-                    try channel.pipeline.syncOperations.addHandler(demultiplexer)
+        do {
+            try await eventLoop.submit {
+                socket.setKRPCRoute { buffer, source in
+                    box.value.node?.receive(buffer.readableBytesView, from: source, now: .now)
                 }
-            }
-        var channel: Channel?
-        var lastError = "no port tried"
-        for port in preferredPort == 0 ? [0] : [Int(preferredPort), 0] {
-            do {
-                channel = try await bootstrap.bind(host: host, port: port).get()
-                break
-            } catch {
-                lastError = "\(error)"
-            }
+            }.get()
+        } catch {
+            throw .shutDown
         }
-        guard let channel, let boundPort = channel.localAddress?.port.flatMap({ UInt16(exactly: $0) }) else {
-            throw .listen(host: host, port: preferredPort, detail: "DHT \(family) UDP socket: \(lastError)")
-        }
+        let boundPort = socket.port
         let saved = configuration.stateRoot.flatMap {
             DHTStateFile.load(root: $0, ipv6: family == .ipv6, limit: RoutingTable.maxStateLength)
         }
-        let service = DHTService(port: boundPort, family: family, channel: channel, box: box, eventLoop: eventLoop,
+        let service = DHTService(port: boundPort, family: family, socket: socket, box: box, eventLoop: eventLoop,
                                  configuration: configuration, logger: logger)
         do {
             try await eventLoop.submit { service.makeNode(savedState: saved) }.get()
         } catch {
-            try? await channel.close()
             throw .shutDown
         }
         let hosts = configuration.bootstrap
@@ -124,14 +106,12 @@ final class DHTService: Sendable {
 
     /// On the loop: the node (restored when the state is readable) and its ticker.
     private func makeNode(savedState: [UInt8]?) {
-        let channel = self.channel
+        let socket = self.socket
         var nodeConfiguration = DHTNodeConfiguration()
         nodeConfiguration.family = family
         let node = DHTNode(configuration: nodeConfiguration, savedState: savedState, now: .now) { bytes, address in
             guard let destination = try? SocketAddress(ipAddress: address.host, port: Int(address.port)) else { return }
-            var buffer = channel.allocator.buffer(capacity: bytes.count)
-            buffer.writeBytes(bytes)
-            channel.writeAndFlush(AddressedEnvelope(remoteAddress: destination, data: buffer), promise: nil)
+            socket.send(bytes, to: destination)
         }
         box.value.node = node
         logger.info("DHT started", metadata: ["family": "\(family)", "udpPort": "\(port)", "nodeID": "\(node.nodeID)",
@@ -242,7 +222,7 @@ final class DHTService: Sendable {
         eventLoop.execute { box.value.node?.addNode(PeerAddress(ip: ip, port: port), now: .now) }
     }
 
-    /// Ends every lookup, saves the table, closes the socket.
+    /// Ends every lookup and saves the table (the engine closes the socket).
     func stop() async {
         ready.withLock { $0?.cancel() }
         let box = self.box
@@ -256,7 +236,6 @@ final class DHTService: Sendable {
             // The run's traffic, for the benchmark (Benchmarks/dht) and for curious users.
             service.logger.info("DHT stopped", metadata: service.figures(of: node))
         }.get()
-        try? await channel.close()
     }
 }
 

@@ -1,33 +1,44 @@
 import NIOCore
 import SwarmMetainfo
+import SwarmUTP
 
 /// The engine's one UDP socket's reader: sorts each datagram by its first byte to the protocol
 /// it belongs to. KRPC (BEP 5) datagrams are bencoded dictionaries and start with `d`; uTP
-/// (BEP 29) packets start with a version/type byte whose low nibble is 1 (`0x01`-`0x41`), and
-/// will get their own route here (`otherDatagram`) when uTP shares the socket. Lives on the
-/// engine's event loop; the routes are called there.
+/// (BEP 29) packets start with a type/version byte whose low nibble is 1 (`0x01`-`0x41`).
+/// Anything else, and a datagram that filled the read buffer (it may have been cut), is dropped.
+/// Lives on the engine's event loop; the routes are called there.
 final class DatagramDemultiplexer: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
 
     /// A KRPC datagram and its sender.
     private let krpc: (ByteBuffer, PeerAddress) -> Void
-    /// Any other datagram (the uTP seam); dropped until uTP exists.
-    private let otherDatagram: (ByteBuffer, PeerAddress) -> Void
+    /// A uTP datagram and its sender, as the socket address replies go to.
+    private let utp: (ByteBuffer, SocketAddress) -> Void
+    /// The end of a batch of reads.
+    private let readComplete: () -> Void
 
     init(krpc: @escaping (ByteBuffer, PeerAddress) -> Void,
-         otherDatagram: @escaping (ByteBuffer, PeerAddress) -> Void = { _, _ in }) {
+         utp: @escaping (ByteBuffer, SocketAddress) -> Void = { _, _ in },
+         readComplete: @escaping () -> Void = {}) {
         self.krpc = krpc
-        self.otherDatagram = otherDatagram
+        self.utp = utp
+        self.readComplete = readComplete
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        guard let source = Self.peerAddress(envelope.remoteAddress) else { return }
-        if envelope.data.readableBytesView.first == UInt8(ascii: "d") {
+        guard let first = envelope.data.readableBytesView.first,
+              envelope.data.readableBytes < EngineUDPSocket.receiveCapacity else { return }
+        if first == UInt8(ascii: "d") {
+            guard let source = Self.peerAddress(envelope.remoteAddress) else { return }
             krpc(envelope.data, source)
-        } else {
-            otherDatagram(envelope.data, source)
+        } else if UTPPacket.looksLikeUTP(firstByte: first) {
+            utp(envelope.data, envelope.remoteAddress)
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        readComplete()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

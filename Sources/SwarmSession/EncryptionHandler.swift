@@ -44,6 +44,10 @@ final class EncryptionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private let role: Role
+    /// Dialling: succeeds when the handshake is done, fails if it failed.
+    var established: EventLoopFuture<Void>? {
+        if case let .initiator(_, _, _, promise) = role { promise.futureResult } else { nil }
+    }
     private var handshake: MSEHandshake?
     /// Until the peer's first bytes show whether it speaks plaintext BitTorrent: they are kept
     /// in `sniffed` (at most 20 plus one read).

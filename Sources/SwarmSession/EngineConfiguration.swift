@@ -26,6 +26,11 @@ public struct EngineConfiguration: Sendable {
     /// BEP 14 local service discovery: announce public torrents to the LAN's multicast group and
     /// dial the peers announced there (only while listening: a port is what is announced).
     public var localDiscovery: Bool = true
+    /// uTP (BEP 29) on the engine's UDP socket: peers are dialled over uTP first (TCP when that
+    /// fails) and accepted over it. On by default, as in libtorrent.
+    public var utp: Bool = true
+    /// TCP peers, dialled and accepted. Off only to test uTP alone (`--no-tcp`).
+    public var tcp: Bool = true
     /// The DHT node (BEP 5) on the engine's UDP socket; off unless enabled.
     public var dht = DHTConfiguration()
     /// Message Stream Encryption for peer connections, both ways (`--encryption`).

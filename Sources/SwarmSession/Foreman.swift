@@ -62,7 +62,7 @@ final class Foreman {
     let pieceMemory: PieceMemoryShare
     /// Connections and the addresses we know (see `PeerRoster`).
     private(set) lazy var roster = PeerRoster(foreman: self, maxPeers: configuration.maxPeers,
-                                              connectFromHost: connectFromHost)
+                                              dialer: dialer)
     /// Sending and taking back requests within the download limit (see `RequestScheduler`).
     private(set) lazy var scheduler = RequestScheduler(foreman: self, limits: rateLimits)
     /// Pieces being assembled and hashed (see `PieceAssembly`).
@@ -76,10 +76,8 @@ final class Foreman {
     private(set) lazy var uploader = Uploader(foreman: self, limits: rateLimits)
     /// When the resume record is saved (see `CheckpointSchedule`).
     let checkpoints: CheckpointSchedule
-    /// The address outbound connections leave from ("0.0.0.0": any).
-    private let connectFromHost: String
-    /// The engine's `--encryption` policy, which the roster dials by.
-    let encryption: PeerEncryption
+    /// How outbound connections are made (the engine's: uTP, TCP, the address they leave from).
+    private let dialer: PeerDialer
     /// Piece buffers kept for reuse: what the budget allowed at the start, at most 16.
     private let buffersKept: Int
 
@@ -114,8 +112,7 @@ final class Foreman {
     init(metainfo: Metainfo, have: Bitfield, eventLoop: EventLoop, threadPool: NIOThreadPool,
          store: PieceStore, configuration: SessionConfiguration, logger: Logger, ourPeerID: PeerID,
          verified: VerifiedPieces, statusBoard: StatusBoard, checkpointer: Checkpointer,
-         rateLimits: RateLimits, memoryBudget: PieceMemoryBudget, cacheSpace: CacheSpace, connectFromHost: String,
-         encryption: PeerEncryption = PeerEncryption(policy: .disable),
+         rateLimits: RateLimits, memoryBudget: PieceMemoryBudget, cacheSpace: CacheSpace, dialer: PeerDialer,
          clock: any ForemanClock = SystemForemanClock()) {
         self.metainfo = metainfo
         layout = metainfo.layout
@@ -130,8 +127,7 @@ final class Foreman {
         self.checkpointer = checkpointer
         self.clock = clock
         self.rateLimits = rateLimits
-        self.connectFromHost = connectFromHost
-        self.encryption = encryption
+        self.dialer = dialer
         lastTick = clock.now
         cache = CacheShare(space: cacheSpace, layout: metainfo.layout, have: have)
         checkpoints = CheckpointSchedule(checkpointer: checkpointer, threadPool: threadPool, eventLoop: eventLoop,

@@ -43,14 +43,17 @@ final class HandshakeRouter: ChannelInboundHandler, RemovableChannelHandler {
 
     private let torrents: TorrentTable
     private let logger: Logger
+    /// The peer's address when the channel's own is not it (a uTP connection's local socket pair).
+    private let remote: SocketAddress?
     private var received: ByteBuffer?
     private var deadline: Scheduled<Void>?
     private var counted = false
     private var decided = false
 
-    init(torrents: TorrentTable, logger: Logger) {
+    init(torrents: TorrentTable, logger: Logger, remote: SocketAddress? = nil) {
         self.torrents = torrents
         self.logger = logger
+        self.remote = remote
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -91,13 +94,14 @@ final class HandshakeRouter: ChannelInboundHandler, RemovableChannelHandler {
         guard let foreman = torrents.foreman(for: infoHash) else {
             return refuse(context, "a peer asked for a torrent we do not have (\(infoHash.hex))")
         }
-        let host = PeerDirectory.canonicalHost(context.channel.remoteAddress?.ipAddress ?? "?")
+        let remoteAddress = remote ?? context.channel.remoteAddress
+        let host = PeerDirectory.canonicalHost(remoteAddress?.ipAddress ?? "?")
         guard foreman.acceptsIncoming(from: host) else { return refuse(context, nil) }
         decided = true
         settle()
         do {
             try PeerConnection.install(on: context.channel, foreman: foreman, key: foreman.makePeerKey(), host: host,
-                                       address: "\(host):\(context.channel.remoteAddress?.port ?? 0)", isOutbound: false)
+                                       address: "\(host):\(remoteAddress?.port ?? 0)", isOutbound: false)
         } catch {
             return refuse(context, "cannot set up the peer: \(error)")
         }
@@ -126,7 +130,7 @@ final class HandshakeRouter: ChannelInboundHandler, RemovableChannelHandler {
         received = nil
         settle()
         if let why {
-            logger.debug("incoming connection closed", metadata: ["peer": "\(context.channel.remoteAddress?.description ?? "?")",
+            logger.debug("incoming connection closed", metadata: ["peer": "\((remote ?? context.channel.remoteAddress)?.description ?? "?")",
                                                                   "reason": "\(why)"])
         }
         context.close(promise: nil)

@@ -30,8 +30,7 @@ final class MetadataFetch {
     private let logger: Logger
     private let clock: any ForemanClock
     private let ourHandshake: Handshake
-    private let connectFromHost: String
-    private let encryption: PeerEncryption
+    private let dialer: PeerDialer
     private let listenPort: UInt16
     private let directory = PeerDirectory(capacity: 1_000)
     private var peers: [PeerKey: MetadataPeer] = [:]
@@ -58,15 +57,13 @@ final class MetadataFetch {
     static let requestTimeout = Duration.seconds(5)
     static let tickInterval = TimeAmount.milliseconds(250)
 
-    init(infoHash: InfoHash, ourPeerID: PeerID, eventLoop: EventLoop, connectFromHost: String,
-         listenPort: UInt16, logger: Logger, encryption: PeerEncryption = PeerEncryption(policy: .disable),
-         clock: any ForemanClock = SystemForemanClock()) {
-        self.encryption = encryption
+    init(infoHash: InfoHash, ourPeerID: PeerID, eventLoop: EventLoop, dialer: PeerDialer,
+         listenPort: UInt16, logger: Logger, clock: any ForemanClock = SystemForemanClock()) {
         self.infoHash = infoHash
         self.eventLoop = eventLoop
         self.logger = logger
         self.clock = clock
-        self.connectFromHost = connectFromHost
+        self.dialer = dialer
         self.listenPort = listenPort
         ourHandshake = Handshake.ours(infoHash: infoHash, peerID: ourPeerID)
         promise = eventLoop.makePromise(of: [UInt8].self)
@@ -117,8 +114,7 @@ final class MetadataFetch {
         let key = nextKey
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let now = clock.now
-        PeerDialing.connect(on: eventLoop, from: connectFromHost, to: candidate, handshake: ourHandshake,
-                            encryption: encryption) { channel in
+        dialer.connect(on: eventLoop, to: candidate, handshake: ourHandshake) { channel in
             try MetadataPeer.install(on: channel, owner: bound.value, key: key, host: candidate.host,
                                      address: candidate.address, now: now)
         }.whenComplete { result in

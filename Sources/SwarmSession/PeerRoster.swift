@@ -35,7 +35,7 @@ final class PeerRoster {
     /// Our handshake; `Foreman.enableDHT` sets its DHT bit.
     var ourHandshake: Handshake
     /// The address outbound connections leave from ("0.0.0.0": any).
-    private let connectFromHost: String
+    private let dialer: PeerDialer
 
     /// How long a new connection may take to send its handshake.
     static let handshakeTimeout = TimeAmount.seconds(10)
@@ -47,10 +47,10 @@ final class PeerRoster {
     /// held while a read is decoded.
     static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 16 * 1024, initial: 64 * 1024, maximum: 256 * 1024)
 
-    init(foreman: Foreman, maxPeers: Int, connectFromHost: String) {
+    init(foreman: Foreman, maxPeers: Int, dialer: PeerDialer) {
         self.foreman = foreman
         self.maxPeers = maxPeers
-        self.connectFromHost = connectFromHost
+        self.dialer = dialer
         ourHandshake = Handshake.ours(infoHash: foreman.metainfo.infoHash, peerID: foreman.ourPeerID)
     }
 
@@ -173,8 +173,7 @@ final class PeerRoster {
         let foreman = NIOLoopBound(self.foreman, eventLoop: eventLoop)
         let roster = NIOLoopBound(self, eventLoop: eventLoop)
         let key = makePeerKey()
-        PeerDialing.connect(on: eventLoop, from: connectFromHost, to: candidate, handshake: ourHandshake,
-                            encryption: foreman.value.encryption) { channel in
+        dialer.connect(on: eventLoop, to: candidate, handshake: ourHandshake) { channel in
             try PeerConnection.install(on: channel, foreman: foreman.value, key: key, host: candidate.host,
                                        address: candidate.address, isOutbound: true)
         }.whenComplete { result in

@@ -26,13 +26,11 @@ extension SwarmEngine {
         let addresses = magnet.peerAddresses.map { (host: $0.host, port: $0.port) } + (try TorrentSession.parsePeers(peers))
         let fetch: NIOLoopBound<MetadataFetch>
         let result: EventLoopFuture<[UInt8]>
-        let (loop, peerID, port, host) = (eventLoop, self.peerID, listenPort, configuration.listenHost)
-        let encryption = self.encryption
+        let (loop, peerID, port, dialer) = (eventLoop, self.peerID, listenPort, self.dialer)
         do {
             (fetch, result) = try await loop.submit {
                 let fetch = MetadataFetch(infoHash: magnet.infoHash, ourPeerID: peerID, eventLoop: loop,
-                                          connectFromHost: host, listenPort: port, logger: logger,
-                                          encryption: encryption)
+                                          dialer: dialer.value, listenPort: port, logger: logger)
                 fetch.start()
                 fetch.addPeerAddresses(addresses)
                 return (NIOLoopBound(fetch, eventLoop: loop), fetch.result)

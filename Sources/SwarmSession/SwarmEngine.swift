@@ -31,16 +31,21 @@ public final class SwarmEngine: Sendable {
     let rateLimits: NIOLoopBound<RateLimits>
     let memoryBudget: NIOLoopBound<PieceMemoryBudget>
     let cacheSpace: NIOLoopBound<CacheSpace>
-    /// The encryption policy every dial follows, and the peers that want plaintext.
-    let encryption: PeerEncryption
     /// BEP 14, when on and listening (see `LocalDiscovery`).
     let localDiscovery: NIOLoopBound<LocalDiscovery>?
     /// Magnets' metadata-phase connections waiting for their torrents (see `MetadataHandover`).
     let metadataHandover: NIOLoopBound<MetadataHandover>
     private let serverChannel: Channel?
-    /// The DHT nodes, one per address family on a UDP socket of its own (BEP 32), IPv4 first;
-    /// empty when DHT is off.
+    /// The engine's UDP sockets, one per address family (BEP 32), IPv4 first; empty when both
+    /// DHT and uTP are off.
+    private let udpSockets: [EngineUDPSocket]
+    /// The DHT nodes, one per address family on the socket of that family, IPv4 first; empty
+    /// when DHT is off.
     private let dht: [DHTService]
+    /// uTP on the first UDP socket (nil when off).
+    private let utp: UTPService?
+    /// How the torrents dial peers (uTP, then TCP).
+    let dialer: NIOLoopBound<PeerDialer>
     private let logger: Logger
     private let sessions = Mutex<[InfoHash: TorrentSession]>([:])
     private let isShutDown = Atomic<Bool>(false)
@@ -49,8 +54,9 @@ public final class SwarmEngine: Sendable {
                  group: MultiThreadedEventLoopGroup, threadPool: NIOThreadPool, torrents: NIOLoopBound<TorrentTable>,
                  rateLimits: NIOLoopBound<RateLimits>, memoryBudget: NIOLoopBound<PieceMemoryBudget>,
                  cacheSpace: NIOLoopBound<CacheSpace>, localDiscovery: NIOLoopBound<LocalDiscovery>?,
-                 metadataHandover: NIOLoopBound<MetadataHandover>, serverChannel: Channel?, dht: [DHTService],
-                 logger: Logger) {
+                 metadataHandover: NIOLoopBound<MetadataHandover>, serverChannel: Channel?,
+                 udpSockets: [EngineUDPSocket], dht: [DHTService], utp: UTPService?,
+                 dialer: NIOLoopBound<PeerDialer>, logger: Logger) {
         self.configuration = configuration
         self.peerID = peerID
         self.listenPort = listenPort
@@ -61,11 +67,13 @@ public final class SwarmEngine: Sendable {
         self.rateLimits = rateLimits
         self.memoryBudget = memoryBudget
         self.cacheSpace = cacheSpace
-        encryption = PeerEncryption(policy: configuration.encryption)
         self.localDiscovery = localDiscovery
         self.metadataHandover = metadataHandover
         self.serverChannel = serverChannel
+        self.udpSockets = udpSockets
         self.dht = dht
+        self.utp = utp
+        self.dialer = dialer
         self.logger = logger
     }
 
@@ -93,7 +101,7 @@ public final class SwarmEngine: Sendable {
         }
         var serverChannel: Channel?
         var listenPort: UInt16 = 0
-        if configuration.listens {
+        if configuration.listens, configuration.tcp {
             do {
                 (serverChannel, listenPort) = try await listen(configuration: configuration, torrents: shared.0,
                                                                eventLoop: eventLoop, logger: logger)
@@ -103,30 +111,63 @@ public final class SwarmEngine: Sendable {
                 throw error
             }
         }
+        // The UDP sockets: one per address family (BEP 32) when DHT is on, both on one port number
+        // (the TCP port's when it is free: the port message names one UDP port); the first
+        // family's alone when only uTP is on. uTP takes the first (IPv4 unless the listen host is
+        // an IPv6 address); each family's DHT node takes its own.
+        var udpSockets: [EngineUDPSocket] = []
         var dht: [DHTService] = []
-        if configuration.dht.enabled {
-            // Both families' sockets on one port number (the TCP port's when it is free): the
-            // port message names one UDP port.
+        var utp: UTPService?
+        if configuration.dht.enabled || configuration.utp {
             var port = listenPort == 0 ? configuration.listenPort ?? 0 : listenPort
-            for (family, host) in DHTFamilies.nodes(listenHost: configuration.listenHost,
-                                                    hostHasRoutableIPv6: DHTFamilies.hostHasRoutableIPv6) {
+            let families = DHTFamilies.nodes(listenHost: configuration.listenHost, hostHasRoutableIPv6: {
+                configuration.dht.enabled && DHTFamilies.hostHasRoutableIPv6()
+            })
+            for (family, host) in families {
                 do {
-                    let node = try await DHTService.start(configuration: configuration.dht, family: family, host: host,
-                                                          preferredPort: port, eventLoop: eventLoop,
-                                                          threadPool: threadPool, logger: logger)
-                    dht.append(node)
-                    port = node.port
-                } catch where family == .ipv6 && !dht.isEmpty {
+                    let socket = try await EngineUDPSocket.bind(host: host, preferredPort: port, ipv6: family == .ipv6,
+                                                                eventLoop: eventLoop)
+                    udpSockets.append(socket)
+                    port = socket.port
+                    if configuration.dht.enabled {
+                        dht.append(try await DHTService.start(configuration: configuration.dht, family: family, socket: socket,
+                                                              eventLoop: eventLoop, threadPool: threadPool, logger: logger))
+                    }
+                    if configuration.utp, utp == nil {
+                        let service = try await UTPService(socket: socket, logger: logger)
+                        await service.start(accept: configuration.listens
+                            ? acceptUTP(torrents: shared.0, configuration: configuration, logger: logger) : nil)
+                        utp = service
+                        // Without TCP, the port peers reach us on is the UDP one.
+                        if !configuration.tcp, configuration.listens { listenPort = socket.port }
+                    }
+                } catch where family == .ipv6 && !udpSockets.isEmpty {
                     // The IPv4 DHT works; a machine whose IPv6 socket cannot be had does without.
                     logger.info("no IPv6 DHT", metadata: ["error": "\(error)"])
                 } catch {
+                    await utp?.stop()
                     for node in dht { await node.stop() }
+                    for socket in udpSockets { await socket.close() }
                     try? await serverChannel?.close()
                     try? await threadPool.shutdownGracefully()
                     try? await group.shutdownGracefully()
                     throw error
                 }
             }
+        }
+        let dialerUTP = utp
+        guard let dialer = try? await eventLoop.submit({
+            NIOLoopBound(PeerDialer(connectFromHost: configuration.listenHost, utp: dialerUTP, tcp: configuration.tcp,
+                                    encryption: PeerEncryption(policy: configuration.encryption)),
+                         eventLoop: eventLoop)
+        }).get() else {
+            await utp?.stop()
+            for node in dht { await node.stop() }
+            for socket in udpSockets { await socket.close() }
+            try? await serverChannel?.close()
+            try? await threadPool.shutdownGracefully()
+            try? await group.shutdownGracefully()
+            throw .shutDown
         }
         var localDiscovery: NIOLoopBound<LocalDiscovery>?
         if configuration.localDiscovery, serverChannel != nil {
@@ -135,8 +176,38 @@ public final class SwarmEngine: Sendable {
         return SwarmEngine(configuration: configuration, peerID: PeerID.generate(), listenPort: listenPort, group: group,
                            threadPool: threadPool, torrents: shared.0, rateLimits: shared.1, memoryBudget: shared.2,
                            cacheSpace: shared.3, localDiscovery: localDiscovery, metadataHandover: shared.4,
-                           serverChannel: serverChannel,
-                           dht: dht, logger: logger)
+                           serverChannel: serverChannel, udpSockets: udpSockets, dht: dht, utp: utp, dialer: dialer,
+                           logger: logger)
+    }
+
+    /// Incoming uTP connections go to the same handshake router as TCP ones, behind the same
+    /// encryption.
+    private static func acceptUTP(torrents: NIOLoopBound<TorrentTable>, configuration: EngineConfiguration,
+                                  logger: Logger) -> @Sendable (Channel, SocketAddress) -> Void {
+        let limit = configuration.maxHalfOpenIncoming
+        let policy = PeerEncryption(policy: configuration.encryption)
+        return { channel, address in
+            let table = torrents.value
+            logger.trace("incoming uTP connection", metadata: ["peer": "\(address)", "halfOpen": "\(table.halfOpen)"])
+            do {
+                guard table.admitsHalfOpen(limit: limit) else { throw SessionError.shutDown }
+                try installIncomingEncryption(on: channel, torrents: table, policy: policy)
+                try channel.pipeline.syncOperations.addHandler(HandshakeRouter(torrents: table, logger: logger, remote: address))
+            } catch {
+                channel.close(promise: nil)
+            }
+        }
+    }
+
+    /// MSE first on an accepted connection (unless encryption is off): the router behind it then
+    /// sees the plaintext handshake either way.
+    private static func installIncomingEncryption(on channel: Channel, torrents table: TorrentTable,
+                                                  policy: PeerEncryption) throws {
+        guard let allow = policy.methodsAccepted else { return }
+        let role = EncryptionHandler.Role.incoming(allow: allow, plaintext: policy.acceptsPlaintext) { hash in
+            table.foremen.keys.first { MSEHandshake.obfuscatedHash(of: $0) == hash }
+        }
+        try channel.pipeline.syncOperations.addHandler(EncryptionHandler(role: role))
     }
 
     private static func listen(configuration: EngineConfiguration, torrents: NIOLoopBound<TorrentTable>,
@@ -156,13 +227,7 @@ public final class SwarmEngine: Sendable {
                         channel.close(promise: nil)
                         return
                     }
-                    if let allow = policy.methodsAccepted {
-                        // MSE first: the router then sees the plaintext handshake either way.
-                        let role = EncryptionHandler.Role.incoming(allow: allow, plaintext: policy.acceptsPlaintext) { hash in
-                            table.foremen.keys.first { MSEHandshake.obfuscatedHash(of: $0) == hash }
-                        }
-                        try channel.pipeline.syncOperations.addHandler(EncryptionHandler(role: role))
-                    }
+                    try installIncomingEncryption(on: channel, torrents: table, policy: policy)
                     try channel.pipeline.syncOperations.addHandler(HandshakeRouter(torrents: table, logger: logger))
                 }
             }
@@ -274,6 +339,8 @@ public final class SwarmEngine: Sendable {
             for session in running { group.addTask { await session.shutdown() } }
         }
         for node in dht { await node.stop() }
+        await utp?.stop()
+        for socket in udpSockets { await socket.close() }
         // The pool first: a job finishing late completes its promise on the still-running loop.
         try? await threadPool.shutdownGracefully()
         try? await group.shutdownGracefully()

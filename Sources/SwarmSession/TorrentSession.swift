@@ -133,8 +133,7 @@ public final class TorrentSession: TorrentContentSource {
         let peerID = engine.peerID
         let (rateLimits, memoryBudget, torrents) = (engine.rateLimits, engine.memoryBudget, engine.torrents)
         let cacheSpace = engine.cacheSpace
-        let connectFromHost = engine.configuration.listenHost
-        let encryption = engine.encryption
+        let dialer = engine.dialer
         let checkpointer = Checkpointer(store: store, infoHash: metainfo.infoHash, verified: have)
 
         let foreman: NIOLoopBound<Foreman>
@@ -145,8 +144,7 @@ public final class TorrentSession: TorrentContentSource {
                                      store: store, configuration: configuration, logger: sessionLogger, ourPeerID: peerID,
                                      verified: verified, statusBoard: statusBoard, checkpointer: checkpointer,
                                      rateLimits: rateLimits.value, memoryBudget: memoryBudget.value,
-                                     cacheSpace: cacheSpace.value, connectFromHost: connectFromHost,
-                                     encryption: encryption),
+                                     cacheSpace: cacheSpace.value, dialer: dialer.value),
                              eventLoop: eventLoop)
             }.get()
         } catch {

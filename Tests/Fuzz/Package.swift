@@ -9,7 +9,7 @@ import PackageDescription
 // libFuzzer's LLVMFuzzerRunDriver.
 let targetNames = ["bencode", "metainfo", "peer-wire", "http-tracker", "udp-tracker", "resume-record", "magnet",
                    "extension-handshake", "ut-metadata", "pex", "krpc", "dht-table-state", "lsd", "dht-node",
-                   "http-request", "mse-handshake"]
+                   "http-request", "mse-handshake", "utp"]
 
 let package = Package(
     name: "swarmfs-fuzz",

@@ -427,7 +427,23 @@ def http_requests() -> None:
         put("http-request", name, text.encode())
 
 
-GROUPS = ("torrents", "trackers", "wire", "resume", "magnets", "extensions", "dht", "http")
+def utp_packets() -> None:
+    """uTP (BEP 29) packets: a SYN, its STATE answer, data, a selective ack, FIN, RESET, and an
+    unknown extension before the payload."""
+    def packet(kind: int, conn: int, seq: int, ack: int, payload: bytes = b"", ext: bytes = b"", first_ext: int = 0) -> bytes:
+        return struct.pack(">BBHIIIHH", kind << 4 | 1, first_ext, conn, 123456, 2000, 1 << 20, seq, ack) + ext + payload
+    put("utp", "syn", packet(4, 0x1234, 1, 0))
+    put("utp", "syn-ack", packet(2, 0x1234, 500, 1))
+    put("utp", "data", packet(0, 0x1235, 2, 499, bytes(range(64))))
+    put("utp", "selective-ack", packet(2, 0x1235, 3, 499, ext=bytes([0, 4, 0b101, 0, 0, 0x80]), first_ext=1))
+    # libtorrent's masks are as long as they need to be (1-32 bytes), not multiples of 4.
+    put("utp", "selective-ack-13-bytes", packet(2, 0x1235, 3, 499, ext=bytes([0, 13]) + bytes(range(1, 14)), first_ext=1))
+    put("utp", "fin", packet(1, 0x1235, 9, 500))
+    put("utp", "reset", packet(3, 0x1235, 9, 500))
+    put("utp", "unknown-extension", packet(0, 0x1235, 2, 499, b"payload", ext=bytes([1, 2, 0xaa, 0xbb, 0, 4, 1, 0, 0, 0]), first_ext=7))
+
+
+GROUPS = ("torrents", "trackers", "wire", "resume", "magnets", "extensions", "dht", "http", "utp")
 
 
 def main() -> None:
@@ -461,6 +477,8 @@ def main() -> None:
             dht_table_states()
         if "http" in groups:
             http_requests()
+        if "utp" in groups:
+            utp_packets()
     finally:
         procs.stop_all()
         shutil.rmtree(work, ignore_errors=True)

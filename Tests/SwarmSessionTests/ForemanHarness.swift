@@ -107,7 +107,7 @@ final class ForemanHarness: Sendable {
                                   checkpointer: checkpointer,
                                   rateLimits: RateLimits(maxUploadRate: 0, maxDownloadRate: 0, now: clock.now),
                                   memoryBudget: PieceMemoryBudget(totalBytes: memoryBudget),
-                                  cacheSpace: CacheSpace(limit: cacheSize), connectFromHost: "127.0.0.1", clock: clock)
+                                  cacheSpace: CacheSpace(limit: cacheSize), dialer: .tcpOnly(from: "127.0.0.1"), clock: clock)
             foreman.start()
             return NIOLoopBound(foreman, eventLoop: loop)
         }

@@ -47,14 +47,15 @@ def encryption_settings(mode):
     return {}
 
 
-def settings(ip, port, upload_limit=0):
+def settings(ip, port, upload_limit=0, transport="tcp"):
+    utp, tcp = transport in ("utp", "both"), transport in ("tcp", "both")
     return {
         "listen_interfaces": f"{ip}:{port}",
         "outgoing_interfaces": ip,
         "enable_dht": False, "enable_lsd": False,
         "enable_upnp": False, "enable_natpmp": False,
-        "enable_outgoing_utp": False, "enable_incoming_utp": False,
-        "enable_outgoing_tcp": True, "enable_incoming_tcp": True,
+        "enable_outgoing_utp": utp, "enable_incoming_utp": utp,
+        "enable_outgoing_tcp": tcp, "enable_incoming_tcp": tcp,
         "allow_multiple_connections_per_ip": True,
         "out_enc_policy": int(lt.enc_policy.disabled),
         "in_enc_policy": int(lt.enc_policy.enabled),
@@ -191,7 +192,7 @@ def install_stop_handlers():
 
 
 def seed(args):
-    ses = lt.session({**settings(args.ip, args.port, args.upload_limit), **encryption_settings(args.encryption)})
+    ses = lt.session({**settings(args.ip, args.port, args.upload_limit, args.transport), **encryption_settings(args.encryption)})
     if args.upload_limit:
         # libtorrent exempts local-network peers (all of loopback) from rate limits: put every
         # address in the global class only, so the limit applies to our loopback swarm.
@@ -223,7 +224,7 @@ def seed(args):
 
 def download(args):
     start = time.monotonic()
-    ses = lt.session({**settings(args.ip, args.port), **encryption_settings(args.encryption)})
+    ses = lt.session({**settings(args.ip, args.port, transport=args.transport), **encryption_settings(args.encryption)})
     h = add_torrent(ses, args, seeding=False)
     stats = Stats(args.status, args.ip, args.port, lt.torrent_info(args.torrent))
     stop = install_stop_handlers()
@@ -278,6 +279,8 @@ def main(argv=None):
         p.add_argument("--status", required=True)
         p.add_argument("--no-tracker", action="store_true")
         p.add_argument("--encryption", choices=("default", "forced", "disabled"), default="default")
+        p.add_argument("--transport", choices=("tcp", "utp", "both"), default="tcp",
+                       help="peer connections over TCP (default), uTP, or both")
         p.add_argument("torrent")
         p.add_argument("save_path")
     s = sub.choices["seed"]

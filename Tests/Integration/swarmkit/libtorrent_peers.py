@@ -26,9 +26,11 @@ class _LibtorrentPeer:
     role = ""
 
     def __init__(self, torrent: TorrentLike, save_path: str, ip: str, port: int, *,
-                 procs: ProcessGroup, use_tracker: bool = True, encryption: str = "default"):
+                 procs: ProcessGroup, use_tracker: bool = True, encryption: str = "default",
+                 transport: str = "tcp"):
         self.encryption = encryption
         self.torrent = torrent
+        self.transport = transport
         self.save_path = save_path
         self.ip, self.port = ip, port
         self.procs = procs
@@ -48,6 +50,7 @@ class _LibtorrentPeer:
             argv.append("--no-tracker")
         if self.encryption != "default":
             argv += ["--encryption", self.encryption]
+        argv += ["--transport", self.transport]
         return argv
 
     def status(self) -> dict:
@@ -92,15 +95,17 @@ class LibtorrentSeeder(_LibtorrentPeer):
 
     have_mask: one bool per piece for a *partial* seeder (holds only those pieces, never fetches
     the others). use_tracker=False: never announces (reach it with `--peer ip:port`).
-    upload_limit: bytes/s (0 = unlimited), for slow-seeder tests."""
+    upload_limit: bytes/s (0 = unlimited), for slow-seeder tests. transport: "tcp" (default),
+    "utp" (TCP off both ways) or "both"."""
 
     role = "seed"
 
     def __init__(self, torrent: TorrentLike, save_path: str, ip: str, port: int,
                  have_mask: Optional[Sequence[bool]] = None, *, procs: ProcessGroup,
-                 use_tracker: bool = True, upload_limit: int = 0, encryption: str = "default"):
+                 use_tracker: bool = True, upload_limit: int = 0, encryption: str = "default",
+                 transport: str = "tcp"):
         super().__init__(torrent, save_path, ip, port, procs=procs, use_tracker=use_tracker,
-                         encryption=encryption)
+                         encryption=encryption, transport=transport)
         self.have_mask = list(have_mask) if have_mask is not None else None
         self.upload_limit = upload_limit
 
@@ -139,9 +144,10 @@ class LibtorrentLeecher(_LibtorrentPeer):
 
     def __init__(self, torrent: TorrentLike, save_path: str, ip: str, port: int,
                  peers: Sequence[str] = (), *, procs: ProcessGroup, use_tracker: bool = True,
-                 keep_running: bool = False, timeout: float = 120.0, encryption: str = "default"):
+                 keep_running: bool = False, timeout: float = 120.0, encryption: str = "default",
+                 transport: str = "tcp"):
         super().__init__(torrent, save_path, ip, port, procs=procs, use_tracker=use_tracker,
-                         encryption=encryption)
+                         encryption=encryption, transport=transport)
         self.peers = list(peers)
         self.keep_running = keep_running
         self.timeout = timeout

@@ -1,0 +1,23 @@
+/// The limits and timings of a uTP connection.
+public struct UTPConnectionSettings: Sendable {
+    /// Payload bytes per packet. The datagram is 20 bytes more: 1200 in all, which crosses any
+    /// IPv6 path (minimum MTU 1280 less 48 bytes of IP and UDP headers) and nearly every IPv4 one
+    /// without fragmentation. No path MTU discovery: probing for 1500-byte paths would save ~20%
+    /// of the packets, not worth black-holed connections on tunnels that drop ICMP.
+    public var payloadSize = 1180
+    /// Bytes accepted for sending and not yet acked (queued plus in flight): the send window's
+    /// ceiling and what one connection may hold in memory on the way out.
+    public var sendBufferCapacity = 1 << 20
+    /// Bytes received and not yet read (in order plus out of order): what we advertise.
+    public var receiveBufferCapacity = 1 << 20
+    /// SYNs sent before giving up on a connect (the dialler then falls back to TCP).
+    public var synAttempts = 2
+    /// Wait for the answer to the first SYN (doubling for each next one), microseconds.
+    public var synTimeout: UInt64 = 500_000
+    /// Timeouts in a row, with nothing acked between them, before the connection is dead.
+    public var maxConsecutiveTimeouts = 8
+    /// Out-of-order packets held beyond the next expected one.
+    public var maxReorderPackets = 1024
+
+    public init() {}
+}
