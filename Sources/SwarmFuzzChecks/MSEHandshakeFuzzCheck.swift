@@ -1,5 +1,6 @@
 import SwarmMetainfo
 import SwarmMSE
+import SwarmTracker
 
 /// The MSE handshake (both roles) under hostile bytes, with a stand-in key agreement (the real
 /// Diffie-Hellman is unit-tested; here it would spend the run on modular exponentiation). The first byte picks a case:
@@ -14,7 +15,8 @@ enum MSEHandshakeFuzzCheck {
     static func run(_ input: [UInt8]) throws(FuzzInvariantViolation) {
         guard let mode = input.first else { return }
         let body = Array(input.dropFirst())
-        var random = FuzzRandom(seed: UInt64(body.count))
+        // Deterministic, so that an input replays the same run.
+        var random = SplitMix64(seed: UInt64(body.count))
         switch mode {
         case 0:
             let known = MSEHandshake.obfuscatedHash(of: torrent)
@@ -56,7 +58,7 @@ enum MSEHandshakeFuzzCheck {
         }
     }
 
-    private static func honest(_ cuts: [UInt8], provide: MSECryptoMethods, random: inout FuzzRandom)
+    private static func honest(_ cuts: [UInt8], provide: MSECryptoMethods, random: inout SplitMix64)
         throws(FuzzInvariantViolation) {
         var a = MSEHandshake(initiatorFor: torrent, provide: provide, keys: StandInKeys(seed: 3), using: &random)
         let known = MSEHandshake.obfuscatedHash(of: torrent)
@@ -95,19 +97,6 @@ enum MSEHandshakeFuzzCheck {
         try require(doneA!.method == doneB!.method, .mseHandshake, "the two sides chose different methods")
         try require(doneA!.method == (provide.contains(.rc4) ? .rc4 : .plaintext), .mseHandshake, "RC4 not preferred")
         try require(doneA!.payload.isEmpty && doneB!.payload.isEmpty, .mseHandshake, "payload out of nothing")
-    }
-}
-
-/// A deterministic generator, so that an input replays the same run.
-struct FuzzRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -83,6 +83,20 @@ public final class SwarmEngine: Sendable {
         let eventLoop = group.next()
         let threadPool = NIOThreadPool(numberOfThreads: 2)
         threadPool.start()
+        var serverChannel: Channel?
+        var listenPort: UInt16 = 0
+        var udpSockets: [EngineUDPSocket] = []
+        var dht: [DHTService] = []
+        var utp: UTPService?
+        /// Undoes what started so far (a later step failed), last first.
+        func tearDown() async {
+            await utp?.stop()
+            for node in dht { await node.stop() }
+            for socket in udpSockets { await socket.close() }
+            try? await serverChannel?.close()
+            try? await threadPool.shutdownGracefully()
+            try? await group.shutdownGracefully()
+        }
         let shared: (NIOLoopBound<TorrentTable>, NIOLoopBound<RateLimits>, NIOLoopBound<PieceMemoryBudget>,
                      NIOLoopBound<CacheSpace>, NIOLoopBound<MetadataHandover>)
         do {
@@ -95,19 +109,15 @@ public final class SwarmEngine: Sendable {
                  NIOLoopBound(MetadataHandover(eventLoop: eventLoop), eventLoop: eventLoop))
             }.get()
         } catch {
-            try? await threadPool.shutdownGracefully()
-            try? await group.shutdownGracefully()
+            await tearDown()
             throw .shutDown
         }
-        var serverChannel: Channel?
-        var listenPort: UInt16 = 0
         if configuration.listens, configuration.tcp {
             do {
                 (serverChannel, listenPort) = try await listen(configuration: configuration, torrents: shared.0,
                                                                eventLoop: eventLoop, logger: logger)
             } catch {
-                try? await threadPool.shutdownGracefully()
-                try? await group.shutdownGracefully()
+                await tearDown()
                 throw error
             }
         }
@@ -115,9 +125,6 @@ public final class SwarmEngine: Sendable {
         // (the TCP port's when it is free: the port message names one UDP port); the first
         // family's alone when only uTP is on. uTP takes the first (IPv4 unless the listen host is
         // an IPv6 address); each family's DHT node takes its own.
-        var udpSockets: [EngineUDPSocket] = []
-        var dht: [DHTService] = []
-        var utp: UTPService?
         if configuration.dht.enabled || configuration.utp {
             var port = listenPort == 0 ? configuration.listenPort ?? 0 : listenPort
             let families = DHTFamilies.nodes(listenHost: configuration.listenHost, hostHasRoutableIPv6: {
@@ -145,12 +152,7 @@ public final class SwarmEngine: Sendable {
                     // The IPv4 DHT works; a machine whose IPv6 socket cannot be had does without.
                     logger.info("no IPv6 DHT", metadata: ["error": "\(error)"])
                 } catch {
-                    await utp?.stop()
-                    for node in dht { await node.stop() }
-                    for socket in udpSockets { await socket.close() }
-                    try? await serverChannel?.close()
-                    try? await threadPool.shutdownGracefully()
-                    try? await group.shutdownGracefully()
+                    await tearDown()
                     throw error
                 }
             }
@@ -161,12 +163,7 @@ public final class SwarmEngine: Sendable {
                                     encryption: PeerEncryption(policy: configuration.encryption)),
                          eventLoop: eventLoop)
         }).get() else {
-            await utp?.stop()
-            for node in dht { await node.stop() }
-            for socket in udpSockets { await socket.close() }
-            try? await serverChannel?.close()
-            try? await threadPool.shutdownGracefully()
-            try? await group.shutdownGracefully()
+            await tearDown()
             throw .shutDown
         }
         var localDiscovery: NIOLoopBound<LocalDiscovery>?

@@ -236,35 +236,25 @@ final class UTPService: Sendable {
     /// Makes the socket pair, the pump on our end, and the peer's channel on the other; `opened`
     /// hears the peer's channel (after `install` for an outgoing one).
     private func openChannel(for stream: UTPStream, opened: @escaping (Channel) -> Void) {
-        var fds: [Int32] = [-1, -1]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
-            logger.warning("cannot make a socket pair for a uTP connection", metadata: ["errno": "\(errno)"])
-            stream.connection.abort(now: now())
-            return serve(stream)
-        }
         let service = self
         let bound = NIOLoopBound(stream, eventLoop: eventLoop)
         let boundOpened = NIOLoopBound(opened, eventLoop: eventLoop)
-        let pumpFuture = ClientBootstrap(group: eventLoop)
-            .channelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 65536,
-                                                                                              maximum: 256 * 1024))
-            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(UTPPumpHandler(stream: bound.value, service: service))
-                }
-            }
-            .withConnectedSocket(fds[0])
         let install = stream.install
-        let peerFuture = ClientBootstrap(group: eventLoop)
-            .channelOption(ChannelOptions.recvAllocator, value: PeerRoster.receiveBuffers)
-            .channelOption(ChannelOptions.writeBufferWaterMark, value: UTPStream.peerWaterMark)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try install?(channel) }
-            }
-            .withConnectedSocket(fds[1])
         stream.install = nil
-        pumpFuture.and(peerFuture).whenComplete { result in
+        LocalPeerPipe.open(on: eventLoop, near: { channel in
+            try channel.pipeline.syncOperations.addHandler(UTPPumpHandler(stream: bound.value, service: service))
+        }, nearOptions: { bootstrap in
+            bootstrap
+                .channelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 65536,
+                                                                                                  maximum: 256 * 1024))
+                .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+        }, far: { channel in
+            try install?(channel)
+        }, farOptions: { bootstrap in
+            bootstrap
+                .channelOption(ChannelOptions.recvAllocator, value: PeerRoster.receiveBuffers)
+                .channelOption(ChannelOptions.writeBufferWaterMark, value: UTPStream.peerWaterMark)
+        }).whenComplete { result in
             let stream = bound.value
             switch result {
             case let .success((pump, peer)):
@@ -282,8 +272,7 @@ final class UTPService: Sendable {
                 service.serve(stream)
                 service.flush()
             case let .failure(error):
-                pumpFuture.whenSuccess { $0.close(promise: nil) }
-                peerFuture.whenSuccess { $0.close(promise: nil) }
+                service.logger.debug("cannot open a uTP connection's channel", metadata: ["error": "\(error)"])
                 if let dialed = stream.dialed {
                     stream.dialed = nil
                     dialed.fail(error)
