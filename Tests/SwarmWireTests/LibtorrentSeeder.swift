@@ -62,8 +62,13 @@ final class LibtorrentSeeder: @unchecked Sendable {
         self.pieceLength = pieceLength
     }
 
+    /// How long the seeder may take to come up. A start-up deadline, not a timing check: with
+    /// CI's unit tests beside a release build on two cores, one seeder printed nothing for 30 s
+    /// (the script now logs each step, so a next time says where the time went).
+    static let startDeadline = Duration.seconds(90)
+
     private func waitUntilReady() async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + Self.startDeadline
         var ready: String?
         while ContinuousClock.now < deadline && process.isRunning {
             if let text = try? String(contentsOfFile: readyFile, encoding: .utf8), text.hasSuffix("\n") {
@@ -99,7 +104,11 @@ final class LibtorrentSeeder: @unchecked Sendable {
 
     private static let script = #"""
 import os, random, signal, sys, time
+started = time.time()
+def step(what):
+    print(f"{time.time() - started:.2f}s {what}", flush=True)
 import libtorrent as lt
+step("libtorrent imported")
 
 directory, host, size, piece_length, ready = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 payload = os.path.join(directory, "payload.bin")
@@ -113,6 +122,7 @@ lt.add_files(fs, payload)
 t = lt.create_torrent(fs, piece_length, flags=lt.create_torrent.v1_only)
 lt.set_piece_hashes(t, directory)
 info = lt.torrent_info(lt.bencode(t.generate()))
+step("torrent made")
 
 ses = lt.session({
     "listen_interfaces": f"{host}:0", "outgoing_interfaces": host,
@@ -127,12 +137,14 @@ atp.save_path = directory
 atp.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
 atp.flags |= lt.torrent_flags.seed_mode
 handle = ses.add_torrent(atp)
+step("session started")
 
 stop = []
 signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
 deadline = time.time() + 20
 while not handle.status().is_seeding and time.time() < deadline:
     time.sleep(0.05)
+step(f"seeding: {handle.status().is_seeding}")
 with open(ready + ".tmp", "w") as f:
     f.write(f"{info.info_hash()} {ses.listen_port()}\n")
 os.rename(ready + ".tmp", ready)
