@@ -54,6 +54,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "timeout(seconds): watchdog limit for this test "
                             f"(default {DEFAULT_TIMEOUT:.0f} s)")
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
+    config.addinivalue_line("markers", "known_flaky(reason): fails now and then for a cause not found yet; "
+                            "left out of scripts/test (run it with -m known_flaky) until fixed")
     if not python_has_libtorrent():
         raise pytest.UsageError(
             f"{sys.executable} cannot import libtorrent: run the integration tests with "
