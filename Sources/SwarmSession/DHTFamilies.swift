@@ -35,7 +35,6 @@ enum DHTFamilies {
         guard bytes.count == 16 else { return false }
         if bytes[0..<15].allSatisfy({ $0 == 0 }) { return false }                         // :: and ::1
         if bytes[0] == 0xfe, bytes[1] & 0xc0 == 0x80 { return false }                      // fe80::/10
-        if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xff, bytes[11] == 0xff { return false }
-        return true
+        return ip.ipv4Bytes == nil
     }
 }

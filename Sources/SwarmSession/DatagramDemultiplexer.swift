@@ -48,11 +48,7 @@ final class DatagramDemultiplexer: ChannelInboundHandler {
     /// The address as an IP literal and port; an IPv4-mapped IPv6 address as its IPv4 form.
     static func peerAddress(_ address: SocketAddress) -> PeerAddress? {
         guard let text = address.ipAddress, let port = address.port, let port16 = UInt16(exactly: port),
-              var ip = IPAddress(text: text) else { return nil }
-        if !ip.isIPv4, ip.bytes[0..<10].allSatisfy({ $0 == 0 }), ip.bytes[10] == 0xff, ip.bytes[11] == 0xff,
-           let v4 = IPAddress(bytes: ip.bytes[12...]) {
-            ip = v4
-        }
-        return PeerAddress(ip: ip, port: port16)
+              let ip = IPAddress(text: text) else { return nil }
+        return PeerAddress(ip: ip.ipv4Bytes.flatMap { IPAddress(bytes: $0) } ?? ip, port: port16)
     }
 }
