@@ -14,8 +14,12 @@ public struct UTPConnectionSettings: Sendable {
     public var synAttempts = 2
     /// Wait for the answer to the first SYN (doubling for each next one), microseconds.
     public var synTimeout: UInt64 = 500_000
-    /// Timeouts in a row, with nothing acked between them, before the connection is dead.
-    public var maxConsecutiveTimeouts = 8
+    /// Timeouts in a row, with nothing acked between them, before the connection is dead. Four,
+    /// as libutp: with the timeout doubling each time, a peer that went silent is given up after
+    /// ~15 s (from the 0.5 s minimum timeout), and the dialler can reconnect. Waiting longer buys
+    /// nothing: libtorrent drops a connection whose packet it resent 3 times (`utp_num_resends`)
+    /// without telling us, and eight timeouts here were 79 s of a dead connection held open.
+    public var maxConsecutiveTimeouts = 4
     /// Out-of-order packets held beyond the next expected one.
     public var maxReorderPackets = 1024
 

@@ -117,9 +117,15 @@ struct UTPConnectionTests {
         let link = MemoryLink()
         #expect(link.run(for: 1_000_000) { link.b != nil && link.a.state == .connected })
         link.bReachable = false
+        let vanished = link.now
         link.a.write(Self.payload(100_000), now: link.now)
         #expect(link.run(for: 600_000_000) { link.a.state == .closed })
         #expect(link.a.closeReason == .timedOut)
+        // Four timeouts doubling from 0.5 s, given up at the fifth: 0.5 + 1 + 2 + 4 + 8 s. Not
+        // sooner (a peer silent for a few seconds is not dead), not much later (libtorrent has
+        // long dropped its end, silently, after 3 resends).
+        let waited = link.now - vanished
+        #expect(waited >= 15_000_000 && waited <= 16_000_000, "gave up after \(waited) µs")
 
         let second = MemoryLink()
         #expect(second.run(for: 1_000_000) { second.b != nil && second.a.state == .connected })

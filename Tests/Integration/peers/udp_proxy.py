@@ -2,12 +2,15 @@
 """A lossy, delayed UDP relay for one client and one upstream (uTP tests).
 
     udp_proxy.py --listen IP:PORT --upstream IP:PORT [--delay-ms D] [--loss PCT] [--rate BYTES/S] [--seed N]
+                 [--blackout-after N --blackout-secs S]
 
 Datagrams from anyone but the upstream are relayed to the upstream from the listening socket;
 the upstream's datagrams go back to the last client heard. Each datagram is dropped with
 probability PCT% (seeded: a run repeats) and otherwise delivered D ms later each way; with
 --rate, each direction also drains through a queue at that rate (datagrams beyond 2 s of
-queue are dropped, as a router's full buffer would). Prints READY once bound, and on SIGTERM the
+queue are dropped, as a router's full buffer would); with --blackout-after, once N datagrams
+have been relayed every datagram either way is dropped for S seconds (a peer that vanishes, a
+route that breaks). Prints READY once bound, and on SIGTERM the
 counters as `STATS {json}`.
 """
 
@@ -37,6 +40,8 @@ def main() -> int:
     ap.add_argument("--loss", type=float, default=0.0, help="percent of datagrams dropped")
     ap.add_argument("--rate", type=float, default=0.0, help="bytes/s each way, 0 = unlimited")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--blackout-after", type=int, default=0, help="datagrams relayed before the blackout")
+    ap.add_argument("--blackout-secs", type=float, default=0.0, help="how long everything is dropped")
     ap.add_argument("--trace", action="store_true", help="print each uTP header relayed (debugging)")
     args = ap.parse_args()
 
@@ -54,7 +59,8 @@ def main() -> int:
     pending = []  # (due, order, data, toward_upstream)
     order = 0
     queue_free = {True: 0.0, False: 0.0}
-    stats = {"relayed": 0, "dropped": 0, "queue_dropped": 0, "bytes": 0}
+    stats = {"relayed": 0, "dropped": 0, "queue_dropped": 0, "bytes": 0, "blackout_dropped": 0, "syns_up": 0}
+    blackout_until = None  # set when the blackout starts
     print("READY", flush=True)
     while not stop:
         timeout = max(0.0, pending[0][0] - time.monotonic()) if pending else 0.2
@@ -76,6 +82,13 @@ def main() -> int:
                     kind, _ext, conn, _ts, _td, wnd, seq, ack = struct.unpack(">BBHIIIHH", data[:20])
                     print(f"{now:.4f} {'->' if toward_upstream else '<-'} type={kind >> 4} conn={conn} seq={seq} "
                           f"ack={ack} wnd={wnd} len={len(data)}", flush=True)
+                if toward_upstream and len(data) >= 20 and data[0] >> 4 == 4:
+                    stats["syns_up"] += 1  # uTP connections opened through the relay
+                if blackout_until is None and args.blackout_after and stats["relayed"] >= args.blackout_after:
+                    blackout_until = now + args.blackout_secs
+                if blackout_until is not None and now < blackout_until:
+                    stats["blackout_dropped"] += 1
+                    continue
                 if rng.random() * 100 < args.loss:
                     stats["dropped"] += 1
                     continue

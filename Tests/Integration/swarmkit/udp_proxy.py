@@ -13,15 +13,18 @@ UDP_PROXY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file_
 
 class UDPProxy:
     """Relays datagrams between whoever sends to ip:port and `upstream` ("ip:port"), dropping
-    `loss` percent and delaying each `delay_ms` one way (optionally at `rate` bytes/s)."""
+    `loss` percent and delaying each `delay_ms` one way (optionally at `rate` bytes/s); with
+    `blackout_after`, everything is dropped for `blackout_secs` once that many datagrams went by."""
 
     def __init__(self, ip: str, port: int, upstream: str, *, procs: ProcessGroup, delay_ms: float = 0.0,
-                 loss: float = 0.0, rate: float = 0.0, seed: int = 1):
+                 loss: float = 0.0, rate: float = 0.0, seed: int = 1, blackout_after: int = 0,
+                 blackout_secs: float = 0.0):
         self.ip, self.port = ip, port
         self.upstream = upstream
         self.procs = procs
         self.argv = ["/usr/bin/python3", "-u", UDP_PROXY, "--listen", f"{ip}:{port}", "--upstream", upstream,
-                     "--delay-ms", str(delay_ms), "--loss", str(loss), "--rate", str(rate), "--seed", str(seed)]
+                     "--delay-ms", str(delay_ms), "--loss", str(loss), "--rate", str(rate), "--seed", str(seed),
+                     "--blackout-after", str(blackout_after), "--blackout-secs", str(blackout_secs)]
         self.process: Optional[ManagedProcess] = None
 
     @property
