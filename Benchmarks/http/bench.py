@@ -7,9 +7,10 @@ interfaces, so the two are measured against the same daemon, cache and swarm:
   complete  the cache already holds the whole payload (`--download none`): the serving path
             alone. FUSE: open + read through a fresh mount; HTTP: GET through the same process,
             after one HTTP pass that checks the bytes (and has the daemon hash the cache once).
-            Static servers of the same file (nginx is not installed): `python3 -m http.server`
+            Static servers of the same file: nginx (`sendfile on`, when installed), `python3 -m http.server`
             (read/write copies), and sendfile_server.py, a sendfile(2) loop as nginx serves
-            static files — the ceiling for HTTP over TCP here.
+            static files — the ceiling for HTTP over TCP here — measured in each repetition
+            beside FUSE and HTTP, in rotating order, with per-repetition ratios.
   swarm     an empty cache and a local swarm (opentracker + libtorrent seeders on loopback):
             a fresh mount (and cache) per measurement, so each one downloads what it streams.
 
@@ -103,6 +104,45 @@ def http_rate(host: str, port: int, path: str, size: int) -> float:
     return size / elapsed / 1e6
 
 
+NGINX_CONF = """worker_processes 1;
+user root;
+error_log {work}/nginx-error.log;
+pid {work}/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    client_body_temp_path {work}/nginx-tmp;
+    proxy_temp_path {work}/nginx-tmp;
+    fastcgi_temp_path {work}/nginx-tmp;
+    uwsgi_temp_path {work}/nginx-tmp;
+    scgi_temp_path {work}/nginx-tmp;
+    server {{
+        listen {host}:{port};
+        root {root};
+    }}
+}}
+"""
+
+
+def start_nginx(work, procs, pool, root):
+    """nginx serving `root` (static files, `sendfile on`, one worker), or None if it is not
+    installed: (host, port)."""
+    binary = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if binary is None:
+        print("nginx not installed: the sendfile loop is the only static reference", flush=True)
+        return None
+    host, port = pool.ip(), pool.port()
+    os.makedirs(os.path.join(work, "nginx-tmp"), exist_ok=True)
+    conf = os.path.join(work, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF.format(work=work, host=host, port=port, root=root))
+    procs.spawn("nginx", [binary, "-p", work, "-c", conf, "-g", "daemon off;"])
+    wait_until(lambda: _port_open(host, port), 20)
+    return host, port
+
+
 def sha256_url(url: str) -> str:
     proc = subprocess.Popen(["curl", "-s", url], stdout=subprocess.PIPE)
     digest = hashlib.sha256()
@@ -127,9 +167,21 @@ def run(args) -> dict:
         size = payload.total_size
         rel = "movie.mkv"
 
+        # The ceiling, a sendfile(2) loop over the same file, runs beside the mount and is
+        # measured in the same repetitions, interleaved: the machine's noise (shared cores)
+        # moves all three alike, and each repetition gives its own ratios.
+        sf_host, sf_port = pool.ip(), pool.port()
+        ceiling = procs.spawn("sendfile-server", [sys.executable, os.path.join(os.path.dirname(__file__), "sendfile_server.py"),
+                                                  sf_host, str(sf_port), os.path.join(payload.save_path, rel)])
+        wait_until(lambda: _port_open(sf_host, sf_port), 20)
+
         # complete: the seed folder is a complete cache.
         t = make_torrent(payload, args.piece_size * 1024, [], out_path=os.path.join(work, "c.torrent"))
         url_path = f"/t/{t.info_hash}/{rel}"
+        kinds = ["fuse", "http", "sendfile"]
+        ng = start_nginx(work, procs, pool, payload.save_path)
+        if ng:
+            kinds.append("nginx")
         for rep in range(args.reps):
             host, port = pool.ip(), pool.port()
             mnt = os.path.join(work, f"mnt-c{rep}")
@@ -139,14 +191,30 @@ def run(args) -> dict:
                 # daemon verify the pieces of the cache it serves, which it does on first read;
                 # both interfaces are then measured serving, not hashing.
                 assert sha256_url(f"http://{host}:{port}{url_path}") == sha
-                order = ["fuse", "http"] if rep % 2 == 0 else ["http", "fuse"]
+                # Each kind first, second, ... in turn.
+                shift = rep % len(kinds)
+                order = kinds[shift:] + kinds[:shift]
+                if (rep // len(kinds)) % 2:
+                    order.reverse()
                 row = {}
                 for kind in order:
                     if kind == "fuse":
                         row["fuse_ttfb"], row["fuse_rate"] = fuse_ttfb_and_rate(os.path.join(mnt, rel), size)
-                    else:
+                    elif kind == "http":
                         row["http_ttfb"] = http_ttfb(host, port, url_path)
                         row["http_rate"] = http_rate(host, port, url_path, size)
+                    elif kind == "sendfile":
+                        row["sendfile_ttfb"] = http_ttfb(sf_host, sf_port, "/" + rel)
+                        row["sendfile_rate"] = http_rate(sf_host, sf_port, "/" + rel, size)
+                    else:
+                        row["nginx_ttfb"] = http_ttfb(ng[0], ng[1], "/" + rel)
+                        row["nginx_rate"] = http_rate(ng[0], ng[1], "/" + rel, size)
+                row["http_per_fuse"] = row["http_rate"] / row["fuse_rate"]
+                row["http_per_sendfile"] = row["http_rate"] / row["sendfile_rate"]
+                row["sendfile_per_fuse"] = row["sendfile_rate"] / row["fuse_rate"]
+                if ng:
+                    row["http_per_nginx"] = row["http_rate"] / row["nginx_rate"]
+                    row["nginx_per_fuse"] = row["nginx_rate"] / row["fuse_rate"]
                 results["complete"].append(row)
                 print("complete", rep, row, flush=True)
 
@@ -161,15 +229,6 @@ def run(args) -> dict:
             results["static"].append(row)
             print("static", rep, row, flush=True)
         static.stop()
-        host, port = pool.ip(), pool.port()
-        ceiling = procs.spawn("sendfile-server", [sys.executable, os.path.join(os.path.dirname(__file__), "sendfile_server.py"),
-                                                  host, str(port), os.path.join(payload.save_path, rel)])
-        wait_until(lambda: _port_open(host, port), 20)
-        for rep in range(args.reps):
-            row = {"sendfile_ttfb": http_ttfb(host, port, "/" + rel),
-                   "sendfile_rate": http_rate(host, port, "/" + rel, size)}
-            results["sendfile"].append(row)
-            print("sendfile", rep, row, flush=True)
         ceiling.stop()
 
         # swarm: fresh caches, a real download under each read.
@@ -231,12 +290,28 @@ def report(results) -> str:
         h = med(results["complete"], "http_rate")
         lines.append(f"| static: python http.server, complete file | - | {s:.0f} | swarmfs HTTP = {h / s:.2f}x of it | - | "
                      f"{med(results['static'], 'static_ttfb') * 1000:.1f} |")
-    if results.get("sendfile"):
-        s = med(results["sendfile"], "sendfile_rate")
-        h = med(results["complete"], "http_rate")
-        lines.append(f"| ceiling: sendfile(2) loop (nginx-style), complete file | - | {s:.0f} | swarmfs HTTP = {h / s:.2f}x of it | - | "
-                     f"{med(results['sendfile'], 'sendfile_ttfb') * 1000:.1f} |")
+    rows = [r for r in results["complete"] if "sendfile_rate" in r]
+    if rows:
+        s = med(rows, "sendfile_rate")
+        lines.append(f"| ceiling: sendfile(2) loop (nginx-style), complete file, interleaved | - | {s:.0f} | - | - | "
+                     f"{med(rows, 'sendfile_ttfb') * 1000:.1f} |")
+        if any("nginx_rate" in r for r in rows):
+            lines.append(f"| ceiling: nginx (sendfile on), complete file, interleaved | - | {med(rows, 'nginx_rate'):.0f} | - | - | "
+                         f"{med(rows, 'nginx_ttfb') * 1000:.1f} |")
+        lines.append("")
+        lines.append("complete cache, per-repetition ratios (min / median / max): "
+                     + "; ".join(f"{name} {_spread(rows, key)}" for name, key in
+                                 (("HTTP/FUSE", "http_per_fuse"), ("HTTP/sendfile loop", "http_per_sendfile"),
+                                  ("sendfile loop/FUSE", "sendfile_per_fuse"), ("HTTP/nginx", "http_per_nginx"),
+                                  ("nginx/FUSE", "nginx_per_fuse"))))
     return "\n".join(lines)
+
+
+def _spread(rows, key):
+    values = sorted(r[key] for r in rows if key in r)
+    if not values:
+        return "-"
+    return f"{values[0]:.2f} / {statistics.median(values):.2f} / {values[-1]:.2f}x"
 
 
 def main():

@@ -15,6 +15,12 @@ import SwarmContent
 /// next chunk overlaps sending the last one. The head goes out with the first chunk, so a read
 /// that fails before any byte was sent still gets a proper status (503/504/500).
 ///
+/// Chunks go out corked (`TCP_CORK`, nginx's `tcp_nopush`): while chunks follow one another the
+/// kernel sends only full segments (a complete cache streamed ~1.25x faster over loopback in
+/// Benchmarks/http); the cork comes off as soon as no chunk waits to be written, which pushes
+/// the tail at once, so a response never waits on a partial segment (the first bytes, or the
+/// last before a read that waits for the swarm).
+///
 /// Invariants (all on the event loop): `ticket` is non-nil exactly while a read is outstanding;
 /// `queuedWrites` (0...1 when a read is asked) counts chunks handed to the channel, not yet written;
 /// the reader is closed exactly once — at the end, or on `abandon()` once no read is running
@@ -36,6 +42,9 @@ final class FileStream {
     private var headSent = false
     private var abandoned = false
     private var readerClosed = false
+    private var corked = false
+    /// `TCP_CORK` from <netinet/tcp.h>, which NIO has no name for.
+    private static let cork = ChannelOptions.Types.SocketOption(level: .tcp, name: .init(rawValue: 3))
 
     init(context: ChannelHandlerContext, handler: NIOLoopBound<HTTPConnectionHandler>, content: any TorrentContentSource,
          fileIndex: Int, range: Range<Int64>, head: HTTPResponseHead, firstChunk: Int, chunk: Int,
@@ -99,6 +108,7 @@ final class FileStream {
                 context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
             }
             next += Int64(chunk.count)
+            setCorked(true)
             queuedWrites += 1
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(chunk.body))).whenComplete { result in
@@ -117,6 +127,8 @@ final class FileStream {
 
     private func writeDone(_ result: Result<Void, any Error>) {
         queuedWrites -= 1
+        // Nothing more queued behind this chunk: push its last partial segment now.
+        if queuedWrites == 0 { setCorked(false) }
         guard !abandoned else { return }
         guard case .success = result else {
             return fail(status: .internalServerError, reason: "write failed")
@@ -147,6 +159,13 @@ final class FileStream {
         } else {
             closeReader()
         }
+    }
+
+    private func setCorked(_ on: Bool) {
+        guard on != corked else { return }
+        corked = on
+        // A socket that refuses it streams as before, uncorked.
+        try? context.channel.syncOptions?.setOption(Self.cork, value: on ? 1 : 0)
     }
 
     private func closeReader() {
