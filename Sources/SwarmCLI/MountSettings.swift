@@ -71,21 +71,34 @@ struct MountSettings {
             guard let port = UInt16(text) else { throw ValidationError("listen_port '\(text)' is not a port") }
             return port
         }
-        listenHost = command.listenHost
+        listenHost = command.listenHost ?? parsed.listenHost
         maxPeers = try command.maxPeers ?? parsed.maxPeers.map { text in
             guard let count = Int(text), count > 0 else { throw ValidationError("max_peers '\(text)' is not a count") }
             return count
         }
         if let maxPeers, maxPeers < 1 { throw ValidationError("--max-peers must be at least 1") }
-        noTrackers = command.noTrackers
-        noWebSeeds = command.noWebSeeds
+        let off = parsed.disabled
+        noTrackers = command.noTrackers || off.contains("no_trackers")
+        noWebSeeds = command.noWebSeeds || off.contains("no_web_seeds")
         keep = command.keep
-        noUpload = command.noUpload
-        noLsd = command.noLsd
+        noUpload = command.noUpload || off.contains("no_upload")
+        noLsd = command.noLsd || off.contains("no_lsd")
         rates = command.rates
         dht = command.dht
+        if off.contains("no_dht") { dht.noDht = true }
         encryption = command.encryption
+        // `--encryption` on the command line wins; it cannot be told from its default, so `-o`
+        // applies only while the command line says `prefer`.
+        if let text = parsed.encryption, encryption.encryption == .prefer {
+            guard let policy = PeerEncryptionPolicy(rawValue: text) else {
+                throw ValidationError("peer_encryption '\(text)' must be prefer, require or disable")
+            }
+            encryption.encryption = policy
+        }
         transports = command.transports
+        if off.contains("no_utp") { transports.noUtp = true }
+        if off.contains("no_tcp") { transports.noTcp = true }
+        try transports.validate()
         foreground = command.foreground || parsed.foreground
         fuseOptions = parsed.fuseOptions
         logging = command.logging
@@ -97,7 +110,7 @@ struct MountSettings {
         if let file = logging.logFile { logging.logFile = PathTools.absolute(file) }
         holdReadsWhile = command.debugHoldReadsWhile
         fuseDebug = command.fuseDebug
-        http = try command.http.map { text in
+        http = try (command.http ?? parsed.http).map { text in
             guard let address = HTTPAddress.parse(text) else { throw ValidationError("--http '\(text)' is not [HOST:]PORT") }
             return address
         }

@@ -11,6 +11,15 @@ public struct SwarmMountOptions: Sendable, Equatable {
     public var logFile: String?
     public var logLevel: String?
     public var foreground = false
+    /// `peer_encryption=prefer|require|disable` (not `encryption=`: libmount takes that one for
+    /// its loop devices and never hands it on), `http=[HOST:]PORT`, `listen_host=ADDRESS`
+    /// (checked by the command, which knows their forms).
+    public var encryption: String?
+    public var http: String?
+    public var listenHost: String?
+    /// The switches that turn something off, by their `-o` name (`no_dht`, `no_utp`, ...:
+    /// `switches`), each the same as the command's `--no-...` flag.
+    public var disabled: Set<String> = []
     /// Options for libfuse/the kernel (e.g. "allow_other", "max_read=131072").
     public var fuseOptions: [String] = []
 
@@ -22,6 +31,11 @@ public struct SwarmMountOptions: Sendable, Equatable {
     static let mountOnly: Set<String> = [
         "rw", "ro", "defaults", "auto", "noauto", "user", "users", "nouser", "owner", "group",
         "_netdev", "nofail", "loop", "sync", "async", "dev", "suid", "exec", "silent", "nonempty",
+    ]
+
+    /// The `--no-...` flags that may be given as `-o no_...` (an fstab line has no other way).
+    public static let switches: Set<String> = [
+        "no_trackers", "no_web_seeds", "no_upload", "no_lsd", "no_dht", "no_utp", "no_tcp",
     ]
 
     /// Parses `-o` values, each a comma-separated list. `peer=` may repeat; later values of
@@ -55,6 +69,12 @@ public struct SwarmMountOptions: Sendable, Equatable {
                 case "log_file": result.logFile = try required()
                 case "log_level": result.logLevel = try required()
                 case "foreground": result.foreground = true
+                case "peer_encryption": result.encryption = try required()
+                case "http": result.http = try required()
+                case "listen_host": result.listenHost = try required()
+                case _ where switches.contains(normalized):
+                    guard argument == nil else { throw .unexpectedValue(key) }
+                    result.disabled.insert(normalized)
                 default:
                     if mountOnly.contains(key) || key.hasPrefix("x-") || key == "comment" { continue }
                     result.fuseOptions.append(item)
@@ -90,10 +110,12 @@ public struct SwarmMountOptions: Sendable, Equatable {
 /// A malformed `-o` option.
 public enum MountOptionError: Error, Sendable, Equatable, CustomStringConvertible {
     case missingValue(String)
+    case unexpectedValue(String)
 
     public var description: String {
         switch self {
         case let .missingValue(key): "mount option '\(key)' needs a value (\(key)=...)"
+        case let .unexpectedValue(key): "mount option '\(key)' takes no value"
         }
     }
 }

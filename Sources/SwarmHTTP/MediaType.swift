@@ -1,3 +1,5 @@
+import SwarmMetainfo
+
 /// The `Content-Type` of a torrent's file, from its extension, and whether it is media (for
 /// playlists and the page's player).
 ///
@@ -7,40 +9,34 @@
 public enum MediaType {
     /// The type for `fileName` (case-insensitive extension); `application/octet-stream` if unknown.
     public static func of(_ fileName: String) -> String {
-        table[fileExtension(fileName)]?.type ?? "application/octet-stream"
+        table[MediaFile.fileExtension(fileName)] ?? "application/octet-stream"
     }
 
     /// Whether the file is audio or video (listed in playlists).
     public static func isMedia(_ fileName: String) -> Bool {
-        table[fileExtension(fileName)]?.media ?? false
+        MediaFile.isPlayable(fileName)
     }
 
-    /// The lowercased extension after the last dot ("" without one).
-    static func fileExtension(_ fileName: String) -> String {
-        guard let dot = fileName.lastIndex(of: "."), dot != fileName.startIndex else { return "" }
-        return String(fileName[fileName.index(after: dot)...]).lowercased()
-    }
-
-    private static let table: [String: (type: String, media: Bool)] = [
-        "mp4": ("video/mp4", true), "m4v": ("video/mp4", true), "mkv": ("video/x-matroska", true),
-        "webm": ("video/webm", true), "avi": ("video/x-msvideo", true), "mov": ("video/quicktime", true),
-        "ts": ("video/mp2t", true), "m2ts": ("video/mp2t", true), "mpg": ("video/mpeg", true),
-        "mpeg": ("video/mpeg", true), "ogv": ("video/ogg", true), "wmv": ("video/x-ms-wmv", true),
-        "flv": ("video/x-flv", true),
-        "mp3": ("audio/mpeg", true), "flac": ("audio/flac", true), "ogg": ("audio/ogg", true),
-        "oga": ("audio/ogg", true), "opus": ("audio/opus", true), "m4a": ("audio/mp4", true),
-        "aac": ("audio/aac", true), "wav": ("audio/wav", true), "wma": ("audio/x-ms-wma", true),
-        "txt": ("text/plain; charset=utf-8", false), "nfo": ("text/plain; charset=utf-8", false),
-        "log": ("text/plain; charset=utf-8", false), "md": ("text/plain; charset=utf-8", false),
-        "srt": ("text/plain; charset=utf-8", false), "vtt": ("text/vtt; charset=utf-8", false),
-        "json": ("application/json", false), "pdf": ("application/pdf", false),
-        "jpg": ("image/jpeg", false), "jpeg": ("image/jpeg", false), "png": ("image/png", false),
-        "gif": ("image/gif", false), "webp": ("image/webp", false),
-        "zip": ("application/zip", false), "gz": ("application/gzip", false),
-        "iso": ("application/octet-stream", false),
+    private static let table: [String: String] = [
+        "mp4": "video/mp4", "m4v": "video/mp4", "mkv": "video/x-matroska",
+        "webm": "video/webm", "avi": "video/x-msvideo", "mov": "video/quicktime",
+        "ts": "video/mp2t", "m2ts": "video/mp2t", "mpg": "video/mpeg",
+        "mpeg": "video/mpeg", "ogv": "video/ogg", "wmv": "video/x-ms-wmv",
+        "flv": "video/x-flv",
+        "mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg",
+        "oga": "audio/ogg", "opus": "audio/opus", "m4a": "audio/mp4",
+        "aac": "audio/aac", "wav": "audio/wav", "wma": "audio/x-ms-wma",
+        "txt": "text/plain; charset=utf-8", "nfo": "text/plain; charset=utf-8",
+        "log": "text/plain; charset=utf-8", "md": "text/plain; charset=utf-8",
+        "srt": "text/plain; charset=utf-8", "vtt": "text/vtt; charset=utf-8",
+        "json": "application/json", "pdf": "application/pdf",
+        "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png",
+        "gif": "image/gif", "webp": "image/webp",
+        "zip": "application/zip", "gz": "application/gzip",
+        "iso": "application/octet-stream",
         // Active content from a torrent is shown as text, never run (see above).
-        "html": ("text/plain; charset=utf-8", false), "htm": ("text/plain; charset=utf-8", false),
-        "js": ("text/plain; charset=utf-8", false), "svg": ("text/plain; charset=utf-8", false),
-        "xml": ("text/plain; charset=utf-8", false),
+        "html": "text/plain; charset=utf-8", "htm": "text/plain; charset=utf-8",
+        "js": "text/plain; charset=utf-8", "svg": "text/plain; charset=utf-8",
+        "xml": "text/plain; charset=utf-8",
     ]
 }

@@ -35,7 +35,8 @@ public struct PiecePicker {
     /// *Now* pieces whose outstanding blocks a peer that finished its share may duplicate (see
     /// `allowRacing`), until the piece is complete.
     private var raceablePieces: Set<Int> = []
-    private var windows: [UInt64: Range<Int>] = [:]
+    /// Readahead and tail windows by reader (`PiecePicker+Windows`).
+    var windows: [UInt64: Range<Int>] = [:]
     private let edgePieces: [Int]
     private let edgeSet: Set<Int>
     private var edgeCursor = 0
@@ -186,15 +187,6 @@ public struct PiecePicker {
         }
     }
 
-    /// Sets (or with `nil` clears) the readahead window of one reader.
-    public mutating func setWindow(reader: UInt64, pieces: Range<Int>?) {
-        if let pieces, !pieces.isEmpty {
-            windows[reader] = pieces.clamped(to: 0..<pieceCount)
-        } else {
-            windows[reader] = nil
-        }
-    }
-
     // MARK: - Picking
 
     /// Chooses up to `maxBlocks` blocks to request from a peer that has `peerHas`.
@@ -239,10 +231,13 @@ public struct PiecePicker {
             startIfPossible(piece, for: peer, into: &picked, max: min(maxBlocks, picked.count + nowShare(of: piece)))
             if picked.count >= maxBlocks { return picked }
         }
-        // After a seek, readahead starts once the sought piece is in: peers read (and in seed mode
-        // hash) a whole piece before they send from it, and the next piece asked for at the same
-        // time would make every one of them read two while the reader waits for the first.
-        for window in windows.values.sorted(by: { $0.lowerBound < $1.lowerBound }) where !isSeekArriving && !readPiecesQueued {
+        // After a seek, readahead waits for the sought piece while that is quick: peers read (and
+        // in seed mode hash) a whole piece before they send from it, and the next piece asked for
+        // at the same time would make every one of them read two while the reader waits for the
+        // first. Once the read has waited `allowRacing`'s delay the link is a long one, where
+        // waiting would cost the readahead a whole round trip after the sought piece: it goes
+        // out then, behind the sought blocks in every peer's queue.
+        for window in windowsInOrder where !isSeekArriving && !readPiecesQueued {
             for piece in window where peerHas[piece] {
                 guard piecesInProgress < maxPiecesInProgress else { break }
                 startIfPossible(piece, for: peer, into: &picked, max: maxBlocks)
@@ -267,10 +262,11 @@ public struct PiecePicker {
         return picked
     }
 
-    /// Whether blocks of a sought piece are on their way (requested and not yet here).
+    /// Whether blocks of a sought piece are on their way (requested and not yet here), and its
+    /// read has not waited long enough to let racing (and readahead) start.
     private var isSeekArriving: Bool {
         seekPieces.contains { piece in
-            guard let partial = partials[piece] else { return false }
+            guard !raceablePieces.contains(piece), let partial = partials[piece] else { return false }
             return partial.blockCount - partial.receivedCount - partial.unrequested > 0
         }
     }

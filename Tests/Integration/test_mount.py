@@ -22,6 +22,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
+import urllib.request
 
 import pytest
 
@@ -792,7 +794,7 @@ def test_mount_without_dev_fuse_fails_clearly(swarmfs_bin, procs, multi, workdir
 
 # -- mount(8) -----------------------------------------------------------------------------------
 
-def test_mount_helper_through_mount_t(swarmfs_bin, multi, workdir):
+def test_mount_helper_through_mount_t(swarmfs_bin, multi, pool, workdir):
     if os.geteuid() != 0:
         pytest.skip("mount -t needs root")
     installed = "/sbin/mount.fuse.swarmfs"
@@ -804,17 +806,31 @@ def test_mount_helper_through_mount_t(swarmfs_bin, multi, workdir):
     shutil.copy(HELPER, installed)
     try:
         env = dict(os.environ, SWARMFS_BIN=swarmfs_bin)
+        http_ip, http_port = pool.ip(), pool.port()
+        # An fstab line has only -o: the command line's switches are there too.
         result = subprocess.run(
             ["mount", "-t", "fuse.swarmfs", torrent.path, mnt, "-o",
-             f"cache_dir={payload.save_path},download=none,allow_other,noatime,_netdev,nofail"],
+             f"cache_dir={payload.save_path},download=none,allow_other,noatime,_netdev,nofail,"
+             f"http={http_ip}:{http_port},peer_encryption=disable,no_dht,no-utp,no_lsd"],
             env=env, capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
         with open("/proc/self/mountinfo") as info:
             line = next(l for l in info if f" {mnt} " in l)
         assert "fuse.swarmfs" in line and torrent.path in line and "allow_other" in line
+        assert "no_dht" not in line and "encryption" not in line  # ours, not the kernel's
         for f in payload.files:
             with open(os.path.join(mnt, f.path), "rb") as fh:
                 assert fh.read() == payload.read(f)
+        (daemon,) = fuse_daemon_pids(mnt)
+        with open(f"/proc/{daemon}/cmdline", "rb") as fh:
+            argv = fh.read().decode().split("\0")
+        for flag in ("--no-dht", "--no-utp", "--no-lsd"):
+            assert flag in argv, argv
+        assert argv[argv.index("--encryption") + 1] == "disable", argv
+        f = payload.files[0]
+        url = f"http://{http_ip}:{http_port}/t/{torrent.info_hash}/{urllib.parse.quote(f.path)}"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert response.read() == payload.read(f)
         result = subprocess.run(["umount", mnt], capture_output=True, text=True, timeout=20)
         assert result.returncode == 0, result.stderr
         assert not is_mounted(mnt)

@@ -19,6 +19,20 @@ import Testing
         #expect(try SwarmMountOptions.parse(["fsname=a\\,b"]).fuseOptions == ["fsname=a,b"])
     }
 
+    @Test func mountOptionsCarryTheCommandLinesSwitchesForFstab() throws {
+        let options = try SwarmMountOptions.parse([
+            "peer_encryption=require,http=0.0.0.0:8080,listen-host=192.0.2.7,no_dht,no-utp,no_lsd,allow_other",
+            "no_trackers,no_web_seeds,no_upload,no_tcp",
+        ])
+        #expect(options.encryption == "require" && options.http == "0.0.0.0:8080" && options.listenHost == "192.0.2.7")
+        #expect(options.disabled == SwarmMountOptions.switches)
+        #expect(options.fuseOptions == ["allow_other"])
+        #expect(throws: MountOptionError.unexpectedValue("no_dht")) { try SwarmMountOptions.parse(["no_dht=1"]) }
+        #expect(throws: MountOptionError.missingValue("http")) { try SwarmMountOptions.parse(["http"]) }
+        // Unknown `no_` options are FUSE's (libfuse rejects what it does not know).
+        #expect(try SwarmMountOptions.parse(["no_such"]).fuseOptions == ["no_such"])
+    }
+
     @Test func readyPipeReportsRoundTrip() {
         #expect(ReadyPipe.parse("mounted") == .mounted)
         #expect(ReadyPipe.parse("error 2 mountpoint /x is not empty") == .failed(exitCode: 2, message: "mountpoint /x is not empty"))

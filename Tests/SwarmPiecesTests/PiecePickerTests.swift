@@ -252,6 +252,35 @@ private func full(_ count: Int) -> Bitfield { Bitfield.full(count: count) }
     #expect(Set(picker.pickBlocks(for: 3, peerHas: allButSix, maxBlocks: 100).map(\.piece)) == [3])
 }
 
+@Test func onALongLinkASeeksReadaheadGoesOutOnceTheReadHasWaitedTheRacingDelay() {
+    var picker = makePicker()
+    picker.peerAdded(bitfield: full(10))
+    picker.addWaitingRead(pieces: 6..<7)
+    picker.setWindow(reader: 1, pieces: 7..<9)
+    #expect(Set(picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 100).map(\.piece)) == [6])
+    // The sought blocks are all asked for and none is here after the delay: a long round trip.
+    // Readahead goes out now, behind them, instead of a round trip after they arrive.
+    picker.allowRacing(of: 6..<7)
+    let next = picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 100)
+    #expect(Set(next.map(\.piece)) == [7, 8], "\(next)")
+    // Background fill stays off while the read waits.
+    #expect(!next.contains { $0.piece == 0 || $0.piece == 9 })
+}
+
+@Test func aTailWindowGoesAheadOfReadaheadAndIsForgottenWithItsReader() {
+    var picker = makePicker(background: false)
+    picker.setWindow(reader: 3, pieces: 1..<3)
+    picker.setTailWindow(reader: 3, pieces: 9..<10)
+    #expect(picker.priority(of: 9) == .soon && picker.isReadOrReadAhead(9))
+    let blocks = picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 8)
+    #expect(blocks.map(\.piece) == [9, 9, 9, 9, 1, 1, 1, 1])
+    // Clearing the readahead leaves the tail; clearing the tail leaves nothing (on-demand).
+    picker.setWindow(reader: 3, pieces: nil)
+    #expect(picker.priority(of: 2) == .none && picker.priority(of: 9) == .soon)
+    picker.setTailWindow(reader: 3, pieces: nil)
+    #expect(picker.priority(of: 9) == .none)
+}
+
 @Test func aReadWaitingForAPieceNobodyHasDoesNotStallTheRest() {
     var picker = makePicker()
     var allButSix = full(10)
