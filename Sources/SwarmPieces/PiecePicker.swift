@@ -3,8 +3,9 @@ import SwarmMetainfo
 /// The piece picker: all piece and block state of one torrent as pure data, no I/O, no clock.
 ///
 /// The session (the Foreman) owns exactly one and calls it from one thread. Order of preference:
-/// pieces under a waiting read (*now*), readers' readahead windows (*soon*), the first and last
-/// piece of each file, then the rest sequentially (*background*, when enabled). Blocks of a *now*
+/// pieces under a waiting read (*now*), the tails of media files a reader opened and readers'
+/// readahead windows, in that order (*soon*), the first and last piece of each file, then the
+/// rest sequentially (*background*, when enabled). Blocks of a *now*
 /// piece that are already requested from a slower peer are requested again from a free one, and at
 /// the very end (endgame) every outstanding block may be requested twice.
 public struct PiecePicker {
