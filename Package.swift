@@ -115,7 +115,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
-        .testTarget(name: "SwarmBencodeTests", dependencies: ["SwarmBencode"]),
+        .testTarget(name: "SwarmBencodeTests", dependencies: ["SwarmBencode", "SwarmMetainfo"]),
         .testTarget(name: "SwarmMetainfoTests", dependencies: ["SwarmMetainfo", "SwarmBencode"],
                     exclude: ["make_corpus.py"], resources: [.copy("Corpus")]),
         .testTarget(name: "SwarmWireTests", dependencies: [
@@ -132,7 +132,7 @@ let package = Package(
         .testTarget(name: "SwarmPiecesTests", dependencies: ["SwarmPieces"]),
         .testTarget(name: "SwarmMSETests", dependencies: ["SwarmMSE", "SwarmMetainfo"]),
         .testTarget(name: "SwarmDHTTests", dependencies: ["SwarmDHT", "SwarmMetainfo", "SwarmBencode"]),
-        .testTarget(name: "SwarmUTPTests", dependencies: ["SwarmUTP"]),
+        .testTarget(name: "SwarmUTPTests", dependencies: ["SwarmUTP", "SwarmMetainfo"]),
         .testTarget(name: "SwarmFuzzReplayTests", dependencies: ["SwarmFuzzChecks"]),
         .testTarget(name: "SwarmStorageTests", dependencies: ["SwarmStorage"]),
         .testTarget(name: "SwarmSessionTests", dependencies: [

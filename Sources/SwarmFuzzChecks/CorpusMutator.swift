@@ -1,3 +1,4 @@
+import SwarmMetainfo
 /// A seeded, coverage-blind mutator over a corpus: the fuzz run that fits in every CI run.
 ///
 /// libFuzzer (the package in `Tests/Fuzz`, `scripts/fuzz`) needs a sanitizer build of the whole
@@ -6,7 +7,7 @@
 /// interesting integers, insertions, deletions, block copies, splices of two inputs) to the
 /// corpus, so every input it makes is reproducible from (seed, iteration).
 public struct CorpusMutator: Sendable {
-    private var state: UInt64
+    private var generator: SplitMix64
     private let corpus: [[UInt8]]
     /// The longest input it makes (the wire and tracker parsers read at most a few KiB anyway).
     public let maxLength: Int
@@ -14,7 +15,7 @@ public struct CorpusMutator: Sendable {
     /// `corpus` must not be empty; `seed` fixes the whole sequence of inputs.
     public init(corpus: [[UInt8]], seed: UInt64, maxLength: Int = 64 * 1024) {
         self.corpus = corpus.isEmpty ? [[]] : corpus
-        self.state = seed
+        generator = SplitMix64(seed: seed)
         self.maxLength = max(1, maxLength)
     }
 
@@ -76,13 +77,8 @@ public struct CorpusMutator: Sendable {
         }
     }
 
-    /// SplitMix64.
     private mutating func random() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        generator.next()
     }
 
     private mutating func below(_ bound: Int) -> Int {

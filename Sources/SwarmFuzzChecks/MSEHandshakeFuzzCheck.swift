@@ -1,6 +1,5 @@
 import SwarmMetainfo
 import SwarmMSE
-import SwarmTracker
 
 /// The MSE handshake (both roles) under hostile bytes, with a stand-in key agreement (the real
 /// Diffie-Hellman is unit-tested; here it would spend the run on modular exponentiation). The first byte picks a case:

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Logging
 import NIOCore
+import SwarmMetainfo
 
 /// A torrent's trackers in BEP 12 tiers.
 ///

@@ -33,7 +33,7 @@ struct NodeIDTests {
         #expect(a.distance(to: b) == NodeID(hex: "80000000000000000000000000000000000000ff"))
         #expect(a < c && c < b, "the low word counts least")
         #expect(a.distance(to: .zero) < c.distance(to: .zero))
-        var generator = SeededGenerator(state: 1)
+        var generator = SplitMix64(seed: 1)
         for _ in 0..<200 {
             let x = NodeID.random(using: &generator), y = NodeID.random(using: &generator), z = NodeID.random(using: &generator)
             #expect(x.distance(to: y).distance(to: y.distance(to: z)) == x.distance(to: z), "XOR is associative")
@@ -56,7 +56,7 @@ struct NodeIDTests {
 
     @Test("a random id can share a prefix and flip the next bit")
     func sharingPrefix() {
-        var generator = SeededGenerator(state: 7)
+        var generator = SplitMix64(seed: 7)
         let own = NodeID.random(using: &generator)
         for length in [0, 1, 7, 63, 64, 65, 127, 128, 129, 158, 159] {
             let inside = own.random(sharingPrefix: length, flipNext: true, using: &generator)
@@ -97,7 +97,7 @@ struct BEP42Tests {
     func generation(index: Int) throws {
         let (text, rand, hex) = Self.vectors[index]
         let ip = try #require(IPAddress(text: text))
-        var generator = SeededGenerator(state: UInt64(index))
+        var generator = SplitMix64(seed: UInt64(index))
         let id = NodeID.secure(for: ip, rand: rand, using: &generator)
         let expected = NodeID(hex: hex).bytes
         #expect(Array(id.bytes.prefix(2)) == Array(expected.prefix(2)))
@@ -108,7 +108,7 @@ struct BEP42Tests {
 
     @Test("IPv6 ids use the high 64 bits; random ids are almost never valid")
     func ipv6() throws {
-        var generator = SeededGenerator(state: 42)
+        var generator = SplitMix64(seed: 42)
         let ip = try #require(IPAddress(text: "2001:db8:1234:5678:9abc::1"))
         let id = NodeID.secure(for: ip, using: &generator)
         #expect(id.isBEP42Valid(for: ip))

@@ -135,7 +135,7 @@ struct RoutingTableTests {
 
     @Test("closest returns nodes that are not bad, nearest first")
     func closest() throws {
-        var generator = SeededGenerator(state: 3)
+        var generator = SplitMix64(seed: 3)
         let now = ContinuousClock.now
         var table = RoutingTable(ownID: NodeID.random(using: &generator), now: now)
         for index in 0..<500 { _ = table.observe(contact(NodeID.random(using: &generator), index), .responded, now: now) }
@@ -154,7 +154,7 @@ struct RoutingTableTests {
 
     @Test("thousands of nodes keep the table within its bounds and every node in its bucket")
     func bounds() {
-        var generator = SeededGenerator(state: 11)
+        var generator = SplitMix64(seed: 11)
         var clock = ManualClock()
         let own = NodeID.random(using: &generator)
         var table = RoutingTable(ownID: own, now: clock.now)
@@ -182,7 +182,7 @@ struct RoutingTableTests {
     @Test("buckets unchanged for 15 minutes ask for a refresh with an id in their range")
     func refresh() {
         var clock = ManualClock()
-        var generator = SeededGenerator(state: 5)
+        var generator = SplitMix64(seed: 5)
         var table = Self.fullFarBucket(clock, .responded)
         #expect(table.bucketsNeedingRefresh(now: clock.now).isEmpty)
         clock.advance(by: .seconds(15 * 60))
@@ -199,7 +199,7 @@ struct RoutingTableTests {
 
     @Test("the table saves and restores its id and nodes; bad nodes are not saved")
     func persistence() throws {
-        var generator = SeededGenerator(state: 9)
+        var generator = SplitMix64(seed: 9)
         let now = ContinuousClock.now
         var table = RoutingTable(ownID: NodeID.random(using: &generator), now: now)
         for index in 0..<300 {
@@ -236,7 +236,7 @@ struct RoutingTableTests {
         }
         // A state holding far more nodes than fit: the table keeps its bounds.
         var nodes: [UInt8] = []
-        var generator = SeededGenerator(state: 1)
+        var generator = SplitMix64(seed: 1)
         for index in 0..<1500 {
             nodes += NodeID.random(using: &generator).bytes + [10, UInt8(index >> 16), UInt8(index >> 8 & 0xff), UInt8(index & 0xff), 0, 1]
         }

@@ -7,17 +7,6 @@ struct ManualClock {
     mutating func advance(by duration: Duration) { now = now.advanced(by: duration) }
 }
 
-/// A deterministic generator (SplitMix64), so random ids repeat from run to run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 extension NodeID {
     /// An id from 40 hex digits; traps on a typo in a test.

@@ -9,7 +9,7 @@ struct TokenSecretTests {
     @Test("a token is accepted for 5 to 10 minutes, by the clock")
     func lifetime() {
         var clock = ManualClock()
-        var generator = SeededGenerator(state: 1)
+        var generator = SplitMix64(seed: 1)
         let secret = TokenSecret(origin: clock.now, using: &generator)
         clock.advance(by: .seconds(100))
         let token = secret.token(for: Self.ip, now: clock.now)
@@ -29,7 +29,7 @@ struct TokenSecretTests {
     @Test("a token is bound to the address and to the secret")
     func binding() {
         let now = ContinuousClock.now
-        var generator = SeededGenerator(state: 2)
+        var generator = SplitMix64(seed: 2)
         let secret = TokenSecret(origin: now, using: &generator)
         let other = TokenSecret(origin: now, using: &generator)
         let token = secret.token(for: Self.ip, now: now)
@@ -48,7 +48,7 @@ struct TokenSecretTests {
     @Test("a time before the origin counts as the first epoch")
     func beforeOrigin() {
         let now = ContinuousClock.now
-        var generator = SeededGenerator(state: 3)
+        var generator = SplitMix64(seed: 3)
         let secret = TokenSecret(origin: now, using: &generator)
         let early = now.advanced(by: .seconds(-1000))
         #expect(secret.token(for: Self.ip, now: early) == secret.token(for: Self.ip, now: now))

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SwarmMSE
+import SwarmMetainfo
 
 @Suite("MSE Diffie-Hellman")
 struct MSEKeyExchangeTests {
@@ -20,7 +21,7 @@ struct MSEKeyExchangeTests {
 
     @Test("both sides reach the same secret")
     func agreement() throws {
-        var random = SplitMix(seed: 7)
+        var random = SplitMix64(seed: 7)
         let a = MSEKeyExchange(using: &random)
         let b = MSEKeyExchange(using: &random)
         let sa = try a.sharedSecret(with: b.publicKey)
@@ -40,15 +41,3 @@ struct MSEKeyExchangeTests {
     }
 }
 
-/// A seeded generator, so a failing case replays.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

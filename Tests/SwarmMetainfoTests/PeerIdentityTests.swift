@@ -8,8 +8,8 @@ import Testing
         let second = PeerID.generate()
         #expect(first.bytes.count == 20 && Array(first.bytes.prefix(8)) == Array("-SF0100-".utf8))
         #expect(first != second)
-        var generatorA = SeededGenerator(state: 1)
-        var generatorB = SeededGenerator(state: 1)
+        var generatorA = SplitMix64(seed: 1)
+        var generatorB = SplitMix64(seed: 1)
         #expect(PeerID.generate(prefix: "-AB1234-", using: &generatorA) == PeerID.generate(prefix: "-AB1234-", using: &generatorB))
         #expect(PeerID.generate(prefix: String(repeating: "x", count: 30)).bytes.count == 20)
         #expect(PeerID(bytes: [1, 2, 3]) == nil)
@@ -22,11 +22,3 @@ import Testing
     }
 }
 
-/// A deterministic generator for reproducibility checks.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        return state
-    }
-}

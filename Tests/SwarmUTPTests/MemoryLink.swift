@@ -1,3 +1,4 @@
+import SwarmMetainfo
 import SwarmUTP
 
 /// Two uTP connections joined by an in-memory link with a manual clock: one-way delay, a
@@ -15,7 +16,7 @@ final class MemoryLink {
     var reorderPercent: Int
     /// Whether anything reaches the B side (false: a peer that never answers).
     var bReachable = true
-    private var random: UInt64
+    private var random: SplitMix64
     private var inTransit: [(at: UInt64, toB: Bool, bytes: [UInt8])] = []
     private var queueFreeAt: [Bool: UInt64] = [true: 0, false: 0]
     private(set) var sentDatagrams = 0
@@ -29,7 +30,7 @@ final class MemoryLink {
         self.rate = rate
         self.lossPercent = lossPercent
         self.reorderPercent = reorderPercent
-        random = seed
+        random = SplitMix64(seed: seed)
         a = UTPConnection.connect(receiveID: 0x1234, sequence: 0xfff0, now: now, settings: settings)
         self.settings = settings
     }
@@ -37,11 +38,7 @@ final class MemoryLink {
     private let settings: UTPConnectionSettings
 
     private func nextRandom() -> UInt64 {
-        random &+= 0x9e37_79b9_7f4a_7c15
-        var z = random
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
+        random.next()
     }
 
     private func send(_ datagrams: [[UInt8]], toB: Bool) {

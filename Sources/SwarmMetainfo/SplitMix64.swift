@@ -1,4 +1,5 @@
-/// A small seedable random generator, so tier shuffling can be reproduced in tests.
+/// SplitMix64: a small seedable random generator, for what must repeat from a seed (a tracker
+/// tier's shuffle in tests, the fuzz checks' mutations, every test's random inputs).
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
