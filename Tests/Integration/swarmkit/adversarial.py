@@ -7,7 +7,7 @@ import os
 from typing import Callable, Iterable, Optional, Sequence
 
 from .libtorrent_peers import LIBTORRENT_PYTHON, PEERS_DIR, TorrentLike, _torrent_path
-from .procs import ManagedProcess, ProcessGroup
+from .procs import ManagedProcess, PeerProcess, ProcessGroup
 from .tracker import Opentracker
 from .waiting import wait_until
 
@@ -18,7 +18,7 @@ MODES = ("honest", "corrupt", "lying-bitfield", "have-out-of-range", "huge-lengt
          "choked-allowed-fast")
 
 
-class AdversarialPeer:
+class AdversarialPeer(PeerProcess):
     """A seeder that speaks enough BEP 3 to handshake, send a bitfield, unchoke and answer
     requests from the payload, misbehaving as `mode` says (see MODES and evil_peer.py).
 
@@ -47,10 +47,6 @@ class AdversarialPeer:
         self.vanish_after_blocks = vanish_after_blocks
         self.connect_times = connect_times
         self.process: Optional[ManagedProcess] = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"{self.ip}:{self.port}"
 
     def start(self, timeout: float = 30.0) -> "AdversarialPeer":
         # -X faulthandler: a crash leaves a Python stack in the log.
@@ -106,10 +102,3 @@ class AdversarialPeer:
 
     def bytes_served(self) -> int:
         return sum(e.get("length", 0) for e in self.events("served"))
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.running()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()

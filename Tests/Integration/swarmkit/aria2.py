@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Optional
 
 from .libtorrent_peers import TorrentLike, _torrent_path
-from .procs import ManagedProcess, ProcessGroup
+from .procs import ManagedProcess, PeerProcess, ProcessGroup
 from .tracker import Opentracker
 from .waiting import wait_port
 
 
-class Aria2Seeder:
+class Aria2Seeder(PeerProcess):
     """aria2c seeding a complete payload from `save_path`, listening on ip:port, with its
     outgoing connections (tracker announces included) bound to ip. No DHT, LPD or PEX; the data
     is trusted without a hash check (`--bt-seed-unverified`), and it seeds until stopped."""
@@ -22,10 +22,6 @@ class Aria2Seeder:
         self.ip, self.port = ip, port
         self.procs = procs
         self.process: Optional[ManagedProcess] = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"{self.ip}:{self.port}"
 
     def start(self, tracker: Optional[Opentracker] = None, info_hash: Optional[str] = None,
               timeout: float = 30.0) -> "Aria2Seeder":
@@ -52,13 +48,6 @@ class Aria2Seeder:
                 raise ValueError("info_hash needed to wait for the tracker")
             tracker.wait_for_seeders(h, 1, timeout)
         return self
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.running()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
 
 
 def aria2c_leecher_argv(torrent_path: str, out: str, ip: str, port: int, *extra: str) -> list[str]:

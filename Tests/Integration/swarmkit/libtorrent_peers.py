@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Optional, Sequence, Union
 
-from .procs import ManagedProcess, ProcessGroup
+from .procs import ManagedProcess, PeerProcess, ProcessGroup
 from .torrents import TorrentFile
 from .waiting import TimeoutExpired, wait_until
 
@@ -22,7 +22,7 @@ def _torrent_path(torrent: TorrentLike) -> str:
     return torrent.path if isinstance(torrent, TorrentFile) else str(torrent)
 
 
-class _LibtorrentPeer:
+class _LibtorrentPeer(PeerProcess):
     role = ""
 
     def __init__(self, torrent: TorrentLike, save_path: str, ip: str, port: int, *,
@@ -37,11 +37,6 @@ class _LibtorrentPeer:
         self.use_tracker = use_tracker
         self.status_path = os.path.join(procs.log_dir, f"lt-{self.role}-{ip}-{port}.json")
         self.process: Optional[ManagedProcess] = None
-
-    @property
-    def endpoint(self) -> str:
-        """"ip:port", as given to `swarmfs --peer`."""
-        return f"{self.ip}:{self.port}"
 
     def _argv(self) -> list:
         argv = [LIBTORRENT_PYTHON, "-u", "-X", "faulthandler", LT_PEER, self.role, "--ip", self.ip,
@@ -81,13 +76,6 @@ class _LibtorrentPeer:
         if any(exact in v for v in peers):
             return sum(v.get(exact, 0) for v in peers)
         return sum(v[sampled] for v in peers)
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.running()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
 
 
 class LibtorrentSeeder(_LibtorrentPeer):

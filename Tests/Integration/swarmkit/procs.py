@@ -131,6 +131,27 @@ class ManagedProcess:
         self.stopped = True
 
 
+class PeerProcess:
+    """What every helper peer started as a child process shares: it listens on `ip:port` and its
+    process (None until started) is stopped by PID."""
+
+    ip: str
+    port: int
+    process: Optional[ManagedProcess] = None
+
+    @property
+    def endpoint(self) -> str:
+        """"ip:port", as given to `swarmfs --peer`."""
+        return f"{self.ip}:{self.port}"
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.running()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+
 class ProcessDied(RuntimeError):
     """A helper process exited while we were waiting for it to get ready."""
 

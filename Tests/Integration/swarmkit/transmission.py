@@ -7,11 +7,11 @@ import subprocess
 from typing import Optional
 
 from .libtorrent_peers import TorrentLike, _torrent_path
-from .procs import ManagedProcess, ProcessGroup
+from .procs import ManagedProcess, PeerProcess, ProcessGroup
 from .waiting import wait_port, wait_until
 
 
-class TransmissionSeeder:
+class TransmissionSeeder(PeerProcess):
     """transmission-daemon in the foreground with its own config dir, peers on ip:port, RPC on
     ip:rpc_port (no auth, loopback only), no DHT, LPD, uTP, PEX or port mapping, seeding the
     complete payload in `save_path` once it has verified it. `encryption`: "required",
@@ -26,10 +26,6 @@ class TransmissionSeeder:
         self.procs = procs
         self.encryption = encryption
         self.process: Optional[ManagedProcess] = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"{self.ip}:{self.port}"
 
     def remote(self, *args: str, timeout: float = 10.0) -> str:
         """transmission-remote against this daemon; its stdout."""
@@ -54,10 +50,3 @@ class TransmissionSeeder:
                    f"transmission did not verify the payload in {timeout}s")
         wait_port(self.ip, self.port, timeout)
         return self
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.running()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()

@@ -6,12 +6,12 @@ import json
 import os
 from typing import Optional
 
-from .procs import ManagedProcess, ProcessGroup
+from .procs import ManagedProcess, PeerProcess, ProcessGroup
 
 UDP_PROXY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "peers", "udp_proxy.py")
 
 
-class UDPProxy:
+class UDPProxy(PeerProcess):
     """Relays datagrams between whoever sends to ip:port and `upstream` ("ip:port"), dropping
     `loss` percent and delaying each `delay_ms` one way (optionally at `rate` bytes/s); with
     `blackout_after`, everything is dropped for `blackout_secs` once that many datagrams went by."""
@@ -26,10 +26,6 @@ class UDPProxy:
                      "--delay-ms", str(delay_ms), "--loss", str(loss), "--rate", str(rate), "--seed", str(seed),
                      "--blackout-after", str(blackout_after), "--blackout-secs", str(blackout_secs)]
         self.process: Optional[ManagedProcess] = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"{self.ip}:{self.port}"
 
     def start(self) -> "UDPProxy":
         self.process = self.procs.spawn(f"udp-proxy-{self.ip}", self.argv)
