@@ -60,6 +60,9 @@ public struct PiecePicker {
     public var storedBytesCeiling: Int64?
     /// Bytes on disk: verified pieces plus those whose holes are being punched.
     public var storedBytes: Int64 = 0
+    /// Connections up but not through their handshakes yet: peers that will most likely ask for
+    /// a share of a *now* piece within a round trip (see `nowShare`).
+    public var peersJoining = 0
 
     public init(layout: FileLayout, have: Bitfield, backgroundEnabled: Bool, maxPiecesInProgress: Int) {
         pieceCount = layout.pieceCount
@@ -284,10 +287,25 @@ public struct PiecePicker {
     /// How many free blocks of a *now* piece one peer takes at a time: a share of the piece for
     /// each peer that has it, so the piece comes in over every connection at once instead of
     /// queueing behind one; whoever finishes its share early comes back for more or races.
+    /// Peers still handshaking count as holders: right after a mount they finish their
+    /// handshakes within milliseconds of each other, and the first two to do so took the whole
+    /// first piece (half each) while the later two fetched the media tail; at 40 ms and 4 MiB/s a
+    /// peer, a quarter each brings the piece in 60 ms sooner. A joining peer without the piece
+    /// costs little: the blocks it would have taken go to the next peer that asks. So that many
+    /// joining peers (dozens of handshakes on a big swarm) cannot shrink a holder's share to a
+    /// block or two a round trip, they never bring it below `minimumJoiningShare`.
     private func nowShare(of piece: Int) -> Int {
-        let holders = max(1, availability(of: piece))
-        return (blockCount(ofPiece: piece) + holders - 1) / holders
+        let blocks = blockCount(ofPiece: piece)
+        let holders = max(1, min(availability(of: piece), blocks))
+        let share = (blocks + holders - 1) / holders
+        let joining = min(max(0, peersJoining), blocks)
+        guard joining > 0 else { return share }
+        let withJoining = max(1, min(holders + joining, blocks))
+        return max((blocks + withJoining - 1) / withJoining, min(share, Self.minimumJoiningShare))
     }
+
+    /// The fewest blocks of a waited piece a peer takes at a time while others are joining.
+    public static let minimumJoiningShare = 8
 
     private mutating func pickEdgePieces(for peer: PeerKey, peerHas: Bitfield, into picked: inout [BlockSpec], max: Int) {
         while edgeCursor < edgePieces.count, have[edgePieces[edgeCursor]] { edgeCursor += 1 }

@@ -25,6 +25,7 @@ extension Foreman {
             peer.allowedFast.insert(piece)
             if peer.peerChoking { scheduler.fill(peer) }
         case .choke:
+            logger.trace("choked", metadata: ["peer": "\(peer.address)"])
             peer.peerChoking = true
             if !peer.supportsFast { scheduler.releaseAll(of: peer, sendCancel: false) }
         case .unchoke:
@@ -57,6 +58,7 @@ extension Foreman {
                 return roster.misbehaved(peer, "invalid bitfield of \(bytes.readableBytes) bytes: \(error)")
             }
         case .haveAll:
+            logger.trace("have-all", metadata: ["peer": "\(peer.address)"])
             acceptPieceSummary(from: peer)
             peer.isSeed = true
             picker.seedAdded()
@@ -69,6 +71,7 @@ extension Foreman {
         case let .cancel(request):
             uploader.cancel(request, from: peer)
         case let .reject(request):
+            logger.trace("request rejected", metadata: ["peer": "\(peer.address)", "piece": "\(request.piece)", "begin": "\(request.begin)"])
             scheduler.rejected(BlockSpec(piece: Int(request.piece), begin: Int(request.begin), length: Int(request.length)),
                                by: peer)
         case let .piece(index, begin, block):

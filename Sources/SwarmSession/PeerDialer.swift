@@ -56,7 +56,11 @@ final class PeerDialer {
     /// pipeline on the new channel. The future succeeds once that pipeline is active: after the
     /// MSE handshake when the connection is encrypted, which carries `handshake` as its IA (the
     /// owner's own first write, the same handshake, is then not sent again).
+    ///
+    /// `transportUp` hears of a connection whose MSE handshake is still to come, on the
+    /// channel's loop, when its transport connects.
     func connect(on eventLoop: EventLoop, to candidate: PeerDirectory.Candidate, handshake: Handshake,
+                 transportUp: @escaping @Sendable (Channel) -> Void = { _ in },
                  install: @escaping @Sendable (Channel) throws -> Void) -> EventLoopFuture<Channel> {
         guard let provide = encryption.methodsToOffer(dialling: candidate.address) else {
             return connectTransport(on: eventLoop, to: candidate, install: install)
@@ -76,6 +80,7 @@ final class PeerDialer {
         let encryption = self.encryption
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         return dialled.flatMap { channel -> EventLoopFuture<Channel> in
+            transportUp(channel)
             guard let handler = try? channel.pipeline.syncOperations.handler(type: EncryptionHandler.self),
                   let established = handler.established else {
                 return channel.eventLoop.makeFailedFuture(EncryptionHandler.HandshakeFailed(reason: "the connection closed"))

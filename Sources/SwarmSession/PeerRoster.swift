@@ -14,11 +14,12 @@ import SwarmWire
 /// Invariants:
 /// - A connection is in at most one of `handshaking` and `peers`; only `peers` completed the
 ///   handshake (`handshakeDone`), and only they hear about pieces or get requests.
-/// - `peers.count + connecting + handshaking.count` stays under `maxPeers`, counting the
+/// - `peers.count + connecting + securing.count + handshaking.count` stays under `maxPeers`, counting the
 ///   connections the engine's router holds for us (`hasRoom(besides:)`); a connection past it is
 ///   closed at its handshake.
 /// - At most one connection per remote peer id; never one to ourselves (that address is banned).
-/// - `connecting` counts the dials whose outcome has not come back yet.
+/// - `connecting` counts the dials whose outcome has not come back yet; a dial that connected
+///   is in `securing` until its connection opens (an MSE handshake comes first) or closes.
 /// - Nothing new is dialled or admitted once the Foreman is stopped.
 final class PeerRoster {
     private unowned let foreman: Foreman
@@ -27,6 +28,9 @@ final class PeerRoster {
     private(set) var peers: [PeerKey: PeerConnection] = [:]
     /// Connections whose handshake has not arrived yet.
     private var handshaking: [PeerKey: PeerConnection] = [:]
+    /// Dialled connections whose transport is up but whose peer connection has not opened: the
+    /// MSE handshake holds it back for two round trips.
+    private var securing: [PeerKey: Channel] = [:]
     private var connecting = 0
     private var nextPeerKey: PeerKey = 0
     /// Which misbehaving hosts were warned about lately: one warning per host, not one per reconnection.
@@ -55,7 +59,11 @@ final class PeerRoster {
     }
 
     /// Nothing connected, nothing being connected.
-    var isEmpty: Bool { peers.isEmpty && handshaking.isEmpty && connecting == 0 }
+    var isEmpty: Bool { peers.isEmpty && handshaking.isEmpty && securing.isEmpty && connecting == 0 }
+
+    /// Connections up and on their way through the handshakes: peers that will most likely ask
+    /// for blocks within a round trip or two.
+    var joiningCount: Int { securing.count + handshaking.count }
 
     func makePeerKey() -> PeerKey {
         nextPeerKey &+= 1
@@ -67,6 +75,7 @@ final class PeerRoster {
     /// A TCP connection is up. Until its handshake arrives it counts against the connection limit
     /// and has `handshakeTimeout` to complete; an outbound one introduces itself first.
     func opened(_ peer: PeerConnection) {
+        securing[peer.key] = nil
         handshaking[peer.key] = peer
         if peer.isOutbound { peer.sendHandshake(ourHandshake) }
     }
@@ -124,6 +133,7 @@ final class PeerRoster {
     func closeAll() {
         for peer in peers.values { peer.close() }
         for peer in handshaking.values { peer.close() }
+        for channel in securing.values { channel.close(promise: nil) }
     }
 
     // MARK: - Misbehaviour
@@ -162,7 +172,7 @@ final class PeerRoster {
     /// to us; it does not go looking.
     func connectMore() {
         guard !foreman.stopped, !foreman.picker.isComplete else { return }
-        while peers.count + connecting < maxPeers, let candidate = directory.nextCandidate(now: foreman.clock.now) {
+        while peers.count + connecting + securing.count < maxPeers, let candidate = directory.nextCandidate(now: foreman.clock.now) {
             connect(to: candidate)
         }
     }
@@ -172,8 +182,17 @@ final class PeerRoster {
         let eventLoop = foreman.eventLoop
         let foreman = NIOLoopBound(self.foreman, eventLoop: eventLoop)
         let roster = NIOLoopBound(self, eventLoop: eventLoop)
+        let rosterForClose = roster
         let key = makePeerKey()
-        dialer.connect(on: eventLoop, to: candidate, handshake: ourHandshake) { channel in
+        let securing: @Sendable (Channel) -> Void = { channel in
+            eventLoop.execute {
+                let roster = rosterForClose.value
+                guard channel.isActive, roster.handshaking[key] == nil, roster.peers[key] == nil else { return }
+                roster.securing[key] = channel
+                channel.closeFuture.hop(to: eventLoop).whenComplete { _ in rosterForClose.value.securing[key] = nil }
+            }
+        }
+        dialer.connect(on: eventLoop, to: candidate, handshake: ourHandshake, transportUp: securing) { channel in
             try PeerConnection.install(on: channel, foreman: foreman.value, key: key, host: candidate.host,
                                        address: candidate.address, isOutbound: true)
         }.whenComplete { result in
@@ -199,7 +218,7 @@ final class PeerRoster {
     /// Whether one more connection fits under `--max-peers` with `extra` others not yet counted
     /// (incoming connections the engine's router holds until they name a torrent).
     func hasRoom(besides extra: Int) -> Bool {
-        !foreman.stopped && peers.count + connecting + handshaking.count + extra < maxPeers
+        !foreman.stopped && peers.count + connecting + securing.count + handshaking.count + extra < maxPeers
     }
 
     // MARK: - Deadlines

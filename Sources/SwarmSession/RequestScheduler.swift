@@ -108,6 +108,7 @@ final class RequestScheduler {
             for piece in peer.allowedFast where offered[piece] { allowed[piece] = true }
             offered = allowed
         }
+        foreman.picker.peersJoining = foreman.roster.joiningCount
         let blocks = foreman.picker.pickBlocks(for: peer.key, peerHas: offered, maxBlocks: free)
         foreman.pieceMemory.report(foreman.picker)
         guard !blocks.isEmpty else { return }

@@ -206,8 +206,11 @@ def test_a_lookup_waiting_for_the_metadata_can_be_interrupted(swarmfs_mount, pro
     link = "magnet:?xt=urn:btih:" + "ab" * 20 + "&dn=Nobody"
     m = swarmfs_mount(link, "--listen-host", pool.ip(), "--no-trackers", "--read-timeout", "120")
     target = os.path.join(m.path, "Nobody")
+    # The waiter installs Python's Ctrl+C handler itself: a suite started in the background by a
+    # shell without job control inherits SIGINT ignored, and Python then installs none.
     waiter = procs.spawn("stat-waiter", ["/usr/bin/python3", "-c",
-                                         "import os, sys\n"
+                                         "import os, signal, sys\n"
+                                         "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
                                          "print('STATTING', flush=True)\n"
                                          "try:\n    os.stat(sys.argv[1])\n"
                                          "except KeyboardInterrupt:\n    print('INTERRUPTED', flush=True); sys.exit(3)\n"

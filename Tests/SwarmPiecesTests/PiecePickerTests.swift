@@ -335,3 +335,32 @@ private func full(_ count: Int) -> Bitfield { Bitfield.full(count: count) }
     picker.storedBytesCeiling = nil
     #expect(Set(picker.pickBlocks(for: 2, peerHas: full(10), maxBlocks: 1_000).map(\.piece)).isSuperset(of: [2, 3]))
 }
+
+@Test func peersStillHandshakingGetTheirShareOfAWaitedPiece() {
+    // 1 MiB pieces (64 blocks); the first seed has finished its handshakes, three more are
+    // still in theirs (a mount's first piece, all four dialled at once).
+    var picker = makePicker(pieces: 4, pieceLength: 1024 * 1024)
+    picker.seedAdded()
+    picker.peersJoining = 3
+    picker.addWaitingRead(pieces: 0..<1)
+    let first = picker.pickBlocks(for: 1, peerHas: full(4), maxBlocks: 32)
+    #expect(first.filter { $0.piece == 0 }.count == 16, "a quarter of the waited piece, not half of it")
+    #expect(first.prefix(16).allSatisfy { $0.piece == 0 }, "the rest it may queue goes behind its share")
+    // As each joins, it takes a quarter too: the piece is out over all four.
+    for peer: PeerKey in 2...4 {
+        picker.seedAdded()
+        picker.peersJoining -= 1
+        let share = picker.pickBlocks(for: peer, peerHas: full(4), maxBlocks: 32).filter { $0.piece == 0 }
+        #expect(share.count == 16, "peer \(peer)")
+    }
+    // Nobody joining and one holder: the waited piece goes to it whole (as far as it may queue).
+    var alone = makePicker(pieces: 4, pieceLength: 1024 * 1024)
+    alone.seedAdded()
+    alone.addWaitingRead(pieces: 0..<1)
+    #expect(alone.pickBlocks(for: 1, peerHas: full(4), maxBlocks: 64).filter { $0.piece == 0 }.count == 64)
+    // Dozens joining (or a hostile count) do not shrink a holder's share below the floor.
+    alone.peersJoining = Int.max
+    alone.addWaitingRead(pieces: 1..<2)
+    #expect(alone.pickBlocks(for: 1, peerHas: full(4), maxBlocks: 64).filter { $0.piece == 1 }.count
+            == PiecePicker.minimumJoiningShare)
+}
