@@ -22,6 +22,16 @@ extension PiecePicker {
         }
     }
 
+    /// The tail windows alone.
+    var tailWindows: [Range<Int>] {
+        windows.filter { $0.key & Self.tailKeyBit != 0 }.map(\.value)
+    }
+
+    /// Whether `piece` is in the tail window of an open file.
+    func isInTailWindow(_ piece: Int) -> Bool {
+        windows.contains { $0.key & Self.tailKeyBit != 0 && $0.value.contains(piece) }
+    }
+
     /// Tail windows first (a few pieces a player needs next), then readahead by position.
     var windowsInOrder: [Range<Int>] {
         windows.sorted { a, b in

@@ -197,7 +197,18 @@ public struct PiecePicker {
     ///
     /// New pieces are started in priority order; a peer finishes the pieces it started before
     /// others are opened, so each piece tends to come from one peer.
-    public mutating func pickBlocks(for peer: PeerKey, peerHas: Bitfield, maxBlocks: Int) -> [BlockSpec] {
+    ///
+    /// `waitedBlocksAlone`: the peer has nothing requested, or only blocks of pieces reads wait
+    /// for and none of them has arrived yet. If it gets (or still owes) such blocks, the batch
+    /// holds no readahead: peers do not serve a queue in order (libtorrent reads the blocks of
+    /// two pieces in parallel and sends them interleaved), so readahead queued beside them
+    /// delays the waited piece (at 40 ms and 4 MiB/s a peer, the first piece after a mount came
+    /// 60 ms later, a cold seek 45 ms). The peer's next fill, when its first block lands,
+    /// queues the readahead behind the waited blocks it still owes. A media file's tail still
+    /// goes out beside them: the player reads it right after them (without it, ffmpeg's first
+    /// frame of a moov-at-end MP4 came 40 ms later).
+    public mutating func pickBlocks(for peer: PeerKey, peerHas: Bitfield, maxBlocks: Int,
+                                    waitedBlocksAlone: Bool = false) -> [BlockSpec] {
         guard maxBlocks > 0, !have.isComplete else { return [] }
         var picked: [BlockSpec] = []
         picked.reserveCapacity(maxBlocks)
@@ -214,9 +225,17 @@ public struct PiecePicker {
         // With the budget full, finishing the pieces under way is the only way to free memory
         // for the reads that queue for it: they go on even if reads come first.
         let budgetFull = piecesInProgress >= maxPiecesInProgress
+        let owesWaitedBlocks = waitedBlocksAlone && nowReferences.keys.contains { blocksOwed(of: $0, by: peer) > 0 }
+        var waitedAndTailsOnly = false
         for piece in inProgress where peerHas[piece] {
             if readsFirst && !budgetFull && priority(of: piece) < .soon { break }
-            let limit = nowReferences[piece] != nil ? min(maxBlocks, picked.count + nowShare(of: piece)) : maxBlocks
+            if waitedBlocksAlone && nowReferences[piece] == nil && (owesWaitedBlocks || !picked.isEmpty) {
+                waitedAndTailsOnly = true
+                guard isInTailWindow(piece) else { continue }
+            }
+            let limit = nowReferences[piece] != nil
+                ? min(maxBlocks, picked.count + max(0, nowShare(of: piece) - blocksOwed(of: piece, by: peer)))
+                : maxBlocks
             takeFreeBlocks(of: piece, for: peer, into: &picked, max: limit)
             if picked.count >= maxBlocks { return picked }
         }
@@ -235,19 +254,23 @@ public struct PiecePicker {
             startIfPossible(piece, for: peer, into: &picked, max: min(maxBlocks, picked.count + nowShare(of: piece)))
             if picked.count >= maxBlocks { return picked }
         }
+        if waitedBlocksAlone && (owesWaitedBlocks || picked.contains(where: { nowReferences[$0.piece] != nil })) {
+            waitedAndTailsOnly = true
+        }
         // After a seek, readahead waits for the sought piece while that is quick: peers read (and
         // in seed mode hash) a whole piece before they send from it, and the next piece asked for
         // at the same time would make every one of them read two while the reader waits for the
         // first. Once the read has waited `allowRacing`'s delay the link is a long one, where
         // waiting would cost the readahead a whole round trip after the sought piece: it goes
         // out then, behind the sought blocks in every peer's queue.
-        for window in windowsInOrder where !isSeekArriving && !readPiecesQueued {
+        for window in (waitedAndTailsOnly ? tailWindows : windowsInOrder) where !isSeekArriving && !readPiecesQueued {
             for piece in window where peerHas[piece] {
                 guard piecesInProgress < maxPiecesInProgress else { break }
                 startIfPossible(piece, for: peer, into: &picked, max: maxBlocks)
                 if picked.count >= maxBlocks { return picked }
             }
         }
+        if waitedAndTailsOnly { return picked }
         if !readsFirst && !readPiecesQueued && backgroundEnabled {
             pickEdgePieces(for: peer, peerHas: peerHas, into: &picked, max: maxBlocks)
             if picked.count >= maxBlocks { return picked }
@@ -302,6 +325,15 @@ public struct PiecePicker {
         guard joining > 0 else { return share }
         let withJoining = max(1, min(holders + joining, blocks))
         return max((blocks + withJoining - 1) / withJoining, min(share, Self.minimumJoiningShare))
+    }
+
+    /// Blocks of `piece` requested from `peer` that have not arrived: its share counts them, so
+    /// a peer filled twice in a row (its unchoke, then its next read batch) does not take two.
+    private func blocksOwed(of piece: Int, by peer: PeerKey) -> Int {
+        guard let partial = partials[piece] else { return 0 }
+        var owed = 0
+        for block in 0..<partial.blockCount where !partial.received[block] && partial.first[block] == peer { owed += 1 }
+        return owed
     }
 
     /// The fewest blocks of a waited piece a peer takes at a time while others are joining.

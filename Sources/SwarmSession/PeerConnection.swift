@@ -53,6 +53,9 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// Requests we cancelled, with when: a block the peer had already sent is still welcome if
     /// the piece needs it (at most `RequestScheduler.cancelledRequestLimit`, forgotten after 30 s).
     var cancelledByUs: [BlockSpec: NIODeadline] = [:]
+    /// Our requests to it are blocks that reads wait for, asked from an empty queue, and none
+    /// has arrived yet: nothing else is queued beside them (see `PiecePicker.pickBlocks`).
+    var waitedBatchUnstarted = false
     /// How many requests we keep in flight; adapts to the peer's rate and round trip.
     var pipelineDepth = 32
     /// The round trip our requests see (see `RoundTripEstimate`).

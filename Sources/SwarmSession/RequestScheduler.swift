@@ -62,6 +62,7 @@ final class RequestScheduler {
         meter.add(spec.length)
         limits.download.spend(spec.length)
         peer.lastBlockAt = foreman.clock.now
+        peer.waitedBatchUnstarted = false
         return true
     }
 
@@ -109,9 +110,14 @@ final class RequestScheduler {
             offered = allowed
         }
         foreman.picker.peersJoining = foreman.roster.joiningCount
-        let blocks = foreman.picker.pickBlocks(for: peer.key, peerHas: offered, maxBlocks: free)
+        let waitedAlone = peer.outstanding.isEmpty || peer.waitedBatchUnstarted
+        let blocks = foreman.picker.pickBlocks(for: peer.key, peerHas: offered, maxBlocks: free,
+                                               waitedBlocksAlone: waitedAlone)
         foreman.pieceMemory.report(foreman.picker)
         guard !blocks.isEmpty else { return }
+        if waitedAlone && !peer.waitedBatchUnstarted {
+            peer.waitedBatchUnstarted = blocks.contains { foreman.picker.priority(of: $0.piece) == .now }
+        }
         let now = foreman.clock.now
         for block in blocks {
             peer.outstanding[block] = now

@@ -364,3 +364,40 @@ private func full(_ count: Int) -> Bitfield { Bitfield.full(count: count) }
     #expect(alone.pickBlocks(for: 1, peerHas: full(4), maxBlocks: 64).filter { $0.piece == 1 }.count
             == PiecePicker.minimumJoiningShare)
 }
+
+@Test func aPeersFirstWaitedBlocksGoOutAloneAndItsShareCountsWhatItOwes() {
+    // A mount's first read: piece 0 waited for, pieces 1-2 its readahead, one seed admitted and
+    // three more joining. Peers interleave what is queued, so the seed's first batch is its
+    // quarter of piece 0 and nothing else, and so is a second fill before any block arrives.
+    var picker = makePicker(pieces: 4, pieceLength: 1024 * 1024)
+    picker.seedAdded()
+    picker.peersJoining = 3
+    picker.addWaitingRead(pieces: 0..<1)
+    picker.setWindow(reader: 1, pieces: 1..<3)
+    picker.allowRacing(of: 0..<1)  // the read has waited the racing delay (the peers took 250 ms)
+    let first = picker.pickBlocks(for: 1, peerHas: full(4), maxBlocks: 32, waitedBlocksAlone: true)
+    #expect(first.count == 16 && first.allSatisfy { $0.piece == 0 }, "\(first)")
+    #expect(picker.pickBlocks(for: 1, peerHas: full(4), maxBlocks: 16, waitedBlocksAlone: true).isEmpty)
+    // Once a block has landed, readahead queues behind what it still owes; of piece 0 it takes
+    // only what keeps its share in flight (one block for the one that came), not a second share.
+    _ = picker.blockReceived(from: 1, piece: 0, begin: 0)
+    let next = picker.pickBlocks(for: 1, peerHas: full(4), maxBlocks: 16)
+    #expect(next.filter { $0.piece == 0 }.count == 1, "\(next)")
+    #expect(next.dropFirst().allSatisfy { $0.piece == 1 } && next.count == 16, "\(next)")
+    // A media file's tail is the exception: the player reads it right after the first bytes.
+    var player = makePicker(pieces: 8, pieceLength: 1024 * 1024)
+    player.seedAdded()
+    player.peersJoining = 3
+    player.addWaitingRead(pieces: 0..<1)
+    player.setWindow(reader: 1, pieces: 1..<3)
+    player.setTailWindow(reader: 1, pieces: 7..<8)
+    player.allowRacing(of: 0..<1)
+    let opening = player.pickBlocks(for: 1, peerHas: full(8), maxBlocks: 32, waitedBlocksAlone: true)
+    #expect(opening.prefix(16).allSatisfy { $0.piece == 0 } && opening.dropFirst(16).allSatisfy { $0.piece == 7 }
+            && opening.count == 32, "\(opening)")
+    // Nothing waited for: an empty queue gets readahead as before.
+    var idle = makePicker(pieces: 4, pieceLength: 1024 * 1024)
+    idle.seedAdded()
+    idle.setWindow(reader: 1, pieces: 1..<3)
+    #expect(idle.pickBlocks(for: 1, peerHas: full(4), maxBlocks: 8, waitedBlocksAlone: true).allSatisfy { $0.piece == 1 })
+}
