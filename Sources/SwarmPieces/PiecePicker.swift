@@ -22,20 +22,21 @@ public struct PiecePicker {
     private var availability: [UInt16]
     private var seedCount = 0
 
-    private var partials: [Int: PartialPiece] = [:]
+    /// Pieces in progress (internal for `PiecePicker+Shares`).
+    var partials: [Int: PartialPiece] = [:]
     /// Pieces whose every block arrived, now being hashed.
     private var hashing: Set<Int> = []
 
     /// *Now* pieces: how many waiting reads cover each, and when the oldest of them asked
     /// (`nextReadSequence` at the time), which orders who gets piece memory first.
-    private var nowReferences: [Int: (reads: Int, since: UInt64)] = [:]
+    var nowReferences: [Int: (reads: Int, since: UInt64)] = [:]
     private var nextReadSequence: UInt64 = 0
     /// *Now* pieces that nobody had started when a read asked for them (a seek), until all their
     /// blocks have arrived.
     private var seekPieces: Set<Int> = []
     /// *Now* pieces whose outstanding blocks a peer that finished its share may duplicate (see
     /// `allowRacing`), until the piece is complete.
-    private var raceablePieces: Set<Int> = []
+    var raceablePieces: Set<Int> = []
     /// Readahead and tail windows by reader (`PiecePicker+Windows`).
     var windows: [UInt64: Range<Int>] = [:]
     private let edgePieces: [Int]
@@ -225,7 +226,7 @@ public struct PiecePicker {
         // With the budget full, finishing the pieces under way is the only way to free memory
         // for the reads that queue for it: they go on even if reads come first.
         let budgetFull = piecesInProgress >= maxPiecesInProgress
-        let owesWaitedBlocks = waitedBlocksAlone && nowReferences.keys.contains { blocksOwed(of: $0, by: peer) > 0 }
+        let owesWaitedBlocks = waitedBlocksAlone && owesWaitedBlocks(peer)
         var waitedAndTailsOnly = false
         for piece in inProgress where peerHas[piece] {
             if readsFirst && !budgetFull && priority(of: piece) < .soon { break }
@@ -298,46 +299,6 @@ public struct PiecePicker {
         }
     }
 
-    private func isRaceable(_ piece: Int, by peer: PeerKey) -> Bool {
-        guard nowReferences[piece] != nil, raceablePieces.contains(piece), let partial = partials[piece],
-              partial.unrequested == 0 else { return false }
-        for block in 0..<partial.blockCount where !partial.received[block] {
-            if partial.first[block] == peer || partial.second[block] == peer { return false }
-        }
-        return true
-    }
-
-    /// How many free blocks of a *now* piece one peer takes at a time: a share of the piece for
-    /// each peer that has it, so the piece comes in over every connection at once instead of
-    /// queueing behind one; whoever finishes its share early comes back for more or races.
-    /// Peers still handshaking count as holders: right after a mount they finish their
-    /// handshakes within milliseconds of each other, and the first two to do so took the whole
-    /// first piece (half each) while the later two fetched the media tail; at 40 ms and 4 MiB/s a
-    /// peer, a quarter each brings the piece in 60 ms sooner. A joining peer without the piece
-    /// costs little: the blocks it would have taken go to the next peer that asks. So that many
-    /// joining peers (dozens of handshakes on a big swarm) cannot shrink a holder's share to a
-    /// block or two a round trip, they never bring it below `minimumJoiningShare`.
-    private func nowShare(of piece: Int) -> Int {
-        let blocks = blockCount(ofPiece: piece)
-        let holders = max(1, min(availability(of: piece), blocks))
-        let share = (blocks + holders - 1) / holders
-        let joining = min(max(0, peersJoining), blocks)
-        guard joining > 0 else { return share }
-        let withJoining = max(1, min(holders + joining, blocks))
-        return max((blocks + withJoining - 1) / withJoining, min(share, Self.minimumJoiningShare))
-    }
-
-    /// Blocks of `piece` requested from `peer` that have not arrived: its share counts them, so
-    /// a peer filled twice in a row (its unchoke, then its next read batch) does not take two.
-    private func blocksOwed(of piece: Int, by peer: PeerKey) -> Int {
-        guard let partial = partials[piece] else { return 0 }
-        var owed = 0
-        for block in 0..<partial.blockCount where !partial.received[block] && partial.first[block] == peer { owed += 1 }
-        return owed
-    }
-
-    /// The fewest blocks of a waited piece a peer takes at a time while others are joining.
-    public static let minimumJoiningShare = 8
 
     private mutating func pickEdgePieces(for peer: PeerKey, peerHas: Bitfield, into picked: inout [BlockSpec], max: Int) {
         while edgeCursor < edgePieces.count, have[edgePieces[edgeCursor]] { edgeCursor += 1 }

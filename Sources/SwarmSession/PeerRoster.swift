@@ -182,14 +182,12 @@ final class PeerRoster {
         let eventLoop = foreman.eventLoop
         let foreman = NIOLoopBound(self.foreman, eventLoop: eventLoop)
         let roster = NIOLoopBound(self, eventLoop: eventLoop)
-        let rosterForClose = roster
         let key = makePeerKey()
         let securing: @Sendable (Channel) -> Void = { channel in
             eventLoop.execute {
-                let roster = rosterForClose.value
-                guard channel.isActive, roster.handshaking[key] == nil, roster.peers[key] == nil else { return }
-                roster.securing[key] = channel
-                channel.closeFuture.hop(to: eventLoop).whenComplete { _ in rosterForClose.value.securing[key] = nil }
+                guard channel.isActive, roster.value.handshaking[key] == nil, roster.value.peers[key] == nil else { return }
+                roster.value.securing[key] = channel
+                channel.closeFuture.hop(to: eventLoop).whenComplete { _ in roster.value.securing[key] = nil }
             }
         }
         dialer.connect(on: eventLoop, to: candidate, handshake: ourHandshake, transportUp: securing) { channel in
