@@ -265,7 +265,9 @@ public struct PiecePicker {
         // waiting would cost the readahead a whole round trip after the sought piece: it goes
         // out then, behind the sought blocks in every peer's queue.
         for window in (waitedAndTailsOnly ? tailWindows : windowsInOrder) where !isSeekArriving && !readPiecesQueued {
-            for piece in window where peerHas[piece] {
+            for offset in 0..<window.pieces.count {
+                let piece = window.piece(offset)
+                guard peerHas[piece] else { continue }
                 guard piecesInProgress < maxPiecesInProgress else { break }
                 startIfPossible(piece, for: peer, into: &picked, max: maxBlocks)
                 if picked.count >= maxBlocks { return picked }

@@ -281,6 +281,23 @@ private func full(_ count: Int) -> Bitfield { Bitfield.full(count: count) }
     #expect(picker.priority(of: 9) == .none)
 }
 
+@Test func aTailWindowStartsFromTheFilesLastPiece() {
+    // A player's index ends at the file's last byte and mostly fits in the last piece: that
+    // piece goes first, then the ones before it, then readahead.
+    var picker = makePicker(background: false)
+    picker.setWindow(reader: 3, pieces: 1..<2)
+    picker.setTailWindow(reader: 3, pieces: 7..<10)
+    let blocks = picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 16)
+    #expect(blocks.map(\.piece) == [9, 9, 9, 9, 8, 8, 8, 8, 7, 7, 7, 7, 1, 1, 1, 1], "\(blocks)")
+    // A peer without the last piece starts with the one before it.
+    var other = makePicker(background: false)
+    other.setTailWindow(reader: 3, pieces: 7..<10)
+    var partial = full(10)
+    partial[9] = false
+    other.peerAdded(bitfield: partial)
+    #expect(other.pickBlocks(for: 2, peerHas: partial, maxBlocks: 6).map(\.piece) == [8, 8, 8, 8, 7, 7])
+}
+
 @Test func aReadWaitingForAPieceNobodyHasDoesNotStallTheRest() {
     var picker = makePicker()
     var allButSix = full(10)
