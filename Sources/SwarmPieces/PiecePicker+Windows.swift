@@ -42,6 +42,17 @@ extension PiecePicker {
         windows.filter { $0.key & Self.tailKeyBit != 0 }.map { WindowOrder(pieces: $0.value, fromEnd: true) }
     }
 
+    /// The piece each reader needs next: the first of its readahead window not yet here. It is
+    /// shared out among the peers like a piece a read waits for (`nowShare`), since it is the
+    /// one a read waits for next; left to the piece-per-peer rule of other readahead, one peer
+    /// took it whole and a player reading on from a seek waited for that peer's rate (at 100 ms
+    /// one way and 4 MiB/s a peer: 180 ms for a 1 MiB piece, a quarter of it each takes 60).
+    var readaheadHeads: [Int] {
+        windows.compactMap { key, pieces in
+            key & Self.tailKeyBit == 0 ? pieces.first { !have[$0] } : nil
+        }
+    }
+
     /// Whether `piece` is in the tail window of an open file.
     func isInTailWindow(_ piece: Int) -> Bool {
         windows.contains { $0.key & Self.tailKeyBit != 0 && $0.value.contains(piece) }

@@ -204,8 +204,9 @@ public struct PiecePicker {
     /// holds no readahead: peers do not serve a queue in order (libtorrent reads the blocks of
     /// two pieces in parallel and sends them interleaved), so readahead queued beside them
     /// delays the waited piece (at 40 ms and 4 MiB/s a peer, the first piece after a mount came
-    /// 60 ms later, a cold seek 45 ms). The peer's next fill, when its first block lands,
-    /// queues the readahead behind the waited blocks it still owes. A media file's tail still
+    /// 60 ms later, a cold seek 45 ms). The peer's next fill, when its first block lands or a
+    /// moment later (the session's `waitedBatchHold`), queues the readahead behind the waited
+    /// blocks it still owes. A media file's tail still
     /// goes out beside them: the player reads it right after them (without it, ffmpeg's first
     /// frame of a moov-at-end MP4 came 40 ms later).
     public mutating func pickBlocks(for peer: PeerKey, peerHas: Bitfield, maxBlocks: Int,
@@ -228,13 +229,14 @@ public struct PiecePicker {
         let budgetFull = piecesInProgress >= maxPiecesInProgress
         let owesWaitedBlocks = waitedBlocksAlone && owesWaitedBlocks(peer)
         var waitedAndTailsOnly = false
+        let heads = readaheadHeads
         for piece in inProgress where peerHas[piece] {
             if readsFirst && !budgetFull && priority(of: piece) < .soon { break }
             if waitedBlocksAlone && nowReferences[piece] == nil && (owesWaitedBlocks || !picked.isEmpty) {
                 waitedAndTailsOnly = true
                 guard isInTailWindow(piece) else { continue }
             }
-            let limit = nowReferences[piece] != nil
+            let limit = nowReferences[piece] != nil || heads.contains(piece)
                 ? min(maxBlocks, picked.count + max(0, nowShare(of: piece) - blocksOwed(of: piece, by: peer)))
                 : maxBlocks
             takeFreeBlocks(of: piece, for: peer, into: &picked, max: limit)
@@ -269,7 +271,8 @@ public struct PiecePicker {
                 let piece = window.piece(offset)
                 guard peerHas[piece] else { continue }
                 guard piecesInProgress < maxPiecesInProgress else { break }
-                startIfPossible(piece, for: peer, into: &picked, max: maxBlocks)
+                let limit = heads.contains(piece) ? min(maxBlocks, picked.count + nowShare(of: piece)) : maxBlocks
+                startIfPossible(piece, for: peer, into: &picked, max: limit)
                 if picked.count >= maxBlocks { return picked }
             }
         }

@@ -279,6 +279,16 @@ final class Foreman {
     /// How long background fill stays held after a read had to wait.
     private static let backgroundHoldAfterWait = TimeAmount.milliseconds(300)
 
+    /// A read's wait ended: background fill stays held a moment longer, as a reader that waited
+    /// reads on at once (a player after a seek reads the frames that follow). Held only from the
+    /// wait's start, the hold ran out before a wait longer than it ended (at 100 ms one way a
+    /// seek's piece takes 260-520 ms), and the peers' queues were topped up with background
+    /// pieces as the piece landed, in front of the reader's next read.
+    private func holdBackgroundAfterWait() {
+        backgroundHeldUntil = max(backgroundHeldUntil, clock.now + Self.backgroundHoldAfterWait)
+        picker.holdBackground = true
+    }
+
     // MARK: - Connections (from the router, the dialler and the workers)
 
     func makePeerKey() -> PeerKey {
@@ -406,6 +416,7 @@ final class Foreman {
             if cache.limit != nil { enforceCacheLimit() }
             checkpoints.pieceVerified()
             logger.trace("piece verified", metadata: ["piece": "\(piece)"])
+            if !reads.isEmpty || !readDesk.ids(waitingFor: piece).isEmpty { holdBackgroundAfterWait() }
             for peer in peers.values where peer.handshakeDone {
                 peer.send(.have(piece: UInt32(piece)))
             }

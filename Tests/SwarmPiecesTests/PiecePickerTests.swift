@@ -298,6 +298,24 @@ private func full(_ count: Int) -> Bitfield { Bitfield.full(count: count) }
     #expect(other.pickBlocks(for: 2, peerHas: partial, maxBlocks: 6).map(\.piece) == [8, 8, 8, 8, 7, 7])
 }
 
+@Test func thePieceAReaderNeedsNextIsSharedAmongThePeersThatHaveIt() {
+    // Four peers have everything; the reader's window is pieces 2-4 (four blocks each). Piece 2,
+    // the next it needs, goes a block to each peer; the rest of the window a piece per peer.
+    var picker = makePicker(background: false)
+    for _ in 0..<4 { picker.peerAdded(bitfield: full(10)) }
+    picker.setWindow(reader: 1, pieces: 2..<5)
+    let first = picker.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 8)
+    #expect(first.map(\.piece) == [2, 3, 3, 3, 3, 4, 4, 4], "\(first)")
+    let second = picker.pickBlocks(for: 2, peerHas: full(10), maxBlocks: 2)
+    #expect(second.map(\.piece) == [2, 4], "\(second)")
+    // Once it is here, the next piece of the window is the one shared.
+    var later = makePicker(background: false)
+    for _ in 0..<4 { later.peerAdded(bitfield: full(10)) }
+    later.pieceVerified(2)
+    later.setWindow(reader: 1, pieces: 2..<5)
+    #expect(later.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 8).map(\.piece) == [3, 4, 4, 4, 4])
+}
+
 @Test func aReadWaitingForAPieceNobodyHasDoesNotStallTheRest() {
     var picker = makePicker()
     var allButSix = full(10)
