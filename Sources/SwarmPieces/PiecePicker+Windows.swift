@@ -42,14 +42,15 @@ extension PiecePicker {
         windows.filter { $0.key & Self.tailKeyBit != 0 }.map { WindowOrder(pieces: $0.value, fromEnd: true) }
     }
 
-    /// The piece each reader needs next: the first of its readahead window not yet here. It is
-    /// shared out among the peers like a piece a read waits for (`nowShare`), since it is the
-    /// one a read waits for next; left to the piece-per-peer rule of other readahead, one peer
-    /// took it whole and a player reading on from a seek waited for that peer's rate (at 100 ms
-    /// one way and 4 MiB/s a peer: 180 ms for a 1 MiB piece, a quarter of it each takes 60).
+    /// The piece each reader needs next: the first of its readahead window that is neither
+    /// here nor waited for. It is shared out among the peers like a waited piece (`nowShare`),
+    /// since a read is likely to wait for it next; left to the piece-per-peer rule of other
+    /// readahead, one peer took it whole and a player reading on from a seek into it waited for
+    /// that peer's rate (at 100 ms one way and 4 MiB/s a peer: 180 ms for a 1 MiB piece, a
+    /// quarter of it each takes 60).
     var readaheadHeads: [Int] {
         windows.compactMap { key, pieces in
-            key & Self.tailKeyBit == 0 ? pieces.first { !have[$0] } : nil
+            key & Self.tailKeyBit == 0 ? pieces.first { !have[$0] && nowReferences[$0] == nil } : nil
         }
     }
 

@@ -204,9 +204,8 @@ public struct PiecePicker {
     /// holds no readahead: peers do not serve a queue in order (libtorrent reads the blocks of
     /// two pieces in parallel and sends them interleaved), so readahead queued beside them
     /// delays the waited piece (at 40 ms and 4 MiB/s a peer, the first piece after a mount came
-    /// 60 ms later, a cold seek 45 ms). The peer's next fill, when its first block lands or a
-    /// moment later (the session's `waitedBatchHold`), queues the readahead behind the waited
-    /// blocks it still owes. A media file's tail still
+    /// 60 ms later, a cold seek 45 ms). The peer's next fill, when its first block lands,
+    /// queues the readahead behind the waited blocks it still owes. A media file's tail still
     /// goes out beside them: the player reads it right after them (without it, ffmpeg's first
     /// frame of a moov-at-end MP4 came 40 ms later).
     public mutating func pickBlocks(for peer: PeerKey, peerHas: Bitfield, maxBlocks: Int,

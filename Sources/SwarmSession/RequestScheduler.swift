@@ -117,7 +117,6 @@ final class RequestScheduler {
         guard !blocks.isEmpty else { return }
         if waitedAlone && !peer.waitedBatchUnstarted {
             peer.waitedBatchUnstarted = blocks.contains { foreman.picker.priority(of: $0.piece) == .now }
-            if peer.waitedBatchUnstarted { holdReadahead(behind: peer) }
         }
         let now = foreman.clock.now
         for block in blocks {
@@ -126,26 +125,6 @@ final class RequestScheduler {
         }
         if peer.outstanding.count == blocks.count { peer.lastBlockAt = now }
         peer.flush()
-    }
-
-    /// How long a peer's batch of waited blocks goes alone (`PiecePicker.pickBlocks`'s
-    /// `waitedBlocksAlone`) when no block of it has landed yet. Peers read the blocks they are
-    /// asked for in parallel and send them as the reads finish, so readahead asked for beside a
-    /// waited piece is interleaved with it; asked for a moment later, it queues behind blocks the
-    /// peer has already read. Waiting for the first block instead cost a whole round trip:
-    /// a player's seek whose data runs into the next piece waited 170-250 ms more for it at 100 ms
-    /// one way.
-    static let waitedBatchHold = TimeAmount.milliseconds(20)
-
-    /// After `waitedBatchHold`, the peer's waited batch stops holding its readahead back.
-    private func holdReadahead(behind peer: PeerConnection) {
-        let bound = NIOLoopBound((scheduler: self, peer: peer), eventLoop: foreman.eventLoop)
-        foreman.eventLoop.scheduleTask(in: Self.waitedBatchHold) {
-            let (scheduler, peer) = bound.value
-            guard peer.waitedBatchUnstarted, scheduler.foreman.peers[peer.key] === peer else { return }
-            peer.waitedBatchUnstarted = false
-            scheduler.fill(peer)
-        }
     }
 
     /// The most blocks one peer may have requested: an equal part of what the pieces in flight

@@ -314,6 +314,13 @@ private func full(_ count: Int) -> Bitfield { Bitfield.full(count: count) }
     later.pieceVerified(2)
     later.setWindow(reader: 1, pieces: 2..<5)
     #expect(later.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 8).map(\.piece) == [3, 4, 4, 4, 4])
+    // A piece a read waits for is shared as such; the one after it is the next to share.
+    var seek = makePicker(background: false)
+    for _ in 0..<4 { seek.peerAdded(bitfield: full(10)) }
+    seek.addWaitingRead(pieces: 6..<7)
+    seek.setWindow(reader: 1, pieces: 6..<9)
+    seek.allowRacing(of: 6..<7)
+    #expect(seek.pickBlocks(for: 1, peerHas: full(10), maxBlocks: 8).map(\.piece) == [6, 7, 8, 8, 8, 8], "the waited piece, then a share of the next")
 }
 
 @Test func aReadWaitingForAPieceNobodyHasDoesNotStallTheRest() {

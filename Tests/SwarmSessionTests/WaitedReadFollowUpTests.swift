@@ -4,45 +4,28 @@ import SwarmPieces
 @testable import SwarmSession
 import Testing
 
-/// What follows a read that waited: its readahead goes out a moment after the waited blocks
-/// (not a round trip later), and background fill stays off while the reader reads on.
+/// What follows a read that waited: background fill stays off while the reader reads on.
 @Suite struct WaitedReadFollowUpTests {
     private static let pieceLength = 64 * 1024
 
-    @Test func readaheadFollowsAWaitedBatchAfterTheHoldWithoutWaitingForABlock() async throws {
-        try await ForemanHarness.with(pieces: 8, pieceLength: Self.pieceLength) { harness in
-            let peer = try await harness.connectPeer()
-            try await peer.receive(.bitfield(harness.allPieces))
-            _ = try await peer.sentMessages()
-            let reader = ReaderID(rawValue: 1)
-            try await harness.onLoop { foreman in
-                foreman.openReader(reader, fileIndex: 0)
-                foreman.addWaiter(id: 1, reader: reader, fileIndex: 0, offset: Int64(5 * Self.pieceLength), length: 4096) { _ in }
-            }
-            // The peer's queue is empty when it unchokes: its first batch is the waited piece alone.
-            try await peer.receive(.unchoke)
-            let first = try await peer.requests()
-            #expect(!first.isEmpty && first.allSatisfy { $0.piece == 5 }, "\(first)")
-            await harness.loop.advanceTime(by: RequestScheduler.waitedBatchHold - .milliseconds(1))
-            #expect(try await peer.requests().isEmpty, "the readahead waits out the hold")
-            // No block has landed, and the readahead (pieces 6 and 7) goes out behind the batch.
-            await harness.loop.advanceTime(by: .milliseconds(1))
-            let next = try await peer.requests()
-            #expect(Set(next.map(\.piece)) == [6, 7], "\(next)")
+    /// A seeder connects, a read of `piece` starts waiting, then the seeder unchokes with an
+    /// empty queue: returns it and its first batch of requests.
+    private static func readWaitingFor(piece: Int, in harness: ForemanHarness) async throws -> (TestPeer, [BlockSpec]) {
+        let peer = try await harness.connectPeer()
+        try await peer.receive(.bitfield(harness.allPieces))
+        _ = try await peer.sentMessages()
+        let reader = ReaderID(rawValue: 1)
+        try await harness.onLoop { foreman in
+            foreman.openReader(reader, fileIndex: 0)
+            foreman.addWaiter(id: 1, reader: reader, fileIndex: 0, offset: Int64(piece * pieceLength), length: 4096) { _ in }
         }
+        try await peer.receive(.unchoke)
+        return (peer, try await peer.requests())
     }
 
     @Test func backgroundFillStaysHeldForAMomentAfterAWaitEnds() async throws {
         try await ForemanHarness.with(pieces: 8, pieceLength: Self.pieceLength) { harness in
-            let peer = try await harness.connectPeer()
-            try await peer.receive(.bitfield(harness.allPieces))
-            let reader = ReaderID(rawValue: 1)
-            try await harness.onLoop { foreman in
-                foreman.openReader(reader, fileIndex: 0)
-                foreman.addWaiter(id: 1, reader: reader, fileIndex: 0, offset: Int64(7 * Self.pieceLength), length: 4096) { _ in }
-            }
-            try await peer.receive(.unchoke)
-            let waited = try await peer.requests()
+            let (peer, waited) = try await Self.readWaitingFor(piece: 7, in: harness)
             #expect(!waited.isEmpty && waited.allSatisfy { $0.piece == 7 }, "\(waited)")
             // The wait lasts longer than the hold (a long link): the piece lands 400 ms later.
             harness.clock.advance(by: .milliseconds(400))
