@@ -1,6 +1,8 @@
-/// How a piece that reads wait for is shared out among the peers (`pickBlocks`).
+/// How a piece that reads wait for, or the one a reader needs next, is shared out among the peers
+/// (`pickBlocks`).
 extension PiecePicker {
-    /// How many free blocks of a *now* piece one peer takes at a time: a share of the piece for
+    /// How many free blocks of a shared piece (a *now* piece, or the one a reader needs next,
+    /// `readaheadHeads`) one peer takes at a time: a share of the piece for
     /// each peer that has it, so the piece comes in over every connection at once instead of
     /// queueing behind one; whoever finishes its share early comes back for more or races.
     /// Peers still handshaking count as holders: right after a mount they finish their
@@ -32,6 +34,11 @@ extension PiecePicker {
     /// The fewest blocks of a waited piece a peer takes at a time while others are joining.
     public static let minimumJoiningShare = 8
 
+    /// The most blocks `peer`'s batch may hold (`picked` so far, at most `maxBlocks`) once it
+    /// has its share of `piece`: what it already owes of the piece counts against the share.
+    func shareLimit(of piece: Int, for peer: PeerKey, picked: Int, max maxBlocks: Int) -> Int {
+        min(maxBlocks, picked + max(0, nowShare(of: piece) - blocksOwed(of: piece, by: peer)))
+    }
 
     /// Whether `peer`, having delivered its own share, may duplicate blocks of *now* piece
     /// `piece` that others still owe (see `allowRacing`).

@@ -236,7 +236,7 @@ public struct PiecePicker {
                 guard isInTailWindow(piece) else { continue }
             }
             let limit = nowReferences[piece] != nil || heads.contains(piece)
-                ? min(maxBlocks, picked.count + max(0, nowShare(of: piece) - blocksOwed(of: piece, by: peer)))
+                ? shareLimit(of: piece, for: peer, picked: picked.count, max: maxBlocks)
                 : maxBlocks
             takeFreeBlocks(of: piece, for: peer, into: &picked, max: limit)
             if picked.count >= maxBlocks { return picked }
@@ -253,7 +253,7 @@ public struct PiecePicker {
                 continue
             }
             seekPieces.insert(piece)
-            startIfPossible(piece, for: peer, into: &picked, max: min(maxBlocks, picked.count + nowShare(of: piece)))
+            startIfPossible(piece, for: peer, into: &picked, max: shareLimit(of: piece, for: peer, picked: picked.count, max: maxBlocks))
             if picked.count >= maxBlocks { return picked }
         }
         if waitedBlocksAlone && (owesWaitedBlocks || picked.contains(where: { nowReferences[$0.piece] != nil })) {
@@ -270,7 +270,9 @@ public struct PiecePicker {
                 let piece = window.piece(offset)
                 guard peerHas[piece] else { continue }
                 guard piecesInProgress < maxPiecesInProgress else { break }
-                let limit = heads.contains(piece) ? min(maxBlocks, picked.count + nowShare(of: piece)) : maxBlocks
+                let limit = heads.contains(piece)
+                    ? shareLimit(of: piece, for: peer, picked: picked.count, max: maxBlocks)
+                    : maxBlocks
                 startIfPossible(piece, for: peer, into: &picked, max: limit)
                 if picked.count >= maxBlocks { return picked }
             }
@@ -302,7 +304,6 @@ public struct PiecePicker {
             return partial.blockCount - partial.receivedCount - partial.unrequested > 0
         }
     }
-
 
     private mutating func pickEdgePieces(for peer: PeerKey, peerHas: Bitfield, into picked: inout [BlockSpec], max: Int) {
         while edgeCursor < edgePieces.count, have[edgePieces[edgeCursor]] { edgeCursor += 1 }
