@@ -58,6 +58,8 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
     var waitedBatchUnstarted = false
     /// How many requests we keep in flight; adapts to the peer's rate and round trip.
     var pipelineDepth = 32
+    /// The pipeline's first climb, a block at a time (see `PipelineSlowStart`).
+    var slowStart = PipelineSlowStart()
     /// The round trip our requests see (see `RoundTripEstimate`).
     var roundTrip = RoundTripEstimate()
     var lastBlockAt: NIODeadline

@@ -7,6 +7,9 @@ struct RateMeter: Sendable {
     private(set) var total: Int64 = 0
     private var sinceTick: Int64 = 0
     private(set) var bytesPerSecond: Double = 0
+    /// The rate over the last tick alone: it follows a rising rate at once, where the average
+    /// lags a few ticks behind.
+    private(set) var lastTickBytesPerSecond: Double = 0
 
     /// Below this many bytes per second the rate is reported as 0: nobody is sending.
     static let floor: Double = 1
@@ -23,6 +26,7 @@ struct RateMeter: Sendable {
         guard seconds > 0, seconds.isFinite else { return }
         let instant = Double(sinceTick) / seconds
         sinceTick = 0
+        lastTickBytesPerSecond = instant.isFinite ? instant : 0
         let smoothed = bytesPerSecond == 0 ? instant : bytesPerSecond * 0.6 + instant * 0.4
         bytesPerSecond = smoothed.isFinite && smoothed >= Self.floor ? smoothed : 0
     }

@@ -29,23 +29,26 @@ final class RequestScheduler {
         fullBitfield = Bitfield.full(count: foreman.layout.pieceCount)
     }
 
-    /// Seconds of a peer's measured rate kept requested from it: two round trips (one to be
-    /// sure the pipe never runs dry as the rate grows, which lets it double every round trip)
-    /// plus `queueMargin` for a peer that is slow to serve, at most `maxQueueSeconds`. A queue
-    /// longer than that buys no throughput and costs every seek: what is queued at the peer (and
-    /// in the network in front of us) cannot be cancelled, and a sought block waits behind it.
-    /// Before a round trip is known: `maxQueueSeconds`.
+    /// Seconds of a peer's measured rate kept requested from it: the round trip and a quarter
+    /// (the path itself, and room for the rate to grow a quarter every round trip) plus
+    /// `queueMargin` for a peer that is slow to serve, at most `maxQueueSeconds`. What is queued
+    /// beyond the path waits at the peer (and in the network in front of us), cannot be
+    /// cancelled, and every sought block waits behind it: at 100 ms one way the old two round
+    /// trips and 0.25 s put 0.45 s of a peer's rate in front of a seek. A pipeline's first climb
+    /// is `PipelineSlowStart`'s. Before a round trip is known: `maxQueueSeconds`.
     static func queueSeconds(roundTrip: TimeAmount?) -> Double {
         guard let roundTrip else { return maxQueueSeconds }
-        return min(maxQueueSeconds, 2 * Double(roundTrip.nanoseconds) / 1e9 + queueMargin)
+        return min(maxQueueSeconds, 1.25 * Double(roundTrip.nanoseconds) / 1e9 + queueMargin)
     }
-    static let queueMargin = 0.25
+    static let queueMargin = 0.05
     static let maxQueueSeconds = 2.0
     /// The most requests in flight to one peer (8 MiB of 16 KiB blocks; libtorrent's default
     /// `max_out_request_queue` is 500).
     static let maxPipelineDepth = 512
     /// The most cancelled requests remembered per peer (a full pipeline of the deepest peer).
     static let cancelledRequestLimit = 1024
+    /// The fewest requests in flight to a peer that serves (a stalled one drops to 4).
+    static let minimumDepth = 16
 
     // MARK: - Blocks in
 
@@ -54,7 +57,11 @@ final class RequestScheduler {
     /// (the picker refuses it otherwise), and like any block it must pass the piece's hash.
     func blockArrived(_ spec: BlockSpec, from peer: PeerConnection) -> Bool {
         if let sentAt = peer.outstanding.removeValue(forKey: spec) {
-            peer.roundTrip.sample(sentAt: sentAt, now: foreman.clock.now)
+            // Asked for again after a cancel: the copy asked for first may be what arrived, and
+            // its time would make the round trip (and with it the pipeline) far too short.
+            if peer.cancelledByUs.removeValue(forKey: spec) == nil {
+                sampleRoundTrip(of: peer, sentAt: sentAt)
+            }
         } else if peer.cancelledByUs.removeValue(forKey: spec) == nil {
             return false
         }
@@ -64,6 +71,16 @@ final class RequestScheduler {
         peer.lastBlockAt = foreman.clock.now
         peer.waitedBatchUnstarted = false
         return true
+    }
+
+    /// A block asked for at `sentAt` arrived: the round trip learns from it, and while the
+    /// pipeline's slow start runs, one more request may go out.
+    private func sampleRoundTrip(of peer: PeerConnection, sentAt: NIODeadline) {
+        let now = foreman.clock.now
+        peer.roundTrip.sample(sentAt: sentAt, now: now)
+        guard now >= sentAt, let quickest = peer.roundTrip.value,
+              peer.slowStart.blockArrived(elapsed: now - sentAt, quickest: quickest) else { return }
+        peer.pipelineDepth = max(peer.pipelineDepth, allowedDepth(peer.slowStart.depth, for: peer))
     }
 
     /// Another peer delivered `spec` first (a race): the picker has let go of this peer's
@@ -199,16 +216,13 @@ final class RequestScheduler {
     /// Every tick, for each peer: its pipeline depth follows its rate, old cancels are forgotten,
     /// and a peer that has sent nothing for a while loses its requests to others.
     func tick(_ peer: PeerConnection, now: NIODeadline, forgetOldCancels: Bool) {
-        // Enough requests in flight for two round trips and a margin of this peer's rate, within
-        // what it queues: a slow or distant peer is never idle, and a seek never waits behind
-        // more than that (libtorrent keeps 3 s, which on a 4 MiB/s link is 12 MiB in front of
-        // a sought piece).
-        let target = Int(peer.download.bytesPerSecond * Self.queueSeconds(roundTrip: peer.roundTrip.value)) / PiecePicker.blockSize
-        peer.pipelineDepth = max(16, min(target, Self.maxPipelineDepth, peer.peerRequestQueueLimit))
-        if limits.download.isLimited {
-            // Under a download limit, no more in flight than half a second of the limit.
-            peer.pipelineDepth = max(2, min(peer.pipelineDepth, Int(limits.download.rate / 2) / PiecePicker.blockSize))
-        }
+        // Enough requests in flight for the path and a little of this peer's rate, within what
+        // it queues: a slow or distant peer is never idle, and a seek never waits behind more
+        // than that (libtorrent keeps 3 s, which on a 4 MiB/s link is 12 MiB in front of a
+        // sought piece). The rate of the last tick alone counts when higher: the average lags.
+        let rate = max(peer.download.bytesPerSecond, peer.download.lastTickBytesPerSecond)
+        let target = Int(min(rate * Self.queueSeconds(roundTrip: peer.roundTrip.value), Double(Int32.max))) / PiecePicker.blockSize
+        peer.pipelineDepth = allowedDepth(peer.slowStart.isRunning ? max(target, peer.slowStart.depth) : target, for: peer)
         if !peer.cancelledByUs.isEmpty, forgetOldCancels {
             peer.cancelledByUs = peer.cancelledByUs.filter { now - $0.value < .seconds(30) }
         }
@@ -219,6 +233,14 @@ final class RequestScheduler {
             peer.pipelineDepth = 4
             peer.lastBlockAt = now
         }
+    }
+
+    /// `wanted` requests in flight, within what the peer queues and at least `minimumDepth`;
+    /// under a download limit no more than half a second of the limit.
+    private func allowedDepth(_ wanted: Int, for peer: PeerConnection) -> Int {
+        let depth = max(Self.minimumDepth, min(wanted, Self.maxPipelineDepth, peer.peerRequestQueueLimit))
+        guard limits.download.isLimited else { return depth }
+        return max(2, min(depth, Int(limits.download.rate / 2) / PiecePicker.blockSize))
     }
 
     /// How long a peer may stay silent with requests outstanding: short while a reader waits.

@@ -2,7 +2,7 @@ import NIOCore
 @testable import SwarmSession
 import Testing
 
-/// The round trip a peer's requests see, and the request queue it sizes.
+/// The round trip a peer's requests see.
 @Suite struct RoundTripEstimateTests {
     let start = NIODeadline.uptimeNanoseconds(1_000_000_000_000)
 
@@ -22,13 +22,5 @@ import Testing
         // A clock that went backwards is no sample.
         estimate.sample(sentAt: start + .seconds(40), now: start + .seconds(39))
         #expect(estimate.value == .milliseconds(200))
-    }
-
-    @Test func theQueueIsTwoRoundTripsAndAMarginAtMostTwoSeconds() {
-        #expect(RequestScheduler.queueSeconds(roundTrip: nil) == RequestScheduler.maxQueueSeconds)
-        #expect(abs(RequestScheduler.queueSeconds(roundTrip: .milliseconds(80)) - 0.41) < 1e-9)
-        #expect(RequestScheduler.queueSeconds(roundTrip: .seconds(5)) == RequestScheduler.maxQueueSeconds)
-        // On loopback the queue is the margin: 4 MiB/s x 0.25 s = 64 blocks, 100 MB/s = 1,526.
-        #expect(RequestScheduler.queueSeconds(roundTrip: .microseconds(50)) < 0.251)
     }
 }
