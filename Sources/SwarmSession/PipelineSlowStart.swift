@@ -14,7 +14,7 @@ import NIOCore
 /// (the pipes stayed deep while a player started): what is queued at a peer cannot be
 /// cancelled.
 ///
-/// Invariant: `depth` only grows, and only while `isRunning`, to at most
+/// Invariant: `depth` only grows, only while `isRunning` and the pipe is full, to at most
 /// `RequestScheduler.maxPipelineDepth`; once over, slow start stays over.
 struct PipelineSlowStart {
     static let initialDepth = 16
@@ -25,13 +25,17 @@ struct PipelineSlowStart {
     private(set) var isRunning = true
 
     /// A block asked for `elapsed` ago arrived; `quickest` is the peer's shortest round trip so
-    /// far (this block's included). Returns whether the depth grew.
-    mutating func blockArrived(elapsed: TimeAmount, quickest: TimeAmount) -> Bool {
+    /// far (this block's included). `pipeFull`: at least half the pipeline was in flight. A
+    /// pipe that the reads do not fill says nothing of what the path holds, and grows nothing
+    /// (as TCP keeps an idle window from growing), or a peer asked for little for long would
+    /// reach the deepest pipeline on the first burst. Returns whether the depth grew.
+    mutating func blockArrived(elapsed: TimeAmount, quickest: TimeAmount, pipeFull: Bool) -> Bool {
         guard isRunning else { return false }
         guard elapsed.nanoseconds <= quickest.nanoseconds + quickest.nanoseconds / 4 + Self.tolerance.nanoseconds else {
             isRunning = false
             return false
         }
+        guard pipeFull else { return false }
         depth = min(depth + 1, RequestScheduler.maxPipelineDepth)
         return true
     }

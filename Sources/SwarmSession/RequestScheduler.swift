@@ -78,8 +78,9 @@ final class RequestScheduler {
     private func sampleRoundTrip(of peer: PeerConnection, sentAt: NIODeadline) {
         let now = foreman.clock.now
         peer.roundTrip.sample(sentAt: sentAt, now: now)
+        let pipeFull = 2 * (peer.outstanding.count + 1) >= peer.pipelineDepth
         guard now >= sentAt, let quickest = peer.roundTrip.value,
-              peer.slowStart.blockArrived(elapsed: now - sentAt, quickest: quickest) else { return }
+              peer.slowStart.blockArrived(elapsed: now - sentAt, quickest: quickest, pipeFull: pipeFull) else { return }
         peer.pipelineDepth = max(peer.pipelineDepth, allowedDepth(peer.slowStart.depth, for: peer))
     }
 

@@ -10,18 +10,21 @@ import Testing
         var start = PipelineSlowStart()
         #expect(start.isRunning && start.depth == PipelineSlowStart.initialDepth)
         for _ in 0..<10 {
-            let grew = start.blockArrived(elapsed: .milliseconds(200), quickest: .milliseconds(200))
+            let grew = start.blockArrived(elapsed: .milliseconds(200), quickest: .milliseconds(200), pipeFull: true)
             #expect(grew)
         }
         // Queued behind others, but within a quarter of the round trip (plus 5 ms): still growing.
-        let queuedButInTime = start.blockArrived(elapsed: .milliseconds(255), quickest: .milliseconds(200))
+        let queuedButInTime = start.blockArrived(elapsed: .milliseconds(255), quickest: .milliseconds(200), pipeFull: true)
         #expect(queuedButInTime)
         #expect(start.depth == PipelineSlowStart.initialDepth + 11)
+        // A timely block on a pipe the reads leave less than half full grows nothing.
+        let idle = start.blockArrived(elapsed: .milliseconds(200), quickest: .milliseconds(200), pipeFull: false)
+        #expect(!idle && start.isRunning && start.depth == PipelineSlowStart.initialDepth + 11)
         // Later than that: the peer's queue has begun to grow, and slow start is over for good.
-        let late = start.blockArrived(elapsed: .milliseconds(256), quickest: .milliseconds(200))
+        let late = start.blockArrived(elapsed: .milliseconds(256), quickest: .milliseconds(200), pipeFull: true)
         #expect(!late)
         #expect(!start.isRunning)
-        let afterwards = start.blockArrived(elapsed: .milliseconds(200), quickest: .milliseconds(200))
+        let afterwards = start.blockArrived(elapsed: .milliseconds(200), quickest: .milliseconds(200), pipeFull: true)
         #expect(!afterwards)
         #expect(start.depth == PipelineSlowStart.initialDepth + 11)
     }
@@ -29,7 +32,7 @@ import Testing
     @Test func slowStartNeverPassesTheDeepestPipeline() {
         var start = PipelineSlowStart()
         for _ in 0..<(2 * RequestScheduler.maxPipelineDepth) {
-            _ = start.blockArrived(elapsed: .milliseconds(1), quickest: .milliseconds(1))
+            _ = start.blockArrived(elapsed: .milliseconds(1), quickest: .milliseconds(1), pipeFull: true)
         }
         #expect(start.isRunning && start.depth == RequestScheduler.maxPipelineDepth)
     }
