@@ -17,7 +17,8 @@ import NIOCore
 /// Invariant: `depth` only grows, only while `isRunning` and the pipe is full, to at most
 /// `RequestScheduler.maxPipelineDepth`; once over, slow start stays over.
 struct PipelineSlowStart {
-    static let initialDepth = 16
+    /// Slow start begins at the scheduler's floor.
+    static let initialDepth = RequestScheduler.minimumDepth
     /// A block slower than 5/4 of the quickest round trip plus this ends slow start.
     static let tolerance = TimeAmount.milliseconds(5)
 

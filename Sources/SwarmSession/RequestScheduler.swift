@@ -78,9 +78,9 @@ final class RequestScheduler {
     private func sampleRoundTrip(of peer: PeerConnection, sentAt: NIODeadline) {
         let now = foreman.clock.now
         peer.roundTrip.sample(sentAt: sentAt, now: now)
+        guard peer.slowStart.isRunning, now >= sentAt, let quickest = peer.roundTrip.value else { return }
         let pipeFull = 2 * (peer.outstanding.count + 1) >= peer.pipelineDepth
-        guard now >= sentAt, let quickest = peer.roundTrip.value,
-              peer.slowStart.blockArrived(elapsed: now - sentAt, quickest: quickest, pipeFull: pipeFull) else { return }
+        guard peer.slowStart.blockArrived(elapsed: now - sentAt, quickest: quickest, pipeFull: pipeFull) else { return }
         peer.pipelineDepth = max(peer.pipelineDepth, allowedDepth(peer.slowStart.depth, for: peer))
     }
 

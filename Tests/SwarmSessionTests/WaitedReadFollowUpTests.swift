@@ -8,24 +8,19 @@ import Testing
 @Suite struct WaitedReadFollowUpTests {
     private static let pieceLength = 64 * 1024
 
-    /// A seeder connects, a read of `piece` starts waiting, then the seeder unchokes with an
-    /// empty queue: returns it and its first batch of requests.
-    private static func readWaitingFor(piece: Int, in harness: ForemanHarness) async throws -> (TestPeer, [BlockSpec]) {
-        let peer = try await harness.connectPeer()
-        try await peer.receive(.bitfield(harness.allPieces))
-        _ = try await peer.sentMessages()
-        let reader = ReaderID(rawValue: 1)
-        try await harness.onLoop { foreman in
-            foreman.openReader(reader, fileIndex: 0)
-            foreman.addWaiter(id: 1, reader: reader, fileIndex: 0, offset: Int64(piece * pieceLength), length: 4096) { _ in }
-        }
-        try await peer.receive(.unchoke)
-        return (peer, try await peer.requests())
-    }
-
     @Test func backgroundFillStaysHeldForAMomentAfterAWaitEnds() async throws {
         try await ForemanHarness.with(pieces: 8, pieceLength: Self.pieceLength) { harness in
-            let (peer, waited) = try await Self.readWaitingFor(piece: 7, in: harness)
+            let peer = try await harness.connectPeer()
+            try await peer.receive(.bitfield(harness.allPieces))
+            _ = try await peer.sentMessages()
+            let reader = ReaderID(rawValue: 1)
+            try await harness.onLoop { foreman in
+                foreman.openReader(reader, fileIndex: 0)
+                foreman.addWaiter(id: 1, reader: reader, fileIndex: 0, offset: Int64(7 * Self.pieceLength), length: 4096) { _ in }
+            }
+            // The seeder unchokes with an empty queue: its first batch is the waited piece.
+            try await peer.receive(.unchoke)
+            let waited = try await peer.requests()
             #expect(!waited.isEmpty && waited.allSatisfy { $0.piece == 7 }, "\(waited)")
             // The wait lasts longer than the hold (a long link): the piece lands 400 ms later.
             harness.clock.advance(by: .milliseconds(400))
