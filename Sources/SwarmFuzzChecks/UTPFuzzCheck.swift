@@ -4,7 +4,8 @@ import SwarmUTP
 /// back to itself. Then the input, as a datagram, is handed to both ends of a connected pair as
 /// it is and re-addressed to them (connection id, and sequence and ack numbers moved next to
 /// theirs, where it does the most): neither end traps, each keeps its buffers within bounds, and
-/// every datagram either sends parses and fits a 1200-byte datagram plus a selective ack.
+/// every datagram either sends parses and fits the largest packet path MTU discovery may try (a
+/// 1500-byte frame's payload) plus a selective ack.
 enum UTPFuzzCheck {
     static func run(_ input: [UInt8]) throws(FuzzInvariantViolation) {
         guard let packet = try? UTPPacket.parse(input) else { return }
@@ -13,16 +14,17 @@ enum UTPFuzzCheck {
         try require((try? UTPPacket.parse(packet.encoded)) == packet, .utp, "encode -> parse changed the packet")
 
         var now: UInt64 = 5_000_000
-        let settings = UTPConnectionSettings()
+        var settings = UTPConnectionSettings()
+        settings.maximumPayloadSize = 1452
         let a = UTPConnection.connect(receiveID: 100, sequence: 0xfffe, now: now, settings: settings)
-        guard let syn = a.takeDatagrams().first.flatMap({ try? UTPPacket.parse($0) }) else {
+        guard let syn = a.takeDatagrams().first.flatMap({ try? UTPPacket.parse($0.bytes) }) else {
             return try require(false, .utp, "no SYN")
         }
         let b = UTPConnection.accept(syn, sequence: 500, now: now, settings: settings)
-        for datagram in b.takeDatagrams() { if let p = try? UTPPacket.parse(datagram) { a.receive(p, now: now) } }
+        for datagram in b.takeDatagrams() { if let p = try? UTPPacket.parse(datagram.bytes) { a.receive(p, now: now) } }
         a.write([UInt8](repeating: 7, count: 20_000), now: now)
         b.write([UInt8](repeating: 9, count: 5_000), now: now)
-        var sent: [[UInt8]] = []
+        var sent: [UTPDatagram] = []
         sent += a.takeDatagrams()
         sent += b.takeDatagrams()
 
@@ -51,9 +53,10 @@ enum UTPFuzzCheck {
             try require(connection.writeSpace >= 0 && connection.writeSpace <= settings.sendBufferCapacity, .utp,
                         "write space \(connection.writeSpace)")
         }
+        let largest = settings.maximumPayloadSize + UTPPacket.headerLength + 2 + UTPPacket.maxSelectiveAckBytes
         for datagram in sent {
-            try require(datagram.count <= 1200 + 2 + UTPPacket.maxSelectiveAckBytes, .utp, "sent \(datagram.count) bytes")
-            try require((try? UTPPacket.parse(datagram)) != nil, .utp, "sent a datagram that is not uTP")
+            try require(datagram.bytes.count <= largest, .utp, "sent \(datagram.bytes.count) bytes")
+            try require((try? UTPPacket.parse(datagram.bytes)) != nil, .utp, "sent a datagram that is not uTP")
         }
     }
 }

@@ -55,7 +55,15 @@ final class EngineUDPSocket: Sendable {
             .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelOption(ChannelOptions.socketOption(.so_sndbuf), value: 4 << 20)
             .channelOption(ChannelOptions.maxMessagesPerRead, value: 64)
-        if ipv6 { bootstrap = bootstrap.channelOption(v6only, value: 1) }
+        if ipv6 {
+            bootstrap = bootstrap.channelOption(v6only, value: 1)
+        } else {
+            // Linux sets DF on UDP by default (IP_PMTUDISC_WANT) and then relies on ICMP "needs
+            // fragmentation" answers, which some paths never send: a datagram above such a path's
+            // MTU would vanish every time. Fragmentable, it crosses; uTP's path MTU probes are
+            // the only datagrams sent with DF (`sendUnfragmented`).
+            bootstrap = bootstrap.channelOption(mtuDiscovery, value: pmtuDont)
+        }
         bootstrap = bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -103,6 +111,38 @@ final class EngineUDPSocket: Sendable {
     func flush() {
         channel.flush()
     }
+
+    /// On the loop: sends `bytes` at once with don't-fragment set (a path MTU probe); returns
+    /// false when it could not be (an IPv6 socket, an option the kernel refused, or a socket
+    /// backed up so that the datagram waits in NIO's queue and leaves after the option is back
+    /// off). Everything else this socket sends may be fragmented (`bind` sets that), so only
+    /// the probe can be lost for its size.
+    func sendUnfragmented(_ bytes: [UInt8], to destination: SocketAddress) -> Bool {
+        guard !isIPv6, let options = channel.syncOptions else {
+            send(bytes, to: destination)
+            return false
+        }
+        // What is queued leaves first, fragmentable.
+        channel.flush()
+        guard (try? options.setOption(Self.mtuDiscovery, value: Self.pmtuProbe)) != nil else {
+            send(bytes, to: destination)
+            return false
+        }
+        let sent = NIOLoopBoundBox(false, eventLoop: eventLoop)
+        let envelope = AddressedEnvelope(remoteAddress: destination, data: channel.allocator.buffer(bytes: bytes))
+        // A datagram too big for the interface fails at once (EMSGSIZE, which NIO gives to this
+        // write only): it was still "sent" in the probe's sense, and is lost like a dropped one.
+        channel.writeAndFlush(envelope).whenComplete { _ in sent.value = true }
+        try? options.setOption(Self.mtuDiscovery, value: Self.pmtuDont)
+        return sent.value
+    }
+
+    /// IP_MTU_DISCOVER and its values (linux/in.h): DONT sends without DF; PROBE sets DF and
+    /// ignores the path MTU the kernel learnt (the probe is how we learn it).
+    private static let mtuDiscovery = ChannelOptions.Types.SocketOption(level: .ip,
+                                                                        name: .init(rawValue: 10))
+    private static let pmtuDont: SocketOptionValue = 0
+    private static let pmtuProbe: SocketOptionValue = 3
 
     /// On the loop: one datagram, sent at once.
     func send(_ bytes: [UInt8], to destination: SocketAddress) {

@@ -26,6 +26,11 @@ final class UTPService: Sendable {
     static let tickInterval = TimeAmount.milliseconds(20)
     /// Connections at once, both directions (each holds up to 2 MiB of buffers).
     static let maxStreams = 512
+    /// Every connection's settings: over IPv4, path MTU discovery up to a 1500-byte frame (IPv4
+    /// routers fragment what they must, so only a probe goes with don't-fragment); over IPv6 the
+    /// packets stay at the size every path carries (routers there never fragment, and a probe's
+    /// resend would need the "packet too big" answer that firewalls often eat).
+    private let connectionSettings: UTPConnectionSettings
 
     final class State {
         var streams: [UTPStream.Key: UTPStream] = [:]
@@ -53,6 +58,9 @@ final class UTPService: Sendable {
         self.socket = socket
         eventLoop = socket.eventLoop
         self.logger = logger
+        var settings = UTPConnectionSettings()
+        if !socket.isIPv6 { settings.maximumPayloadSize = 1500 - 20 - 8 - UTPPacket.headerLength }
+        connectionSettings = settings
         let loop = eventLoop
         do {
             state = try await loop.submit { NIOLoopBound(State(), eventLoop: loop) }.get()
@@ -103,7 +111,7 @@ final class UTPService: Sendable {
             id &+= 2
         }
         let connection = UTPConnection.connect(receiveID: id, sequence: .random(in: .min ... .max, using: &state.random),
-                                               now: now())
+                                               now: now(), settings: connectionSettings)
         let stream = UTPStream(key: UTPStream.Key(address: address, receiveID: id), connection: connection)
         stream.dialed = promise
         stream.install = install
@@ -170,7 +178,8 @@ final class UTPService: Sendable {
             socket.write(reset.encoded, to: address)
             return
         }
-        let connection = UTPConnection.accept(syn, sequence: .random(in: .min ... .max, using: &state.random), now: time)
+        let connection = UTPConnection.accept(syn, sequence: .random(in: .min ... .max, using: &state.random), now: time,
+                                              settings: connectionSettings)
         let stream = UTPStream(key: key, connection: connection)
         state.streams[key] = stream
         state.figures.accepted += 1
@@ -182,7 +191,15 @@ final class UTPService: Sendable {
     func sendDatagrams(of stream: UTPStream) {
         let datagrams = stream.connection.takeDatagrams()
         guard !datagrams.isEmpty else { return }
-        for datagram in datagrams { socket.write(datagram, to: stream.key.address) }
+        for datagram in datagrams {
+            if datagram.dontFragment {
+                if !socket.sendUnfragmented(datagram.bytes, to: stream.key.address) {
+                    stream.connection.pathProbeWentFragmentable()
+                }
+            } else {
+                socket.write(datagram.bytes, to: stream.key.address)
+            }
+        }
         state.value.figures.datagramsOut += datagrams.count
     }
 

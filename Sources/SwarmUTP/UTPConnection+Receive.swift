@@ -51,6 +51,7 @@ extension UTPConnection {
             inFlightPayload -= acked.payload.count
             if acked.kind == .fin { finAcked = true }
             guard !acked.selectivelyAcked else { continue }
+            if acked.isPathProbe { pathMTU.acked(sequence: acked.sequence) }
             bytesAcked += acked.size
             if !acked.needsResend { inFlightBytes -= acked.size }
             if acked.transmissions == 1 { roundTrip.sample(now &- acked.sentAt) }
@@ -70,6 +71,7 @@ extension UTPConnection {
                 }
                 if packet.selectivelyAcks(inFlight[index].sequence) {
                     inFlight[index].selectivelyAcked = true
+                    if inFlight[index].isPathProbe { pathMTU.acked(sequence: inFlight[index].sequence) }
                     laterAcked += 1
                     bytesAcked += inFlight[index].size
                     if !inFlight[index].needsResend { inFlightBytes -= inFlight[index].size }
@@ -95,7 +97,11 @@ extension UTPConnection {
         // Lost: sent again at once, unless already waiting for that (once per round trip each).
         for index in lostIndices.reversed() where !inFlight[index].needsResend {
             guard now &- inFlight[index].sentAt >= roundTrip.smoothed else { continue }
-            if recoveryEnd == nil {
+            if inFlight[index].isPathProbe {
+                // Too big for the path, most likely: a lower ceiling, not a congestion signal.
+                pathMTU.lost(sequence: inFlight[index].sequence)
+                inFlight[index].isPathProbe = false
+            } else if recoveryEnd == nil {
                 congestion.lost()
                 recoveryEnd = nextSequence
             }

@@ -17,15 +17,20 @@ extension UTPConnection {
             index += 1
         }
         while !unsent.isEmpty {
-            let size = min(unsent.count, settings.payloadSize)
+            var size = min(unsent.count, pathMTU.floor)
             // Half the sequence space at most in flight: beyond it acks become ambiguous.
             guard inFlight.count < 0x4000 else { return }
             guard inFlightBytes + size + UTPPacket.headerLength <= limit else {
                 windowWasFull = true
                 return
             }
+            let isPathProbe = probeFits(limit: limit)
+            if isPathProbe, let probeSize = pathMTU.nextProbeSize {
+                size = probeSize
+                pathMTU.sent(sequence: nextSequence, size: size)
+            }
             let payload = unsent.take(size)
-            inFlight.append(Outgoing(sequence: nextSequence, kind: .data, payload: payload))
+            inFlight.append(Outgoing(sequence: nextSequence, kind: .data, payload: payload, isPathProbe: isPathProbe))
             inFlightPayload += payload.count
             nextSequence &+= 1
             transmit(inFlight.count - 1, now: now)
@@ -36,6 +41,15 @@ extension UTPConnection {
             nextSequence &+= 1
             transmit(inFlight.count - 1, now: now)
         }
+    }
+
+    /// Whether the next new packet should be the path MTU probe: one is due, there is data to fill
+    /// it, it fits the window, and the window holds three ordinary packets besides (so packets
+    /// around it tell its loss from congestion, as libtorrent requires), outside a loss recovery.
+    private func probeFits(limit: Int) -> Bool {
+        guard let probeSize = pathMTU.nextProbeSize, unsent.count >= probeSize, recoveryEnd == nil else { return false }
+        let header = UTPPacket.headerLength
+        return congestion.window >= 3 * (pathMTU.floor + header) && inFlightBytes + probeSize + header <= limit
     }
 
     /// Sends (or sends again) `inFlight[index]`.
@@ -49,9 +63,11 @@ extension UTPConnection {
         }
         packet.needsResend = false
         inFlight[index] = packet
+        // Only a probe's first copy may be dropped for its size: a resend must get through.
         emit(UTPPacket(kind: packet.kind, connectionID: sendID, timestamp: UInt32(truncatingIfNeeded: now),
                        timestampDifference: replyDelay, windowSize: UInt32(receiveWindow),
-                       sequenceNumber: packet.sequence, ackNumber: ackNumber, payload: packet.payload[...]))
+                       sequenceNumber: packet.sequence, ackNumber: ackNumber, payload: packet.payload[...]),
+             dontFragment: packet.isPathProbe && packet.transmissions == 1)
         // Every packet carries our ack: none is pending any more.
         ackPending = false
         if retransmitDeadline == nil { retransmitDeadline = now + roundTrip.timeout }
@@ -90,8 +106,8 @@ extension UTPConnection {
         return mask
     }
 
-    func emit(_ packet: UTPPacket) {
-        datagrams.append(packet.encoded)
+    func emit(_ packet: UTPPacket, dontFragment: Bool = false) {
+        datagrams.append(UTPDatagram(bytes: packet.encoded, dontFragment: dontFragment))
     }
 
     // MARK: - Time
@@ -118,8 +134,17 @@ extension UTPConnection {
                            sequenceNumber: nextSequence, ackNumber: ackNumber))
             return close(.timedOut)
         }
-        congestion.timedOut()
-        for index in inFlight.indices where !inFlight[index].selectivelyAcked {
+        // A probe that was the only packet unacked was too big, most likely (libtorrent's rule):
+        // a lower ceiling, and no congestion signal. Lost among others, it tells nothing.
+        let unacked = inFlight.indices.filter { !inFlight[$0].selectivelyAcked }
+        var probeAlone = false
+        if let probe = pathMTU.probe, let index = unacked.first(where: { inFlight[$0].sequence == probe.sequence }) {
+            inFlight[index].isPathProbe = false
+            probeAlone = unacked.count == 1
+            if probeAlone { pathMTU.lost(sequence: probe.sequence) } else { pathMTU.abandon() }
+        }
+        if !probeAlone { congestion.timedOut() }
+        for index in unacked {
             inFlight[index].needsResend = true
         }
         inFlightBytes = 0

@@ -8,13 +8,16 @@ import DequeModule
 /// Reliability: cumulative and selective acks; a packet with three later packets acked is sent
 /// again at once (fast retransmit, the window halved once per window); a retransmission timeout
 /// from the measured round trip sends everything unacked again from a window of two packets.
-/// Congestion: LEDBAT (`UTPCongestion`). Flow: the peer's advertised window and ours.
+/// Congestion: LEDBAT (`UTPCongestion`). Flow: the peer's advertised window and ours. Packet
+/// size: path MTU discovery by probing (`UTPPathMTU`); a lost probe lowers the size tried, not
+/// the window.
 ///
 /// Invariants: `inFlight` holds the packets `inFlight[0].sequence ..< nextSequence`, in order,
 /// none acked cumulatively; `inFlightBytes` is the size of those neither selectively acked nor
 /// waiting to be resent; `unsent.count + inFlightPayload <= sendBufferCapacity` after each
 /// `write`; `delivered.count + outOfOrderBytes` exceeds `receiveBufferCapacity` by at most one
-/// window probe; once `state == .closed` nothing is sent.
+/// window probe; once `state == .closed` nothing is sent; at most one packet in `inFlight` is a
+/// path MTU probe (`isPathProbe`), the one `pathMTU.probe` names.
 public final class UTPConnection {
     public enum State: Equatable, Sendable {
         /// Our SYN is out, no answer yet.
@@ -47,6 +50,8 @@ public final class UTPConnection {
     public internal(set) var closeReason: CloseReason?
     public internal(set) var congestion: UTPCongestion
     public internal(set) var roundTrip = UTPRoundTrip()
+    /// The payload size new packets get, and the search for a larger one.
+    public internal(set) var pathMTU: UTPPathMTU
     /// The peer sent FIN and everything before it has been received (it may still be unread).
     public internal(set) var peerFinished = false
     /// Our FIN was sent and acked: the peer has everything we wrote.
@@ -62,6 +67,8 @@ public final class UTPConnection {
         var transmissions = 0
         var selectivelyAcked = false
         var needsResend = false
+        /// Sent (once) with don't-fragment to learn whether its size crosses the path.
+        var isPathProbe = false
         var size: Int { payload.count + UTPPacket.headerLength }
     }
 
@@ -95,7 +102,7 @@ public final class UTPConnection {
     /// Our receive time minus the peer's timestamp on its last packet: echoed in ours.
     var replyDelay: UInt32 = 0
 
-    var datagrams: [[UInt8]] = []
+    var datagrams: [UTPDatagram] = []
 
     private init(receiveID: UInt16, sendID: UInt16, state: State, nextSequence: UInt16, peerWindow: Int,
                  settings: UTPConnectionSettings) {
@@ -105,6 +112,7 @@ public final class UTPConnection {
         self.nextSequence = nextSequence
         self.peerWindow = peerWindow
         self.settings = settings
+        pathMTU = UTPPathMTU(floor: settings.payloadSize, ceiling: settings.maximumPayloadSize)
         congestion = UTPCongestion(packetSize: settings.payloadSize + UTPPacket.headerLength,
                                    maximumWindow: settings.sendBufferCapacity)
     }
@@ -132,7 +140,7 @@ public final class UTPConnection {
     }
 
     /// The datagrams to send, in order; taken once.
-    public func takeDatagrams() -> [[UInt8]] {
+    public func takeDatagrams() -> [UTPDatagram] {
         defer { datagrams.removeAll(keepingCapacity: true) }
         return datagrams
     }
@@ -154,6 +162,17 @@ public final class UTPConnection {
         unsent.append(contentsOf: bytes.prefix(n))
         sendPending(now: now)
         return n
+    }
+
+    /// The owner could not send the path MTU probe with don't-fragment set (the socket was
+    /// backed up, or the platform cannot): it may have crossed in fragments, so its ack proves
+    /// nothing. The search forgets it.
+    public func pathProbeWentFragmentable() {
+        guard let probe = pathMTU.probe else { return }
+        pathMTU.abandon()
+        if let index = inFlight.lastIndex(where: { $0.sequence == probe.sequence }) {
+            inFlight[index].isPathProbe = false
+        }
     }
 
     /// Received bytes not yet read.
@@ -196,5 +215,18 @@ public final class UTPConnection {
         inFlight.removeAll()
         outOfOrder.removeAll()
         retransmitDeadline = nil
+    }
+}
+
+/// A datagram a connection wants sent.
+public struct UTPDatagram: Sendable, Equatable {
+    public let bytes: [UInt8]
+    /// A path MTU probe: to be sent with don't-fragment set (else tell the connection,
+    /// `pathProbeWentFragmentable`).
+    public let dontFragment: Bool
+
+    public init(bytes: [UInt8], dontFragment: Bool = false) {
+        self.bytes = bytes
+        self.dontFragment = dontFragment
     }
 }

@@ -1,10 +1,13 @@
 /// The limits and timings of a uTP connection.
 public struct UTPConnectionSettings: Sendable {
-    /// Payload bytes per packet. The datagram is 20 bytes more: 1200 in all, which crosses any
-    /// IPv6 path (minimum MTU 1280 less 48 bytes of IP and UDP headers) and nearly every IPv4 one
-    /// without fragmentation. No path MTU discovery: probing for 1500-byte paths would save ~20%
-    /// of the packets, not worth black-holed connections on tunnels that drop ICMP.
+    /// Payload bytes per packet until path MTU discovery has found more. The datagram is 20 bytes
+    /// more: 1200 in all, which crosses any IPv6 path (minimum MTU 1280 less 48 bytes of IP and
+    /// UDP headers) and nearly every IPv4 one without fragmentation.
     public var payloadSize = 1180
+    /// The largest payload path MTU discovery tries (`UTPPathMTU`); at or below `payloadSize`, no
+    /// probing. The owner sets it from the link: 1452 over IPv4 (a 1500-byte frame less 20 bytes
+    /// of IP, 8 of UDP and 20 of uTP header), as libtorrent does.
+    public var maximumPayloadSize = 1180
     /// Bytes accepted for sending and not yet acked (queued plus in flight): the send window's
     /// ceiling and what one connection may hold in memory on the way out.
     public var sendBufferCapacity = 1 << 20

@@ -1,10 +1,13 @@
 """uTP (BEP 29) against real libtorrent peers whose TCP is off: a uTP-only seeder serves a
 mount byte-exact, directly and through a lossy, delayed UDP relay; a uTP-only leecher downloads
-from `swarmfs seed`; with `--no-utp` a uTP-only peer gives nothing."""
+from `swarmfs seed`; with `--no-utp` a uTP-only peer gives nothing; our uploads find the path's
+MTU by probing."""
 
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import time
 
 import pytest
@@ -120,3 +123,51 @@ def test_encrypted_utp_leecher_downloads_from_swarmfs_seed(swarmfs_seed, lt_leec
     report = leecher.wait_complete(90)
     assert report.get("hash_failures", 0) == 0
     assert_tree_matches(payload, leecher.save_path)
+
+
+def seed_through_relay(swarmfs_seed, lt_leecher, procs, pool, workdir, size):
+    """A uTP-only libtorrent leecher downloads from `swarmfs seed` through a UDP relay; returns
+    how many datagrams of each length the seed sent (its uTP packet sizes)."""
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=size)
+    torrent = make_torrent(payload, piece_size=64 * 1024, trackers=[], out_path=os.path.join(workdir, "t.torrent"))
+    seed = swarmfs_seed(torrent, payload.save_path, "--no-trackers", "--listen-host", "127.0.0.1")
+    ip, port = pool.endpoint()
+    proxy = UDPProxy(ip, port, seed.endpoint, procs=procs, delay_ms=2).start()
+    leecher = lt_leecher(torrent, peers=[proxy.endpoint], use_tracker=False, transport="utp")
+    report = leecher.wait_complete(90)
+    stats = proxy.stop()
+    assert report.get("hash_failures", 0) == 0
+    assert_tree_matches(payload, leecher.save_path)
+    return {int(length): count for length, count in stats["sizes_down"].items()}
+
+
+def test_utp_upload_probes_its_way_to_whole_frames(swarmfs_seed, lt_leecher, procs, pool, workdir):
+    # Path MTU discovery over IPv4: one probe of a 1500-byte frame's payload (1452 + 20 bytes of
+    # uTP header), acked by libtorrent, and every full packet after it has that size.
+    sizes = seed_through_relay(swarmfs_seed, lt_leecher, procs, pool, workdir, size=3 * MiB + 11)
+    most_common = max(sizes, key=sizes.get)
+    assert most_common == 1472, sorted(sizes.items(), key=lambda kv: -kv[1])[:5]
+    assert max(sizes) <= 1472 + 2 + 32, sizes  # a STATE's selective ack may add bytes, never data
+
+
+def private_network_namespace():
+    # scripts/test's namespace has loopback only; a host (or container) has more.
+    return [name for _, name in socket.if_nameindex()] == ["lo"] and os.geteuid() == 0
+
+
+@pytest.mark.skipif(not private_network_namespace(),
+                    reason="changes the loopback MTU: only in a private network namespace (scripts/test makes one)")
+def test_utp_upload_settles_below_a_smaller_link_mtu(swarmfs_seed, lt_leecher, procs, pool, workdir):
+    # A link of 1400 bytes (loopback's MTU lowered in this test's namespace): a probe sent with
+    # don't-fragment that is bigger fails at the kernel (EMSGSIZE), as a router without ICMP
+    # would drop it; its resend goes fragmentable and arrives. The search must settle within
+    # 16 bytes under 1400 - 28 (IP and UDP headers), and the transfer stay byte-exact.
+    subprocess.run(["ip", "link", "set", "lo", "mtu", "1400"], check=True)
+    try:
+        sizes = seed_through_relay(swarmfs_seed, lt_leecher, procs, pool, workdir, size=3 * MiB + 11)
+    finally:
+        subprocess.run(["ip", "link", "set", "lo", "mtu", "65536"], check=True)
+    most_common = max(sizes, key=sizes.get)
+    assert 1372 - 16 < most_common <= 1372, sorted(sizes.items(), key=lambda kv: -kv[1])[:5]
+    # Only the lost probes' resends went bigger (fragmented): a handful, not the stream.
+    assert sum(count for length, count in sizes.items() if length > 1372 + 2 + 32) <= 3, sizes

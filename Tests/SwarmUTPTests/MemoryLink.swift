@@ -19,7 +19,12 @@ final class MemoryLink {
     private var random: SplitMix64
     private var inTransit: [(at: UInt64, toB: Bool, bytes: [UInt8])] = []
     private var queueFreeAt: [Bool: UInt64] = [true: 0, false: 0]
+    /// The largest datagram (uTP header included) that crosses without fragments; nil: any.
+    var pathMTU: Int?
     private(set) var sentDatagrams = 0
+    private(set) var probesSent = 0
+    /// The largest datagram delivered (or queued to be).
+    private(set) var largestDatagram = 0
     private(set) var droppedDatagrams = 0
     /// The largest queueing delay the bottleneck saw (microseconds).
     private(set) var maxQueueing: UInt64 = 0
@@ -41,10 +46,19 @@ final class MemoryLink {
         random.next()
     }
 
-    private func send(_ datagrams: [[UInt8]], toB: Bool) {
-        for bytes in datagrams {
+    private func send(_ datagrams: [UTPDatagram], toB: Bool) {
+        for datagram in datagrams {
+            let bytes = datagram.bytes
             sentDatagrams += 1
+            if datagram.dontFragment { probesSent += 1 }
             if toB, !bReachable { continue }
+            // The path's MTU: a bigger datagram with don't-fragment is dropped without a word (a
+            // black hole); without it, it crosses in fragments.
+            if let pathMTU, bytes.count > pathMTU, datagram.dontFragment {
+                droppedDatagrams += 1
+                continue
+            }
+            largestDatagram = max(largestDatagram, bytes.count)
             if lossPercent > 0, Int(nextRandom() % 100) < lossPercent {
                 droppedDatagrams += 1
                 continue

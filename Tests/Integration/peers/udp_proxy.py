@@ -11,7 +11,8 @@ probability PCT% (seeded: a run repeats) and otherwise delivered D ms later each
 queue are dropped, as a router's full buffer would); with --blackout-after, once N datagrams
 have been relayed every datagram either way is dropped for S seconds (a peer that vanishes, a
 route that breaks). Prints READY once bound, and on SIGTERM the
-counters as `STATS {json}`.
+counters as `STATS {json}`, with `sizes_down`: how many datagrams of each length came from the
+upstream (the packet sizes its uTP chose).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def main() -> int:
     order = 0
     queue_free = {True: 0.0, False: 0.0}
     stats = {"relayed": 0, "dropped": 0, "queue_dropped": 0, "bytes": 0, "blackout_dropped": 0, "syns_up": 0}
+    sizes_down = {}
     blackout_until = None  # set when the blackout starts
     print("READY", flush=True)
     while not stop:
@@ -78,6 +80,8 @@ def main() -> int:
                 toward_upstream = source != upstream
                 if toward_upstream:
                     client = source
+                else:
+                    sizes_down[len(data)] = sizes_down.get(len(data), 0) + 1
                 if args.trace and len(data) >= 20:
                     kind, _ext, conn, _ts, _td, wnd, seq, ack = struct.unpack(">BBHIIIHH", data[:20])
                     print(f"{now:.4f} {'->' if toward_upstream else '<-'} type={kind >> 4} conn={conn} seq={seq} "
@@ -113,6 +117,7 @@ def main() -> int:
                 stats["bytes"] += len(data)
             except (BlockingIOError, OSError):
                 stats["dropped"] += 1
+    stats["sizes_down"] = sizes_down
     print("STATS", json.dumps(stats), flush=True)
     return 0
 
