@@ -57,7 +57,10 @@ def one_download(label, seed, endpoint, torrent, work, rep, args):
     if args.latency_ms > 0 or args.rate > 0:
         relay_log = os.path.join(work, "logs", f"relay-{label}-{rep}.log")
         open(relay_log, "w").close()
-        listen = f"{PROXY_IP.format(2)}:{PORT + rep}"
+        # A relay address of its own per download: the seed of the download before may still
+        # send to the last one (its connection timing out), and a relay takes whoever sends as
+        # its client.
+        listen = f"{PROXY_IP.format(2)}:{PORT + 100 + 2 * rep + (label == 'baseline')}"
         relay = spawn([sys.executable, "-u", UDP_PROXY_PY, "--listen", listen, "--upstream", endpoint,
                        "--delay-ms", str(args.latency_ms), "--rate", str(args.rate)], relay_log)
         wait_output(relay_log, "READY", 10)
@@ -65,7 +68,7 @@ def one_download(label, seed, endpoint, torrent, work, rep, args):
     leech_log = os.path.join(work, "logs", f"leech-{label}-{rep}.log")
     before = cpu_seconds(seed.pid)
     start = time.monotonic()
-    leech = spawn([LIBTORRENT_PYTHON, PEER_PY, "download", "--ip", LEECHER_IP, "--port", str(PORT + 50 + rep),
+    leech = spawn([LIBTORRENT_PYTHON, PEER_PY, "download", "--ip", LEECHER_IP, "--port", str(PORT + 50 + 2 * rep + (label == "baseline")),
                    "--peer", target, "--no-tracker", "--utp-only", "--timeout", str(args.timeout), torrent, save],
                   leech_log)
     sizes = {}

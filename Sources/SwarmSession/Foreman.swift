@@ -358,6 +358,11 @@ final class Foreman {
         scheduler.fill(peer)
     }
 
+    /// The peer's channel drained below its water mark: requests that waited are served.
+    func peerBecameWritable(_ peer: PeerConnection) {
+        uploader.resumeParked(for: peer)
+    }
+
     /// The peer sent bytes that are not the protocol (an oversized or malformed frame, garbage
     /// for a handshake): said at warning level, and the address is not tried again.
     func peer(_ peer: PeerConnection, brokeProtocol violation: PeerWireError) {

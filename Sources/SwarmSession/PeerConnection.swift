@@ -1,3 +1,4 @@
+import DequeModule
 import NIOCore
 import SwarmMetainfo
 import SwarmPieces
@@ -71,6 +72,10 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// Requests the peer cancelled while we were reading them from disk (bounded by
     /// `servingRequests`): dropped instead of sent.
     var cancelledRequests: Set<BlockRequest> = []
+    /// Requests that came while the peer could take no more (its channel not writable, its
+    /// share of the upload queue in use), in order: served as it drains (`Uploader`), at most
+    /// `Uploader.parkedRequestLimit` of them.
+    var parkedRequests = Deque<BlockRequest>()
     /// When the TCP connection came up (the handshake has a deadline from then).
     private(set) var connectedAt: NIODeadline
     /// When the peer last sent us anything, and when we last sent it anything (keep-alives).
@@ -128,6 +133,11 @@ final class PeerConnection: ChannelInboundHandler, RemovableChannelHandler {
         try? context.channel.syncOptions?.setOption(Self.quickAck, value: 1)
         foreman.peerReadBatchEnded(self)
         context.flush()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { foreman.peerBecameWritable(self) }
+        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

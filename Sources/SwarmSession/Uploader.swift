@@ -7,8 +7,14 @@ import SwarmWire
 /// Foreman and confined to its loop; the Foreman hands it every upload event, and it reads the
 /// Foreman's peers and pieces but changes no piece state.
 ///
+/// A request that arrives while its peer can take no more (its channel not writable: a socket,
+/// or a uTP connection's pipe, full; or its share of the queue in use) is parked on the peer and
+/// served in order as it drains, never dropped: a peer that gets neither the block nor a reject
+/// waits for it (libtorrent did, for the rest of a download).
+///
 /// Invariants:
 /// - `peer.servingRequests` counts the peer's requests being read from disk or queued here.
+/// - `peer.parkedRequests` holds at most `parkedRequestLimit` requests, none while we choke it.
 /// - Bytes reserved for a peer in `queue` cover its blocks being read or queued, and are
 ///   released exactly once, when the block is sent, refused, or the peer is gone.
 final class Uploader {
@@ -26,10 +32,16 @@ final class Uploader {
         self.limits = limits
     }
 
+    /// Requests parked per peer: past our `reqq` (500), which a peer should not exceed anyway.
+    static let parkedRequestLimit = 512
+
     /// The peer cancelled `request`: dropped from the queue (and refused), or, while its block
     /// is being read, dropped when the read is done.
     func cancel(_ request: BlockRequest, from peer: PeerConnection) {
-        if queue.cancel(request, peer: peer.key) {
+        if let index = peer.parkedRequests.firstIndex(of: request) {
+            peer.parkedRequests.remove(at: index)
+            refuse(request, to: peer)
+        } else if queue.cancel(request, peer: peer.key) {
             peer.servingRequests -= 1
             refuse(request, to: peer)
         } else if peer.servingRequests > peer.cancelledRequests.count {
@@ -47,6 +59,9 @@ final class Uploader {
     func tick(seconds: Double) {
         meter.tick(seconds: seconds)
         drainPendingSends()
+        for peer in foreman.peers.values where !peer.parkedRequests.isEmpty {
+            resumeParked(for: peer)
+        }
     }
 
     private var unchokedCount: Int { foreman.peers.values.reduce(0) { $0 + ($1.amChoking ? 0 : 1) } }
@@ -67,6 +82,10 @@ final class Uploader {
     private func setChoked(_ peer: PeerConnection, _ choked: Bool) {
         guard peer.amChoking != choked else { return }
         peer.amChoking = choked
+        // Choked, its requests are void (BEP 6 peers hear each refused).
+        while choked, let request = peer.parkedRequests.popFirst() {
+            refuse(request, to: peer)
+        }
         peer.send(choked ? .choke : .unchoke)
         peer.flush()
     }
@@ -108,6 +127,15 @@ final class Uploader {
         peer.upload.add(block.readableBytes)
         meter.add(block.readableBytes)
         limits.upload.spend(block.readableBytes)
+        resumeParked(for: peer)
+    }
+
+    /// Starts serving the peer's parked requests, oldest first, while it can take them.
+    func resumeParked(for peer: PeerConnection) {
+        while !peer.amChoking, let request = peer.parkedRequests.first {
+            guard startServing(request, to: peer) else { return }
+            peer.parkedRequests.removeFirst()
+        }
     }
 
     /// Tells a fast-extension peer that `request` will not be served (others just never get it).
@@ -119,23 +147,35 @@ final class Uploader {
         peer.flush()
     }
 
-    /// Serves a block of a verified piece from the cache, read on the thread pool.
+    /// Serves a block of a verified piece from the cache, read on the thread pool; parks the
+    /// request while the peer can take no more.
     func serveRequest(_ request: BlockRequest, to peer: PeerConnection) {
-        let piece = Int(request.piece), begin = Int(request.begin), length = Int(request.length)
+        let piece = Int(request.piece), length = Int(request.length)
         let layout = foreman.layout
         let valid = piece < layout.pieceCount && length > 0 && length <= 128 * 1024
-            && begin + length <= layout.pieceSize(piece)
-        // A peer that does not read what we send (a full socket buffer), or holds its share of
-        // the upload queue already, gets nothing more: its backlog may not grow our memory.
-        guard valid, !peer.amChoking, foreman.picker.hasPiece(piece), peer.servingRequests < 256, peer.isWritable,
-              queue.reserve(length, for: peer.key) else {
+            && Int(request.begin) + length <= layout.pieceSize(piece)
+        guard valid, !peer.amChoking, foreman.picker.hasPiece(piece) else {
             refuse(request, to: peer)
             return
         }
-        guard let buffer = peer.allocateBuffer(capacity: length) else {
-            queue.release(length, for: peer.key)
+        // In order: nothing overtakes what waits.
+        guard !peer.parkedRequests.isEmpty || !startServing(request, to: peer) else { return }
+        guard peer.parkedRequests.count < Self.parkedRequestLimit else {
             refuse(request, to: peer)
             return
+        }
+        peer.parkedRequests.append(request)
+    }
+
+    /// Reads the block of a valid request if the peer can take it now: false when it must wait.
+    /// A peer that does not read what we send (a full socket buffer), or holds its share of the
+    /// upload queue already, gets nothing more read: its backlog may not grow our memory.
+    private func startServing(_ request: BlockRequest, to peer: PeerConnection) -> Bool {
+        let piece = Int(request.piece), begin = Int(request.begin), length = Int(request.length)
+        guard peer.servingRequests < 256, peer.isWritable, queue.reserve(length, for: peer.key) else { return false }
+        guard let buffer = peer.allocateBuffer(capacity: length) else {
+            queue.release(length, for: peer.key)
+            return false
         }
         peer.servingRequests += 1
         let store = foreman.store
@@ -174,5 +214,6 @@ final class Uploader {
                 uploader.queue.enqueue(block, for: request, peer: key)
             }
         }
+        return true
     }
 }

@@ -55,6 +55,20 @@ def test_utp_only_libtorrent_leecher_downloads_from_swarmfs_seed(swarmfs_seed, l
     assert_tree_matches(payload, leecher.save_path)
 
 
+def test_utp_leecher_gets_every_block_when_our_pipe_to_it_fills(swarmfs_seed, lt_leecher, workdir):
+    # 16 MiB on loopback: libtorrent asks for hundreds of blocks at once, faster than one uTP
+    # connection carries them, so the peer's channel stops being writable for a while. Requests
+    # arriving then used to be dropped without a reject, and libtorrent waited for them forever
+    # (stuck at 70-94 %, every run); they must wait for the channel to drain instead.
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=16 * MiB + 3)
+    torrent = make_torrent(payload, piece_size=256 * 1024, trackers=[], out_path=os.path.join(workdir, "t.torrent"))
+    seed = swarmfs_seed(torrent, payload.save_path, "--no-trackers", "--listen-host", "127.0.0.1")
+    leecher = lt_leecher(torrent, peers=[seed.endpoint], use_tracker=False, transport="utp")
+    report = leecher.wait_complete(90)
+    assert report.get("hash_failures", 0) == 0
+    assert_tree_matches(payload, leecher.save_path)
+
+
 def test_utp_through_a_lossy_delayed_relay_stays_byte_exact(lt_seeder, swarmfs_mount, procs, pool, workdir):
     payload, torrent, seeder = utp_seeder_and_torrent(lt_seeder, workdir, size=4 * MiB + 77)
     ip, port = pool.endpoint()
