@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """What uploading over uTP costs the seed: `swarmfs seed` builds side by side.
 
-    Benchmarks/latency/utp_upload.py [--baseline BIN] [--size 128M] [--reps 3]
+    Benchmarks/latency/utp_upload.py [--baseline BIN] [--size 128M] [--reps 3] [--transports utp,tcp]
                                      [--latency-ms 0] [--rate 0] [--json FILE]
 
 Each build (SWARMFS_BIN, default <repo>/.build/release/swarmfs, labelled "target"; and
 --baseline BIN, labelled "baseline") runs `swarmfs seed` of one payload on a loopback address of
-its own. A libtorrent downloader (swarmbench's peer.py, uTP only: TCP off both ways) fetches
-the payload from it, directly or, with --latency-ms, through Tests/Integration/peers/udp_proxy.py
+its own. A libtorrent downloader (swarmbench's peer.py, uTP only: TCP off both ways; with
+--transports utp,tcp also one over TCP only, for the reference) fetches the payload from it,
+directly or, for uTP with --latency-ms or --rate, through Tests/Integration/peers/udp_proxy.py
 (that delay each way, --rate bytes/s each way). Repetitions alternate which build goes first.
 Per download: seconds, MB/s, and the seed's CPU seconds spent on it (utime + stime from
 /proc/PID/stat, before and after), and the datagram sizes the seed sent when a relay is in the
@@ -48,13 +49,13 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def one_download(label, seed, endpoint, torrent, work, rep, args):
-    save = os.path.join(work, f"leech-{label}-{rep}")
+def one_download(label, transport, seed, endpoint, torrent, work, rep, args):
+    save = os.path.join(work, f"leech-{label}-{transport}-{rep}")
     safe_rmtree(save)
     os.makedirs(save)
     relay = None
     target = endpoint
-    if args.latency_ms > 0 or args.rate > 0:
+    if transport == "utp" and (args.latency_ms > 0 or args.rate > 0):
         relay_log = os.path.join(work, "logs", f"relay-{label}-{rep}.log")
         open(relay_log, "w").close()
         # A relay address of its own per download: the seed of the download before may still
@@ -65,11 +66,13 @@ def one_download(label, seed, endpoint, torrent, work, rep, args):
                        "--delay-ms", str(args.latency_ms), "--rate", str(args.rate)], relay_log)
         wait_output(relay_log, "READY", 10)
         target = listen
-    leech_log = os.path.join(work, "logs", f"leech-{label}-{rep}.log")
+    leech_log = os.path.join(work, "logs", f"leech-{label}-{transport}-{rep}.log")
+    slot = 4 * rep + 2 * (label == "baseline") + (transport == "tcp")
     before = cpu_seconds(seed.pid)
     start = time.monotonic()
-    leech = spawn([LIBTORRENT_PYTHON, PEER_PY, "download", "--ip", LEECHER_IP, "--port", str(PORT + 50 + 2 * rep + (label == "baseline")),
-                   "--peer", target, "--no-tracker", "--utp-only", "--timeout", str(args.timeout), torrent, save],
+    leech = spawn([LIBTORRENT_PYTHON, PEER_PY, "download", "--ip", LEECHER_IP, "--port", str(PORT + 50 + slot),
+                   "--peer", target, "--no-tracker", *(["--utp-only"] if transport == "utp" else []),
+                   "--timeout", str(args.timeout), torrent, save],
                   leech_log)
     sizes = {}
     try:
@@ -90,7 +93,7 @@ def one_download(label, seed, endpoint, torrent, work, rep, args):
         raise RuntimeError(f"{label} rep {rep}: {report} (log {leech_log})")
     safe_rmtree(save)
     common = sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
-    return {"label": label, "rep": rep, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 2),
+    return {"label": label, "transport": transport, "rep": rep, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 2),
             "datagram_sizes_top3": [[int(k), v] for k, v in common], "datagrams": sum(sizes.values())}
 
 
@@ -99,6 +102,7 @@ def main():
     ap.add_argument("--baseline", help="another swarmfs binary, measured in the same run")
     ap.add_argument("--size", default="128M")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--transports", default="utp", help="utp, tcp or utp,tcp (TCP goes direct: the reference)")
     ap.add_argument("--latency-ms", type=float, default=0.0)
     ap.add_argument("--rate", type=float, default=0.0, help="bytes/s each way through the relay, 0 = no cap")
     ap.add_argument("--timeout", type=float, default=600.0)
@@ -132,23 +136,24 @@ def main():
         for rep in range(args.reps):
             order = builds if rep % 2 == 0 else list(reversed(builds))
             for label, _ in order:
-                proc, endpoint = seeds[label]
-                run = one_download(label, proc, endpoint, torrent, work, rep, args)
-                run["mb_per_s"] = round(manifest["total_size"] / run["seconds"] / 1e6, 3)
-                log(f"rep {rep} {label}: {run['seconds']} s, {run['mb_per_s']} MB/s, seed cpu {run['cpu_seconds']} s, "
-                    f"datagrams {run['datagrams']} {run['datagram_sizes_top3']}")
-                runs.append(run)
+                for transport in args.transports.split(","):
+                    proc, endpoint = seeds[label]
+                    run = one_download(label, transport, proc, endpoint, torrent, work, rep, args)
+                    run["mb_per_s"] = round(manifest["total_size"] / run["seconds"] / 1e6, 3)
+                    log(f"rep {rep} {label} {transport}: {run['seconds']} s, {run['mb_per_s']} MB/s, "
+                        f"seed cpu {run['cpu_seconds']} s, datagrams {run['datagrams']} {run['datagram_sizes_top3']}")
+                    runs.append(run)
     finally:
         for proc, _ in seeds.values():
             stop_proc(proc)
     summary = {}
-    for label, _ in builds:
-        rows = [r for r in runs if r["label"] == label]
-        summary[label] = {"mb_per_s_median": median([r["mb_per_s"] for r in rows]),
+    for label, transport in [(label, t) for label, _ in builds for t in args.transports.split(",")]:
+        rows = [r for r in runs if r["label"] == label and r["transport"] == transport]
+        summary[f"{label} {transport}"] = {"mb_per_s_median": median([r["mb_per_s"] for r in rows]),
                           "cpu_seconds_median": median([r["cpu_seconds"] for r in rows])}
     result = {"benchmark": "utp-upload", "date": datetime.datetime.now().isoformat(timespec="seconds"),
               "builds": dict(builds), "size": manifest["total_size"], "latency_ms_one_way": args.latency_ms,
-              "rate": args.rate, "reps": args.reps, "runs": runs, "summary": summary}
+              "rate": args.rate, "reps": args.reps, "transports": args.transports, "runs": runs, "summary": summary}
     path = args.json or os.path.join(REPO, "Benchmarks", "results",
                                      f"utp-upload-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}.json")
     with open(path, "w") as f:

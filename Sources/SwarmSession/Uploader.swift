@@ -82,9 +82,10 @@ final class Uploader {
     private func setChoked(_ peer: PeerConnection, _ choked: Bool) {
         guard peer.amChoking != choked else { return }
         peer.amChoking = choked
-        // Choked, its requests are void (BEP 6 peers hear each refused).
+        // Choked, its requests are void: BEP 6 peers hear each refused, also through a full
+        // channel (the choke itself is queued there; the rejects are bounded by the parking).
         while choked, let request = peer.parkedRequests.popFirst() {
-            refuse(request, to: peer)
+            refuse(request, to: peer, evenIfFull: true)
         }
         peer.send(choked ? .choke : .unchoke)
         peer.flush()
@@ -139,10 +140,10 @@ final class Uploader {
     }
 
     /// Tells a fast-extension peer that `request` will not be served (others just never get it).
-    /// Nothing is queued for a peer that does not read: a flood of refusals may not grow our
-    /// send buffer either.
-    func refuse(_ request: BlockRequest, to peer: PeerConnection) {
-        guard peer.supportsFast, peer.isWritable else { return }
+    /// Nothing is queued for a peer that does not read (unless `evenIfFull`, for a bounded
+    /// number): a flood of refusals may not grow our send buffer either.
+    func refuse(_ request: BlockRequest, to peer: PeerConnection, evenIfFull: Bool = false) {
+        guard peer.supportsFast, peer.isWritable || evenIfFull else { return }
         peer.send(.reject(request))
         peer.flush()
     }

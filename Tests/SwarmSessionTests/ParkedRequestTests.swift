@@ -85,4 +85,29 @@ struct ParkedRequestTests {
             #expect(try await leecher.sentMessages().allSatisfy { if case .piece = $0 { false } else { true } })
         }
     }
+
+    @Test func chokingAPeerRejectsWhatWaitsEvenThroughAFullChannel() async throws {
+        try await Self.complete { harness in
+            let leecher = try await harness.connectPeer(host: "127.0.0.3")
+            try await leecher.receive(.interested)
+            _ = try await leecher.sentMessages()
+            leecher.channel.isWritable = false
+            try await leecher.receive(.request(Self.request(0)))
+            try await leecher.receive(.request(Self.request(2)))
+            try await harness.waitUntil("two requests wait") { $0.peers[leecher.key]?.parkedRequests.count == 2 }
+            let key = leecher.key
+            try await harness.onLoop { foreman in
+                if let peer = foreman.peers[key] { foreman.uploader.choke(peer) }
+            }
+            let sent = try await leecher.sentMessages()
+            let rejected = sent.compactMap { message -> UInt32? in
+                if case let .reject(request) = message { request.piece } else { nil }
+            }
+            #expect(sent.contains { if case .choke = $0 { true } else { false } })
+            #expect(rejected == [0, 2])
+            try await Self.drained(leecher)
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(try await leecher.sentMessages().allSatisfy { if case .piece = $0 { false } else { true } })
+        }
+    }
 }
