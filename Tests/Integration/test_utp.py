@@ -44,15 +44,19 @@ def test_utp_only_libtorrent_seeder_serves_a_mount(lt_seeder, swarmfs_mount, wor
     wait_until(lambda: seeder.uploaded() >= payload.total_size, timeout=10)
 
 
-def test_utp_only_libtorrent_leecher_downloads_from_swarmfs_seed(swarmfs_seed, lt_leecher, workdir):
-    payload = make_multi_payload(os.path.join(workdir, "seed"))
-    torrent = make_torrent(payload, piece_size=32 * 1024, trackers=[], out_path=os.path.join(workdir, "t.torrent"))
-    # uTP only on our side too: whatever arrives came over uTP, on the UDP port of the same number.
+def utp_leecher_downloads_from_seed(swarmfs_seed, lt_leecher, payload, piece_size, workdir):
+    torrent = make_torrent(payload, piece_size=piece_size, trackers=[], out_path=os.path.join(workdir, "t.torrent"))
+    # uTP only on the leecher's side: whatever arrives came over uTP, on the UDP port of the same number.
     seed = swarmfs_seed(torrent, payload.save_path, "--no-trackers", "--listen-host", "127.0.0.1")
     leecher = lt_leecher(torrent, peers=[seed.endpoint], use_tracker=False, transport="utp")
     report = leecher.wait_complete(90)
     assert report.get("hash_failures", 0) == 0
     assert_tree_matches(payload, leecher.save_path)
+
+
+def test_utp_only_libtorrent_leecher_downloads_from_swarmfs_seed(swarmfs_seed, lt_leecher, workdir):
+    payload = make_multi_payload(os.path.join(workdir, "seed"))
+    utp_leecher_downloads_from_seed(swarmfs_seed, lt_leecher, payload, 32 * 1024, workdir)
 
 
 def test_utp_leecher_gets_every_block_when_our_pipe_to_it_fills(swarmfs_seed, lt_leecher, workdir):
@@ -61,12 +65,7 @@ def test_utp_leecher_gets_every_block_when_our_pipe_to_it_fills(swarmfs_seed, lt
     # arriving then used to be dropped without a reject, and libtorrent waited for them forever
     # (stuck at 70-94 %, every run); they must wait for the channel to drain instead.
     payload = make_single_payload(os.path.join(workdir, "seed"), size=16 * MiB + 3)
-    torrent = make_torrent(payload, piece_size=256 * 1024, trackers=[], out_path=os.path.join(workdir, "t.torrent"))
-    seed = swarmfs_seed(torrent, payload.save_path, "--no-trackers", "--listen-host", "127.0.0.1")
-    leecher = lt_leecher(torrent, peers=[seed.endpoint], use_tracker=False, transport="utp")
-    report = leecher.wait_complete(90)
-    assert report.get("hash_failures", 0) == 0
-    assert_tree_matches(payload, leecher.save_path)
+    utp_leecher_downloads_from_seed(swarmfs_seed, lt_leecher, payload, 256 * 1024, workdir)
 
 
 def test_utp_through_a_lossy_delayed_relay_stays_byte_exact(lt_seeder, swarmfs_mount, procs, pool, workdir):

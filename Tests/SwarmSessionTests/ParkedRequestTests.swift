@@ -38,6 +38,15 @@ struct ParkedRequestTests {
         return pieces
     }
 
+    /// A leecher we unchoked, whose channel then fills (nothing more can be written to it).
+    static func blockedLeecher(of harness: ForemanHarness) async throws -> TestPeer {
+        let leecher = try await harness.connectPeer(host: "127.0.0.3")
+        try await leecher.receive(.interested)
+        #expect(try await leecher.sentMessages().contains { if case .unchoke = $0 { true } else { false } })
+        leecher.channel.isWritable = false
+        return leecher
+    }
+
     static func drained(_ peer: TestPeer) async throws {
         peer.channel.isWritable = true
         try await peer.channel.eventLoop.submit { peer.channel.pipeline.fireChannelWritabilityChanged() }.get()
@@ -45,10 +54,7 @@ struct ParkedRequestTests {
 
     @Test func requestsToAFullChannelWaitAndAreServedOnceItDrains() async throws {
         try await Self.complete { harness in
-            let leecher = try await harness.connectPeer(host: "127.0.0.3")
-            try await leecher.receive(.interested)
-            #expect(try await leecher.sentMessages().contains { if case .unchoke = $0 { true } else { false } })
-            leecher.channel.isWritable = false
+            let leecher = try await Self.blockedLeecher(of: harness)
             for piece in [2, 0, 1] {
                 try await leecher.receive(.request(Self.request(piece)))
             }
@@ -69,10 +75,7 @@ struct ParkedRequestTests {
 
     @Test func aCancelledWaitingRequestIsNotServed() async throws {
         try await Self.complete { harness in
-            let leecher = try await harness.connectPeer(host: "127.0.0.3")
-            try await leecher.receive(.interested)
-            _ = try await leecher.sentMessages()
-            leecher.channel.isWritable = false
+            let leecher = try await Self.blockedLeecher(of: harness)
             try await leecher.receive(.request(Self.request(0)))
             try await leecher.receive(.request(Self.request(1)))
             try await leecher.receive(.cancel(Self.request(0)))
@@ -88,10 +91,7 @@ struct ParkedRequestTests {
 
     @Test func chokingAPeerRejectsWhatWaitsEvenThroughAFullChannel() async throws {
         try await Self.complete { harness in
-            let leecher = try await harness.connectPeer(host: "127.0.0.3")
-            try await leecher.receive(.interested)
-            _ = try await leecher.sentMessages()
-            leecher.channel.isWritable = false
+            let leecher = try await Self.blockedLeecher(of: harness)
             try await leecher.receive(.request(Self.request(0)))
             try await leecher.receive(.request(Self.request(2)))
             try await harness.waitUntil("two requests wait") { $0.peers[leecher.key]?.parkedRequests.count == 2 }
