@@ -138,14 +138,14 @@ def test_encrypted_utp_leecher_downloads_from_swarmfs_seed(swarmfs_seed, lt_leec
     assert_tree_matches(payload, leecher.save_path)
 
 
-def seed_through_relay(swarmfs_seed, lt_leecher, procs, pool, workdir, size):
+def seed_through_relay(swarmfs_seed, lt_leecher, procs, pool, workdir, size, delay_ms=2, loss=0):
     """A uTP-only libtorrent leecher downloads from `swarmfs seed` through a UDP relay; returns
     how many datagrams of each length the seed sent (its uTP packet sizes)."""
     payload = make_single_payload(os.path.join(workdir, "seed"), size=size)
     torrent = make_torrent(payload, piece_size=64 * 1024, trackers=[], out_path=os.path.join(workdir, "t.torrent"))
     seed = swarmfs_seed(torrent, payload.save_path, "--no-trackers", "--listen-host", "127.0.0.1")
     ip, port = pool.endpoint()
-    proxy = UDPProxy(ip, port, seed.endpoint, procs=procs, delay_ms=2).start()
+    proxy = UDPProxy(ip, port, seed.endpoint, procs=procs, delay_ms=delay_ms, loss=loss, seed=5).start()
     leecher = lt_leecher(torrent, peers=[proxy.endpoint], use_tracker=False, transport="utp")
     report = leecher.wait_complete(90)
     stats = proxy.stop()
@@ -161,6 +161,16 @@ def test_utp_upload_probes_its_way_to_whole_frames(swarmfs_seed, lt_leecher, pro
     most_common = max(sizes, key=sizes.get)
     assert most_common == 1472, sorted(sizes.items(), key=lambda kv: -kv[1])[:5]
     assert max(sizes) <= 1472 + 2 + 32, sizes  # a STATE's selective ack may add bytes, never data
+
+
+def test_utp_upload_through_a_lossy_relay_stays_byte_exact(swarmfs_seed, lt_leecher, procs, pool, workdir):
+    # Probes, resends and random loss together: 2 % of datagrams lost each way, 10 ms each way.
+    # A probe lost by chance only lowers the ceiling; no packet is ever smaller than the start
+    # (1200 bytes) or larger than a 1500-byte frame's.
+    sizes = seed_through_relay(swarmfs_seed, lt_leecher, procs, pool, workdir, size=2 * MiB + 7, delay_ms=10, loss=2)
+    most_common = max(sizes, key=sizes.get)
+    assert 1200 <= most_common <= 1472, sorted(sizes.items(), key=lambda kv: -kv[1])[:5]
+    assert max(sizes) <= 1472 + 2 + 32, sizes
 
 
 def private_network_namespace():
