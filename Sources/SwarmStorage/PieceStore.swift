@@ -219,6 +219,30 @@ public final class PieceStore: Sendable {
         return true
     }
 
+    /// The length of each file on disk, nil where it is absent, padding, or not one we may open
+    /// (what `isPresent(piece:)` checks, file by file), read once: a re-check then decides
+    /// which pieces can be on disk with one system call per file, not two per piece. A fresh
+    /// cache of a torrent of 65,536 pieces was 131,072 failed opens before the mount came up.
+    public func storedFileLengths() -> [Int64?] {
+        layout.files.indices.map { index in
+            guard !layout.files[index].isPadding, let fd = try? lease(index, access: .read, piece: nil) else { return nil }
+            defer { handles.release(file: index, wrote: false) }
+            guard case let .success(info) = PosixIO.status(fd) else { return nil }
+            return Int64(info.st_size)
+        }
+    }
+
+    /// `isPresent(piece:)` against the lengths `storedFileLengths` read.
+    public func isPresent(piece: Int, fileLengths: [Int64?]) -> Bool {
+        guard (0..<layout.pieceCount).contains(piece), fileLengths.count == layout.files.count else { return false }
+        for slice in layout.slices(piece: piece) {
+            if layout.files[slice.fileIndex].isPadding || slice.length == 0 { continue }
+            guard let length = fileLengths[slice.fileIndex],
+                  length >= slice.fileOffset + Int64(slice.length) else { return false }
+        }
+        return true
+    }
+
     /// Whether any byte of the piece is allocated on disk (SEEK_DATA). A piece that is all holes
     /// reads as zeros, so it only verifies if its hash is the hash of zeros.
     public func hasAllocatedData(piece: Int) -> Bool {

@@ -57,7 +57,8 @@ public enum Recheck {
         for piece in 0..<total {
             if trusted[piece] { trustedCount += 1 } else { candidates.append(piece) }
         }
-        let shared = Shared(candidates: candidates, total: total, alreadyDone: trustedCount, layout: layout)
+        let shared = Shared(candidates: candidates, total: total, alreadyDone: trustedCount, layout: layout,
+                            fileLengths: candidates.isEmpty ? [] : store.storedFileLengths())
         let workers = max(1, min(threads, candidates.count))
         if !candidates.isEmpty {
             DispatchQueue.concurrentPerform(iterations: workers) { _ in
@@ -83,9 +84,12 @@ public enum Recheck {
         private let results = Mutex<[Int]>([])
         /// SHA-1 of an all-zero piece of each size the torrent has (a full one and the last).
         let zeroDigests: [Int: [UInt8]]
+        /// Each file's length on disk when the check began (nil: absent).
+        let fileLengths: [Int64?]
 
-        init(candidates: [Int], total: Int, alreadyDone: Int, layout: FileLayout) {
+        init(candidates: [Int], total: Int, alreadyDone: Int, layout: FileLayout, fileLengths: [Int64?]) {
             self.candidates = candidates
+            self.fileLengths = fileLengths
             self.total = total
             self.done = Atomic(alreadyDone)
             self.found = Atomic(alreadyDone)
@@ -129,7 +133,7 @@ public enum Recheck {
     /// Hashes one piece if it can be on disk at all. A piece that is entirely holes is not read:
     /// it verifies only if its hash is that of zeros (rare, but a sparse copy of zeros is valid).
     private static func check(piece: Int, store: PieceStore, metainfo: Metainfo, shared: Shared) -> Bool {
-        guard store.isPresent(piece: piece) else { return false }
+        guard store.isPresent(piece: piece, fileLengths: shared.fileLengths) else { return false }
         let size = store.layout.pieceSize(piece)
         let expected = metainfo.pieceHash(piece)
         if !store.hasAllocatedData(piece: piece) {

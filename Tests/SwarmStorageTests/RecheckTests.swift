@@ -29,6 +29,32 @@ import Testing
         #expect(calls.withLock { $0 } == torrent.layout.pieceCount)
     }
 
+    @Test func presenceFromLengthsReadOnceMatchesTheCheckPerPiece() throws {
+        let temp = TemporaryDirectory()
+        let torrent = try TestTorrent(name: "gone", files: files, pieceLength: 4096, directory: temp.path)
+        let dir = temp.path + "/cache"
+        try torrent.writePayloadDirectly(into: dir)
+        // a.bin cut short, b.bin replaced by a symbolic link to a long enough file elsewhere.
+        #expect(truncate(dir + "/gone/x/a.bin", 20_000) == 0)
+        #expect(unlink(dir + "/gone/y/b.bin") == 0)
+        let outside = temp.path + "/outside.bin"
+        #expect(FileManager.default.createFile(atPath: outside, contents: Data(count: 80_000)))
+        #expect(symlink(outside, dir + "/gone/y/b.bin") == 0)
+        let store = try PieceStore(layout: torrent.layout, directory: dir)
+        let lengths = store.storedFileLengths()
+        #expect(lengths[0] == 20_000 && lengths[3] == nil)
+        var present = 0
+        for piece in 0..<torrent.layout.pieceCount {
+            let once = store.isPresent(piece: piece, fileLengths: lengths)
+            #expect(once == store.isPresent(piece: piece), "piece \(piece)")
+            if once { present += 1 }
+        }
+        #expect(present == 20_000 / 4096)
+        let result = try Recheck.run(store: store, metainfo: torrent.metainfo, record: nil)
+        #expect(result.verified.setCount == 20_000 / 4096 && result.piecesHashed == 20_000 / 4096)
+        store.close()
+    }
+
     @Test func flippedByteFailsOnlyItsPiece() throws {
         let temp = TemporaryDirectory()
         let torrent = try TestTorrent(name: "flip", files: files, pieceLength: 4096, directory: temp.path)
