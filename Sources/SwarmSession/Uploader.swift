@@ -82,12 +82,13 @@ final class Uploader {
     private func setChoked(_ peer: PeerConnection, _ choked: Bool) {
         guard peer.amChoking != choked else { return }
         peer.amChoking = choked
-        // Choked, its requests are void: BEP 6 peers hear each refused, also through a full
-        // channel (the choke itself is queued there; the rejects are bounded by the parking).
+        peer.send(choked ? .choke : .unchoke)
+        // Choked, its requests are void: BEP 6 peers hear each refused after the choke (before
+        // it, they would ask again at once), also through a full channel (the choke is queued
+        // there too; the rejects are bounded by the parking).
         while choked, let request = peer.parkedRequests.popFirst() {
             refuse(request, to: peer, evenIfFull: true)
         }
-        peer.send(choked ? .choke : .unchoke)
         peer.flush()
     }
 
