@@ -15,7 +15,7 @@ enum UTPFuzzCheck {
 
         var now: UInt64 = 5_000_000
         var settings = UTPConnectionSettings()
-        settings.maximumPayloadSize = 1452
+        settings.maximumPayloadSize = UTPConnectionSettings.ipv4FramePayloadSize
         let a = UTPConnection.connect(receiveID: 100, sequence: 0xfffe, now: now, settings: settings)
         guard let syn = a.takeDatagrams().first.flatMap({ try? UTPPacket.parse($0.bytes) }) else {
             return try require(false, .utp, "no SYN")

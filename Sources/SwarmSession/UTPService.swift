@@ -59,7 +59,7 @@ final class UTPService: Sendable {
         eventLoop = socket.eventLoop
         self.logger = logger
         var settings = UTPConnectionSettings()
-        if !socket.isIPv6 { settings.maximumPayloadSize = 1500 - 20 - 8 - UTPPacket.headerLength }
+        if !socket.isIPv6 { settings.maximumPayloadSize = UTPConnectionSettings.ipv4FramePayloadSize }
         connectionSettings = settings
         let loop = eventLoop
         do {

@@ -204,25 +204,10 @@ public final class PieceStore: Sendable {
         }
     }
 
-    /// Whether the piece could possibly verify from disk: every non-padding file it touches
-    /// exists and is long enough. Cheap (fstat only); re-checks use it to skip absent pieces.
-    public func isPresent(piece: Int) -> Bool {
-        guard (0..<layout.pieceCount).contains(piece) else { return false }
-        for slice in layout.slices(piece: piece) {
-            let file = layout.files[slice.fileIndex]
-            if file.isPadding || slice.length == 0 { continue }
-            guard let fd = try? lease(slice.fileIndex, access: .read, piece: piece) else { return false }
-            defer { handles.release(file: slice.fileIndex, wrote: false) }
-            guard case let .success(info) = PosixIO.status(fd),
-                  Int64(info.st_size) >= slice.fileOffset + Int64(slice.length) else { return false }
-        }
-        return true
-    }
-
     /// The length of each file on disk, nil where it is absent, padding, or not one we may open
-    /// (what `isPresent(piece:)` checks, file by file), read once: a re-check then decides
-    /// which pieces can be on disk with one system call per file, not two per piece. A fresh
-    /// cache of a torrent of 65,536 pieces was 131,072 failed opens before the mount came up.
+    /// (a symlink, a FIFO), read once: a re-check then decides which pieces can be on disk with
+    /// one system call per file, not two per piece. A fresh cache of a torrent of 65,536 pieces
+    /// was 131,072 failed opens before the mount came up.
     public func storedFileLengths() -> [Int64?] {
         layout.files.indices.map { index in
             guard !layout.files[index].isPadding, let fd = try? lease(index, access: .read, piece: nil) else { return nil }
@@ -232,7 +217,8 @@ public final class PieceStore: Sendable {
         }
     }
 
-    /// `isPresent(piece:)` against the lengths `storedFileLengths` read.
+    /// Whether the piece could possibly verify from disk: every non-padding file it touches
+    /// exists (in `fileLengths`, from `storedFileLengths`) and is long enough. No system call.
     public func isPresent(piece: Int, fileLengths: [Int64?]) -> Bool {
         guard (0..<layout.pieceCount).contains(piece), fileLengths.count == layout.files.count else { return false }
         for slice in layout.slices(piece: piece) {

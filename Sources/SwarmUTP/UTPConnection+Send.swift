@@ -24,13 +24,13 @@ extension UTPConnection {
                 windowWasFull = true
                 return
             }
-            let isPathProbe = probeFits(limit: limit)
-            if isPathProbe, let probeSize = pathMTU.nextProbeSize {
+            let probeSize = pathProbeSize(limit: limit)
+            if let probeSize {
                 size = probeSize
                 pathMTU.sent(sequence: nextSequence, size: size)
             }
             let payload = unsent.take(size)
-            inFlight.append(Outgoing(sequence: nextSequence, kind: .data, payload: payload, isPathProbe: isPathProbe))
+            inFlight.append(Outgoing(sequence: nextSequence, kind: .data, payload: payload, isPathProbe: probeSize != nil))
             inFlightPayload += payload.count
             nextSequence &+= 1
             transmit(inFlight.count - 1, now: now)
@@ -43,13 +43,15 @@ extension UTPConnection {
         }
     }
 
-    /// Whether the next new packet should be the path MTU probe: one is due, there is data to fill
-    /// it, it fits the window, and the window holds three ordinary packets besides (so packets
-    /// around it tell its loss from congestion, as libtorrent requires), outside a loss recovery.
-    private func probeFits(limit: Int) -> Bool {
-        guard let probeSize = pathMTU.nextProbeSize, unsent.count >= probeSize, recoveryEnd == nil else { return false }
+    /// The payload size when the next new packet should be the path MTU probe (nil: an ordinary
+    /// one): a probe is due, there is data to fill it, it fits the window, and the window holds
+    /// three ordinary packets besides (so packets around it tell its loss from congestion, as
+    /// libtorrent requires), outside a loss recovery.
+    private func pathProbeSize(limit: Int) -> Int? {
+        guard let probeSize = pathMTU.nextProbeSize, unsent.count >= probeSize, recoveryEnd == nil else { return nil }
         let header = UTPPacket.headerLength
-        return congestion.window >= 3 * (pathMTU.floor + header) && inFlightBytes + probeSize + header <= limit
+        guard congestion.window >= 3 * (pathMTU.floor + header), inFlightBytes + probeSize + header <= limit else { return nil }
+        return probeSize
     }
 
     /// Sends (or sends again) `inFlight[index]`.

@@ -8,6 +8,8 @@ public struct UTPConnectionSettings: Sendable {
     /// probing. The owner sets it from the link: 1452 over IPv4 (a 1500-byte frame less 20 bytes
     /// of IP, 8 of UDP and 20 of uTP header), as libtorrent does.
     public var maximumPayloadSize = 1180
+    /// The payload of a whole 1500-byte IPv4 frame: less 20 bytes of IP, 8 of UDP and 20 of uTP.
+    public static let ipv4FramePayloadSize = 1500 - 20 - 8 - UTPPacket.headerLength
     /// Bytes accepted for sending and not yet acked (queued plus in flight): the send window's
     /// ceiling and what one connection may hold in memory on the way out.
     public var sendBufferCapacity = 1 << 20

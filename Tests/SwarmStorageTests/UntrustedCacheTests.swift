@@ -68,7 +68,7 @@ import Testing
         #expect(throws: StorageError.unsafeEntry(path: dir + "/t/a.bin", kind: .symbolicLink)) {
             try buffer.withUnsafeMutableBytes { try store.readPiece(0, into: $0) }
         }
-        #expect(!store.isPresent(piece: 0))
+        #expect(!store.isPresent(piece: 0, fileLengths: store.storedFileLengths()))
         #expect(contents(outside) == Array("precious".utf8))
         let message = "\(StorageError.unsafeEntry(path: dir + "/t/a.bin", kind: .symbolicLink))"
         #expect(message.contains(dir + "/t/a.bin") && message.contains("symbolic link"))
@@ -113,7 +113,7 @@ import Testing
             #expect(throws: StorageError.unsafeEntry(path: dir + "/t/a.bin", kind: .fifo)) {
                 try buffer.withUnsafeMutableBytes { try store.readPiece(0, into: $0) }
             }
-            #expect(!store.isPresent(piece: 0))
+            #expect(!store.isPresent(piece: 0, fileLengths: store.storedFileLengths()))
             if mode == .readWrite {
                 #expect(throws: StorageError.unsafeEntry(path: dir + "/t/a.bin", kind: .fifo)) {
                     try torrent.writePieces([0], to: store)

@@ -6,7 +6,7 @@ struct UTPPathMTUTests {
     /// Settings that probe up to a 1500-byte IPv4 frame, as the engine's IPv4 socket does.
     static var probing: UTPConnectionSettings {
         var settings = UTPConnectionSettings()
-        settings.maximumPayloadSize = 1452
+        settings.maximumPayloadSize = UTPConnectionSettings.ipv4FramePayloadSize
         return settings
     }
 
