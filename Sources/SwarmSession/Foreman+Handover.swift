@@ -33,6 +33,7 @@ extension Foreman {
                 channel.close(promise: nil)
                 continue
             }
+            peer.amInterested = parkedPeer.saidInterested
             self.peer(peer, sentHandshake: handshake, alreadyIntroduced: true)
             guard peer.handshakeDone else { continue }
             if let extensionHandshake { self.peer(peer, sent: .extended(id: 0, payload: extensionHandshake)) }

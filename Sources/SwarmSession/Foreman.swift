@@ -341,7 +341,8 @@ final class Foreman {
         if let dhtPort, handshake.supportsDHT { peer.send(.port(dhtPort)) }
         let have = verified.snapshot
         if alreadyIntroduced {
-            // Nothing more to say: `have-none` went out then, and we have nothing yet.
+            // Nothing more to say: `have-none` and `interested` went out then, and we have
+            // nothing yet.
         } else if peer.supportsFast && have.isComplete {
             peer.send(.haveAll)
         } else if peer.supportsFast && have.setCount == 0 {
@@ -351,6 +352,7 @@ final class Foreman {
             buffer.writeBytes(have.wireBytes)
             peer.send(.bitfield(buffer))
         }
+        uploader.unchokeNewcomer(peer, weHavePieces: have.setCount > 0)
         peer.flush()
     }
 

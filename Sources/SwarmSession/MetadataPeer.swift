@@ -36,6 +36,8 @@ final class MetadataPeer: ChannelInboundHandler, RemovableChannelHandler {
     /// The peer's other messages so far, in order (see above); nil once there were too many to
     /// keep, which makes the connection one not worth handing over.
     private(set) var heard: [PeerMessage]? = []
+    /// Whether we told the peer `interested` (the torrent that adopts the connection knows).
+    var saidInterested = false
     /// Handed over: waiting to be adopted by the torrent, reporting to nobody.
     var parked = false
     /// Whether the connection is still open.

@@ -66,6 +66,17 @@ final class Uploader {
 
     private var unchokedCount: Int { foreman.peers.values.reduce(0) { $0 + ($1.amChoking ? 0 : 1) } }
 
+    /// A peer that just joined is unchoked with our first message while a slot is free and we
+    /// have something to give, before it says it is interested (as libtorrent does): its
+    /// requests can then follow its `interested` at once, a round trip sooner than after the
+    /// unchoke that `interested` would earn (80 ms at 40 ms one way). One that stays
+    /// uninterested loses the slot at the choker's next turn.
+    func unchokeNewcomer(_ peer: PeerConnection, weHavePieces: Bool) {
+        guard foreman.configuration.uploadEnabled, peer.amChoking, weHavePieces,
+              unchokedCount < choker.regularSlots + 1 else { return }
+        setChoked(peer, false)
+    }
+
     /// A newly interested peer is unchoked at once while slots are free; the periodic choker
     /// decides the rest.
     func considerUnchoking(_ peer: PeerConnection) {

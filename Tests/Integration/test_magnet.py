@@ -240,3 +240,20 @@ def test_the_metadata_phase_hands_its_connections_to_the_torrent(swarmfs_bin, pr
     # The connection that brought the metadata brought the data: taken over, never dialled again.
     assert re.search(rf"peer taken over from the metadata phase.*peer={re.escape(seeder.endpoint)}", log), proc.tail()
     assert len(re.findall(rf"peer connected.*peer={re.escape(seeder.endpoint)}", log)) == 1, proc.tail()
+
+
+def test_the_metadata_phase_says_interested_before_asking_for_the_metadata(run, procs, pool, workdir):
+    """`interested` goes out with our first messages, so that a peer which unchokes for it has
+    done so by the time the metadata is in and the torrent takes the connection over (a round
+    trip sooner to the first block from peers that do not unchoke newcomers unasked)."""
+    payload = make_single_payload(os.path.join(workdir, "seed"), size=256 * 1024)
+    torrent = make_torrent(payload, piece_size=16 * 1024, trackers=[], out_path=os.path.join(workdir, "t.torrent"))
+    peer, endpoint = metadata_peer(procs, pool, torrent.path, "honest")
+    env = dict(os.environ, XDG_CACHE_HOME=os.path.join(workdir, "xdg"))
+    result = run("info", "--json", magnet(torrent.path, peers=[endpoint]), "--timeout", "30",
+                 "--listen-host", pool.ip(), env=env)
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line[len("EVENT "):])["event"] for line in peer.output().splitlines()
+              if line.startswith("EVENT ")]
+    assert "interested" in events and "request" in events, events
+    assert events.index("interested") < events.index("request"), events

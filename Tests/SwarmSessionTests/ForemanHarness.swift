@@ -151,8 +151,9 @@ final class ForemanHarness: Sendable {
         throw CancellationError()
     }
 
-    /// A peer whose connection came in and completed its handshake.
-    func connectPeer(host: String = "127.0.0.1", port: Int = 6881) async throws -> TestPeer {
+    /// A peer whose connection came in and completed its handshake (one like ours, with the
+    /// fast extension, unless `fast` is false).
+    func connectPeer(host: String = "127.0.0.1", port: Int = 6881, fast: Bool = true) async throws -> TestPeer {
         let channel = NIOAsyncTestingChannel(loop: loop)
         let pieceCount = metainfo.layout.pieceCount
         let key = try await onLoop { foreman in
@@ -162,9 +163,11 @@ final class ForemanHarness: Sendable {
             return peer.key
         }
         try await channel.connect(to: SocketAddress(ipAddress: host, port: port)).get()
-        let peer = TestPeer(key: key, host: host, channel: channel)
-        try await peer.receive(.handshake(Handshake.ours(infoHash: metainfo.infoHash, peerID: PeerID.generate())))
-        _ = try await peer.sentMessages()
+        var peer = TestPeer(key: key, host: host, channel: channel)
+        var handshake = Handshake.ours(infoHash: metainfo.infoHash, peerID: PeerID.generate())
+        handshake.supportsFastExtension = fast
+        try await peer.receive(.handshake(handshake))
+        peer.heardOnJoining = try await peer.sentMessages()
         return peer
     }
 
@@ -184,6 +187,8 @@ struct TestPeer: Sendable {
     let key: PeerKey
     let host: String
     let channel: NIOAsyncTestingChannel
+    /// What the Foreman sent right after the peer's handshake (its own handshake aside).
+    var heardOnJoining: [PeerMessage] = []
 
     /// The peer sends `frame` to the Foreman.
     func receive(_ frame: PeerWireFrame) async throws {

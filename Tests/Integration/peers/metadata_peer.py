@@ -16,8 +16,8 @@ extension bit set, sends its extension handshake (`m` = {ut_metadata: 3}, `metad
 With --delay S it waits S seconds before answering each handshake (so that a test knows which
 peers a client hears from first).
 
-Prints READY once listening and "EVENT {json}" per connection, request and close. Runs until
-SIGTERM.
+Prints READY once listening and "EVENT {json}" per connection, `interested`, request and close.
+Runs until SIGTERM.
 """
 
 import argparse
@@ -94,6 +94,8 @@ class Liar:
                 if length == 0:
                     continue
                 body = await reader.readexactly(length)
+                if body[0] == 2:
+                    event("interested", peer=str(peer))
                 if body[0] != 20:
                     continue
                 ext, payload = body[1], body[2:]
