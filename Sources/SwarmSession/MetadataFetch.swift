@@ -164,9 +164,10 @@ final class MetadataFetch {
                                       listenPort: listenPort == 0 ? nil : listenPort)
         peer.send(.extended(id: 0, payload: ours.encoded()))
         if handshake.supportsFastExtension { peer.send(.haveNone) }
-        // We will want pieces from whoever has them: said now, a peer such as libtorrent
-        // unchokes us while the metadata is still on its way, and the torrent that takes the
-        // connection over can ask for blocks at once instead of a round trip later.
+        // We will want pieces from whoever has them: said now, a peer that unchokes only on
+        // `interested` (libtorrent unchokes a newcomer unasked) has done so by the time the
+        // metadata is in, and the torrent that takes the connection over asks for blocks at once
+        // instead of a round trip later. `swarmfs info` says it too, for nothing: harmless.
         peer.send(.interested)
         peer.saidInterested = true
         peer.flush()

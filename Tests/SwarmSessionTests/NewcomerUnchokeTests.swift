@@ -61,14 +61,7 @@ struct NewcomerUnchokeTests {
     }
 
     @Test func withUploadOffNobodyIsUnchoked() async throws {
-        try await ForemanHarness.with(pieces: 3, configure: { $0.uploadEnabled = false }) { harness in
-            let seed = try await harness.connectPeer(host: "127.0.0.2")
-            try await seed.receive(.bitfield(harness.allPieces))
-            try await seed.receive(.unchoke)
-            for spec in try await seed.requests() {
-                try await seed.receive(.piece(index: UInt32(spec.piece), begin: UInt32(spec.begin), block: harness.block(spec)))
-            }
-            try await harness.waitUntil("every piece is verified") { $0.picker.isComplete }
+        try await ParkedRequestTests.complete(configure: { $0.uploadEnabled = false }) { harness in
             let leecher = try await harness.connectPeer(host: "127.0.0.3")
             #expect(!leecher.heardOnJoining.contains(where: Self.isUnchoke))
         }

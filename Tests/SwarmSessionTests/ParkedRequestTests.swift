@@ -9,8 +9,9 @@ import Testing
 @Suite(.timeLimit(.minutes(1)))
 struct ParkedRequestTests {
     /// A harness whose torrent is complete: a seeding peer gave every piece.
-    static func complete(_ body: (ForemanHarness) async throws -> Void) async throws {
-        try await ForemanHarness.with(pieces: 3) { harness in
+    static func complete(configure: (inout SessionConfiguration) -> Void = { _ in },
+                         _ body: (ForemanHarness) async throws -> Void) async throws {
+        try await ForemanHarness.with(pieces: 3, configure: configure) { harness in
             let seed = try await harness.connectPeer(host: "127.0.0.2")
             try await seed.receive(.bitfield(harness.allPieces))
             try await seed.receive(.unchoke)
