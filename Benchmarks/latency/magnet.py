@@ -24,8 +24,7 @@ seeding = [a for a in args if a.startswith("--swarmfs-seeders")]
 use_torrent = "--torrent" in args
 args = [a for a in args if a != "--torrent" and not a.startswith("--swarmfs-seeders")]
 latency, reps, bins = int(args[0]), int(args[1]), args[2:]
-swarmfs_seeders = bool(seeding)
-seed_bin = seeding[0].partition("=")[2] or bins[-1] if seeding else None
+seed_bin = (seeding[0].partition("=")[2] or bins[-1]) if seeding else None  # None: libtorrent seeds
 work = tempfile.mkdtemp(); procs = ProcessGroup(os.path.join(work, "logs")); pool = AddressPool()
 try:
     payload = make_single_payload(os.path.join(work, "seed"), size=16 * MiB, name="movie.mkv")
@@ -33,7 +32,7 @@ try:
     seeders = []
     for i in range(3):
         ip, port = pool.ip(), pool.port()
-        if swarmfs_seeders:
+        if seed_bin:
             cache = os.path.join(work, f"seed{i}")
             shutil.copytree(payload.save_path, cache)
             procs.spawn(f"seed{i}", [seed_bin, "seed", torrent.path, "--cache-dir", cache, "--no-trackers",
@@ -76,7 +75,7 @@ try:
     out = os.path.join(REPO, "Benchmarks", "results", time.strftime("magnet-%Y%m%d-%H%M%S.json"))
     with open(out, "w") as f:
         json.dump({"latency_ms": latency, "reps": reps, "seeders": 3, "rate_per_seeder": "4M", "size": 16 * MiB,
-                   "seeder": f"swarmfs seed ({seed_bin})" if swarmfs_seeders else "libtorrent", "source": "torrent" if use_torrent else "magnet",
+                   "seeder": f"swarmfs seed ({seed_bin})" if seed_bin else "libtorrent", "source": "torrent" if use_torrent else "magnet",
                    "piece_size": 256 * 1024, "binaries": summary}, f, indent=1)
     print("results:", out)
 finally:

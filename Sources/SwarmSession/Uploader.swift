@@ -72,16 +72,18 @@ final class Uploader {
     /// unchoke that `interested` would earn (80 ms at 40 ms one way). One that stays
     /// uninterested loses the slot at the choker's next turn.
     func unchokeNewcomer(_ peer: PeerConnection, weHavePieces: Bool) {
-        guard foreman.configuration.uploadEnabled, peer.amChoking, weHavePieces,
-              unchokedCount < choker.regularSlots + 1 else { return }
-        setChoked(peer, false)
+        if weHavePieces { unchokeIfSlotFree(peer) }
     }
 
     /// A newly interested peer is unchoked at once while slots are free; the periodic choker
     /// decides the rest.
     func considerUnchoking(_ peer: PeerConnection) {
-        guard foreman.configuration.uploadEnabled, peer.amChoking, peer.peerInterested,
-              unchokedCount < choker.regularSlots + 1 else { return }
+        if peer.peerInterested { unchokeIfSlotFree(peer) }
+    }
+
+    /// Unchokes a choked peer when uploading is on and a regular or the optimistic slot is free.
+    private func unchokeIfSlotFree(_ peer: PeerConnection) {
+        guard foreman.configuration.uploadEnabled, peer.amChoking, unchokedCount < choker.regularSlots + 1 else { return }
         setChoked(peer, false)
     }
 
@@ -172,7 +174,7 @@ final class Uploader {
             return
         }
         // In order: nothing overtakes what waits.
-        guard !peer.parkedRequests.isEmpty || !startServing(request, to: peer) else { return }
+        if peer.parkedRequests.isEmpty, startServing(request, to: peer) { return }
         guard peer.parkedRequests.count < Self.parkedRequestLimit else {
             refuse(request, to: peer)
             return

@@ -151,9 +151,8 @@ final class ForemanHarness: Sendable {
         throw CancellationError()
     }
 
-    /// A peer whose connection came in and completed its handshake (one like ours, with the
-    /// fast extension, unless `fast` is false).
-    func connectPeer(host: String = "127.0.0.1", port: Int = 6881, fast: Bool = true) async throws -> TestPeer {
+    /// A peer whose connection came in and completed its handshake.
+    func connectPeer(host: String = "127.0.0.1", port: Int = 6881) async throws -> TestPeer {
         let channel = NIOAsyncTestingChannel(loop: loop)
         let pieceCount = metainfo.layout.pieceCount
         let key = try await onLoop { foreman in
@@ -164,9 +163,7 @@ final class ForemanHarness: Sendable {
         }
         try await channel.connect(to: SocketAddress(ipAddress: host, port: port)).get()
         var peer = TestPeer(key: key, host: host, channel: channel)
-        var handshake = Handshake.ours(infoHash: metainfo.infoHash, peerID: PeerID.generate())
-        handshake.supportsFastExtension = fast
-        try await peer.receive(.handshake(handshake))
+        try await peer.receive(.handshake(Handshake.ours(infoHash: metainfo.infoHash, peerID: PeerID.generate())))
         peer.heardOnJoining = try await peer.sentMessages()
         return peer
     }
